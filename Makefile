@@ -1,0 +1,49 @@
+# Entry points for people and CI. `make run` and `make test` work on a fresh Debian/Ubuntu machine.
+SHELL := /bin/bash
+export PATH := $(PATH):/opt/swift/usr/bin
+SWIFT ?= swift
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Libraries the build links against (ARCHITECTURE.md "Targets").
+BUILD_PACKAGES := libssl-dev libhiredis-dev libyaml-dev pkg-config
+# Tools the tests drive: a real redis-server, curl and Python WebSocket clients for system tests.
+TEST_PACKAGES := redis-server redis-tools curl python3 python3-venv
+VENV := .build/venv
+
+.PHONY: all deps test-deps build debug test check-layers run fuzz bench conformance clean
+
+all: build
+
+define apt_install
+	@missing=""; for package in $(1); do dpkg -s $$package >/dev/null 2>&1 || missing="$$missing $$package"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+endef
+
+deps:
+	$(call apt_install,$(BUILD_PACKAGES))
+
+test-deps: deps
+	$(call apt_install,$(TEST_PACKAGES))
+
+build: deps
+	$(SWIFT) build -c release --product wavelog-worker
+	@echo "built $$($(SWIFT) build -c release --show-bin-path)/wavelog-worker"
+
+debug: deps
+	$(SWIFT) build --product wavelog-worker
+
+check-layers:
+	scripts/check-layers.sh
+
+test: test-deps check-layers
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+run: build
+	scripts/run-dev.sh "$$($(SWIFT) build -c release --show-bin-path)/wavelog-worker"
+
+clean:
+	rm -rf .build .build-fuzz

@@ -1,0 +1,67 @@
+// swift-tools-version:6.1
+// The wavelog-worker package: a layered hexagon (see ../shared/ARCHITECTURE.md and docs/adr/0001).
+import PackageDescription
+
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+
+let package = Package(
+    name: "wavelog-worker",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "wavelog-worker", targets: ["App"]),
+        // Exposed so the fuzz package (Fuzz/) and benchmarks can link the codecs.
+        .library(name: "WorkerCore", targets: ["Domain", "Application", "Adapters"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // MARK: - C libraries
+        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        // epoll, eventfd and writev are not exported by Swift's Glibc module (TOOLCHAIN.md).
+        .systemLibrary(name: "CLinux"),
+
+        // MARK: - The hexagon
+        .target(name: "Domain", swiftSettings: strictSettings),
+        .target(name: "Application", dependencies: ["Domain", logging], swiftSettings: strictSettings),
+        .target(
+            name: "Adapters",
+            dependencies: ["Domain", "Application", "CYAML", "COpenSSL", "CHiredis", "CLinux", logging],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "App",
+            dependencies: ["Domain", "Application", "Adapters", logging],
+            swiftSettings: strictSettings
+        ),
+
+        // MARK: - Tests
+        .target(
+            name: "TestSupport",
+            dependencies: ["Domain", "Application", logging],
+            path: "Tests/TestSupport",
+            swiftSettings: strictSettings
+        ),
+        .testTarget(name: "DomainTests", dependencies: ["Domain", "TestSupport"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "ApplicationTests",
+            dependencies: ["Domain", "Application", "TestSupport", logging],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(name: "AppTests", dependencies: ["App"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "AdapterTests",
+            dependencies: ["Domain", "Application", "Adapters", "TestSupport", logging],
+            resources: [.copy("Fixtures")],
+            swiftSettings: strictSettings
+        ),
+    ]
+)

@@ -1,0 +1,150 @@
+// The configuration keys: their types, ranges and defaults (documented in config.sample.yaml).
+public import Domain
+internal import Glibc
+public import Logging
+
+/// Decodes each known key into a WorkerConfig.
+enum ConfigKeys {
+    static let known: [String] = [
+        "ws_port", "ws_bind", "internal_port", "internal_bind", "worker_secret", "redis_url", "topic_ttl",
+        "redis_prefix", "threads", "allowed_origins", "log_level", "log_format", "max_connections",
+        "send_queue_frames", "send_queue_bytes", "auth_timeout", "ping_interval", "idle_timeout", "drain_timeout",
+    ]
+
+    static func decode(_ values: [String: ConfigValue], cores: Int) throws(ConfigError) -> WorkerConfig {
+        guard let secretValue = values["worker_secret"], !secretValue.node.isNull else {
+            throw ConfigError(key: "worker_secret", message: "required (at least \(SharedSecret.minimumLength) characters)")
+        }
+        let secretText = try string(secretValue, "worker_secret")
+        guard let secret = SharedSecret(secretText) else {
+            throw error(
+                secretValue, "worker_secret",
+                "must be at least \(SharedSecret.minimumLength) characters, got \(secretText.count)")
+        }
+        var config = WorkerConfig(workerSecret: secret, threads: max(1, cores))
+
+        for (key, value) in values where key != "worker_secret" && !value.node.isNull {
+            switch key {
+            case "ws_port": config.wsPort = try integer(value, key, in: 0...65535)
+            case "internal_port": config.internalPort = try integer(value, key, in: 0...65535)
+            case "ws_bind": config.wsBind = try address(value, key, allowEmpty: true)
+            case "internal_bind": config.internalBind = try address(value, key, allowEmpty: false)
+            case "redis_url":
+                let text = try string(value, key)
+                if !text.isEmpty {
+                    do { config.redis = try RedisEndpoint(url: text) } catch { throw ConfigKeys.error(value, key, error.reason) }
+                }
+            case "topic_ttl": config.topicTTL = try duration(value, key)
+            case "redis_prefix":
+                let prefix = try string(value, key)
+                guard !prefix.isEmpty, prefix.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value != 0x7F }) else {
+                    throw error(value, key, "expected a non-empty prefix without spaces or control characters")
+                }
+                config.redisPrefix = prefix
+            case "threads":
+                let threads = try integer(value, key, in: 0...256)
+                config.threads = threads == 0 ? max(1, cores) : threads
+            case "allowed_origins": config.allowedOrigins = try stringList(value, key)
+            case "log_level":
+                let text = try string(value, key).lowercased()
+                guard let level = Logger.Level(rawValue: text == "warn" ? "warning" : text) else {
+                    throw error(value, key, "expected one of trace, debug, info, notice, warning, error, critical, got \"\(Sanitize.forLog(text))\"")
+                }
+                config.logLevel = level
+            case "log_format":
+                let text = try string(value, key).lowercased()
+                guard let format = WorkerConfig.LogFormat(rawValue: text) else {
+                    throw error(value, key, "expected logfmt or json, got \"\(Sanitize.forLog(text))\"")
+                }
+                config.logFormat = format
+            case "max_connections": config.maxConnections = try integer(value, key, in: 1...1_000_000)
+            case "send_queue_frames": config.sendQueueFrames = try integer(value, key, in: 1...1_000_000)
+            case "send_queue_bytes": config.sendQueueBytes = try integer(value, key, in: 1024...(1 << 30))
+            case "auth_timeout": config.authTimeout = try duration(value, key)
+            case "ping_interval": config.pingInterval = try duration(value, key)
+            case "idle_timeout": config.idleTimeout = try duration(value, key)
+            case "drain_timeout": config.drainTimeout = try duration(value, key)
+            default: break
+            }
+        }
+        return config
+    }
+
+    // MARK: - Typed readers
+
+    static func error(_ value: ConfigValue, _ key: String, _ message: String) -> ConfigError {
+        ConfigError(key: key, message: message, mark: value.node.mark, environmentVariable: value.environmentVariable)
+    }
+
+    static func string(_ value: ConfigValue, _ key: String) throws(ConfigError) -> String {
+        guard case .scalar(let text, _, _) = value.node else { throw error(value, key, "expected a string, got \(kind(value.node))") }
+        return text
+    }
+
+    static func integer(_ value: ConfigValue, _ key: String, in range: ClosedRange<Int>) throws(ConfigError) -> Int {
+        let expectation = "expected an integer \(range.lowerBound)-\(range.upperBound)"
+        guard case .scalar(let text, _, _) = value.node else { throw error(value, key, "\(expectation), got \(kind(value.node))") }
+        guard let number = Int(text), range.contains(number) else {
+            throw error(value, key, "\(expectation), got \"\(Sanitize.forLog(text))\"")
+        }
+        return number
+    }
+
+    static func duration(_ value: ConfigValue, _ key: String) throws(ConfigError) -> Duration {
+        let expectation = "expected a positive duration like 90m or 1h30m"
+        guard case .scalar(let text, _, _) = value.node else { throw error(value, key, "\(expectation), got \(kind(value.node))") }
+        guard let parsed = GoDuration.parse(text), parsed > .zero else {
+            throw error(value, key, "\(expectation), got \"\(Sanitize.forLog(text))\"")
+        }
+        return parsed
+    }
+
+    static func stringList(_ value: ConfigValue, _ key: String) throws(ConfigError) -> [String] {
+        switch value.node {
+        case .scalar(let text, _, _):
+            // The environment (and a one-line config) gives a comma-separated list.
+            return text.split(separator: ",").map { String($0.trimmingSpaces()) }.filter { !$0.isEmpty }
+        case .sequence(let items, _):
+            var strings: [String] = []
+            for item in items {
+                guard case .scalar(let text, _, _) = item else {
+                    throw ConfigError(key: key, message: "expected a list of strings", mark: item.mark)
+                }
+                strings.append(text)
+            }
+            return strings
+        case .mapping:
+            throw error(value, key, "expected a list of strings, got a mapping")
+        }
+    }
+
+    static func address(_ value: ConfigValue, _ key: String, allowEmpty: Bool) throws(ConfigError) -> String {
+        let text = try string(value, key)
+        if text.isEmpty && allowEmpty { return text }
+        if text == "localhost" { return "127.0.0.1" }
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        let unbracketed = text.hasPrefix("[") && text.hasSuffix("]") ? String(text.dropFirst().dropLast()) : text
+        guard inet_pton(AF_INET, unbracketed, &v4) == 1 || inet_pton(AF_INET6, unbracketed, &v6) == 1 else {
+            throw error(value, key, "expected an IPv4 or IPv6 address, got \"\(Sanitize.forLog(text))\"")
+        }
+        return unbracketed
+    }
+
+    private static func kind(_ node: YAMLNode) -> String {
+        switch node {
+        case .scalar: return "a scalar"
+        case .sequence: return "a list"
+        case .mapping: return "a mapping"
+        }
+    }
+}
+
+extension Substring {
+    func trimmingSpaces() -> Substring {
+        var result = self
+        while result.first == " " || result.first == "\t" { result = result.dropFirst() }
+        while result.last == " " || result.last == "\t" { result = result.dropLast() }
+        return result
+    }
+}

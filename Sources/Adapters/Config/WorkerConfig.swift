@@ -1,0 +1,55 @@
+// The worker's settings, with the defaults of PROTOCOL.md and config.sample.yaml.
+public import Domain
+public import Logging
+
+/// Every setting the worker reads. Defaults are PROTOCOL.md's; extensions are documented in
+/// config.sample.yaml.
+public struct WorkerConfig: Sendable {
+    /// How log lines are written.
+    public enum LogFormat: String, Sendable, CaseIterable {
+        case logfmt, json
+    }
+
+    public var wsPort = 9000
+    /// Empty means every interface, IPv4 and IPv6.
+    public var wsBind = ""
+    public var internalPort = 9001
+    public var internalBind = "127.0.0.1"
+    public var workerSecret: SharedSecret
+    /// nil: a single node, in memory.
+    public var redis: RedisEndpoint?
+    public var topicTTL: Duration = .seconds(24 * 3600)
+
+    // MARK: - Extensions
+    public var redisPrefix = "wavelog:"
+    /// Event loops; 0 in the file means one per core.
+    public var threads: Int
+    /// Empty: every origin is accepted (upstream behaviour).
+    public var allowedOrigins: [String] = []
+    public var logLevel: Logger.Level = .info
+    public var logFormat: LogFormat = .logfmt
+    /// Open client connections per node (both listeners); excess connections are refused at accept.
+    public var maxConnections = 16_000
+    /// Unsent frames a socket may queue before it is closed with 1013.
+    public var sendQueueFrames = 4096
+    /// Unsent bytes a socket may queue before it is closed with 1013.
+    public var sendQueueBytes = 4 << 20
+    public var authTimeout: Duration = .seconds(10)
+    public var pingInterval: Duration = .seconds(30)
+    public var idleTimeout: Duration = .seconds(60)
+    public var drainTimeout: Duration = .seconds(10)
+
+    public init(workerSecret: SharedSecret, threads: Int) {
+        self.workerSecret = workerSecret
+        self.threads = threads
+    }
+
+    /// One line for the start-up log; never the secret.
+    public var summary: String {
+        let wsAddress = wsBind.isEmpty ? "*" : wsBind
+        let cluster = redis.map { "redis=\($0) redis_prefix=\(redisPrefix)" } ?? "redis=none"
+        return "ws=\(wsAddress):\(wsPort) internal=\(internalBind):\(internalPort) \(cluster) "
+            + "topic_ttl=\(GoDuration.format(topicTTL)) threads=\(threads) "
+            + "allowed_origins=\(allowedOrigins.isEmpty ? "*" : allowedOrigins.joined(separator: ","))"
+    }
+}

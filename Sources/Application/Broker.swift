@@ -1,0 +1,65 @@
+// The application surface on one screen: every use case a driving adapter may call.
+public import Domain
+public import Logging
+
+/// Every use case, wired to the same ports. Driving adapters hold a `Broker` and nothing more concrete.
+public struct Broker: Sendable {
+    public let registerTopic: RegisterTopic
+    public let unregisterTopic: UnregisterTopic
+    public let publishEvent: PublishEvent
+    public let authenticateSubscriber: AuthenticateSubscriber
+    public let disconnect: Disconnect
+    public let expireTokens: ExpireTokens
+    public let reportStatus: ReportStatus
+    public let reapExpiredTopics: ReapExpiredTopics
+    /// Topic lookups for the handshake (404 before the upgrade).
+    public let topics: any TopicStore
+    public let clock: any Clock
+
+    /// The ports a broker needs, and the settings its use cases read.
+    public struct Ports: Sendable {
+        public var topics: any TopicStore
+        public var bus: any ClusterBus
+        public var authenticator: any MessageAuthenticator
+        public var claimsDecoder: any ClaimsDecoder
+        public var statistics: any SubscriptionStatisticsStore
+        public var clock: any Clock
+
+        public init(
+            topics: any TopicStore, bus: any ClusterBus, authenticator: any MessageAuthenticator,
+            claimsDecoder: any ClaimsDecoder, statistics: any SubscriptionStatisticsStore, clock: any Clock
+        ) {
+            self.topics = topics
+            self.bus = bus
+            self.authenticator = authenticator
+            self.claimsDecoder = claimsDecoder
+            self.statistics = statistics
+            self.clock = clock
+        }
+    }
+
+    public init(ports: Ports, topicTTL: Duration, version: String, logger: Logger) {
+        let startedAt = ports.clock.monotonic
+        registerTopic = RegisterTopic(topics: ports.topics, clock: ports.clock, ttl: topicTTL, logger: logger)
+        unregisterTopic = UnregisterTopic(topics: ports.topics, clock: ports.clock, logger: logger)
+        publishEvent = PublishEvent(topics: ports.topics, bus: ports.bus, clock: ports.clock, logger: logger)
+        authenticateSubscriber = AuthenticateSubscriber(
+            topics: ports.topics, authenticator: ports.authenticator, claimsDecoder: ports.claimsDecoder,
+            statistics: ports.statistics, clock: ports.clock
+        )
+        disconnect = Disconnect(statistics: ports.statistics)
+        expireTokens = ExpireTokens(statistics: ports.statistics, clock: ports.clock)
+        reportStatus = ReportStatus(
+            topics: ports.topics, statistics: ports.statistics, bus: ports.bus, clock: ports.clock,
+            startedAt: startedAt, version: version
+        )
+        reapExpiredTopics = ReapExpiredTopics(topics: ports.topics, clock: ports.clock, logger: logger)
+        topics = ports.topics
+        clock = ports.clock
+    }
+
+    /// Registers the worker's own `worker.status` topic, which never expires (PROTOCOL.md item 4).
+    public func registerWorkerTopics() {
+        topics.register(.workerStatus, meta: .secureDefault, ttl: nil, now: clock.monotonic)
+    }
+}

@@ -1,0 +1,24 @@
+// Port: carries published events to every node, including this one.
+public import Domain
+
+/// An event as it travels: the topic and the payload's JSON bytes, exactly as published.
+public struct PublishedEvent: Sendable, Equatable {
+    public let topic: TopicName
+    public let payload: JSONPayload
+
+    public init(topic: TopicName, payload: JSONPayload) {
+        self.topic = topic
+        self.payload = payload
+    }
+}
+
+/// Carries published events to every node, including this one.
+///
+/// Implementations deliver to local subscribers through their `SubscriberSink` exactly once per
+/// event, first, whether or not the event also went through a remote broker.
+public protocol ClusterBus: LifecycleService {
+    /// Hands `event` to the bus. Never blocks the calling loop.
+    func publish(_ event: PublishedEvent)
+    /// Number of nodes sharing the bus, or nil when running alone.
+    var nodeCount: Int? { get }
+}

@@ -1,0 +1,10 @@
+// Port: hands an event to this node's subscribers (the transports).
+public import Domain
+
+/// Delivers events to the local subscribers of their topic.
+///
+/// The implementation encodes the outgoing frame once per event and hands the same bytes to
+/// every subscriber (ARCHITECTURE.md "Runtime model").
+public protocol SubscriberSink: Sendable {
+    func deliver(_ event: PublishedEvent)
+}

@@ -1,0 +1,99 @@
+// Use case: a browser's first message authenticates it and subscribes it to its topic.
+public import Domain
+public import Logging
+
+/// The first message a subscriber sent, as the transport understood it.
+public enum AuthMessage: Sendable, Equatable {
+    /// `{"type":"auth", ...}` with the token if it was a string.
+    case auth(token: String?)
+    /// Not JSON, not an object, or another `type`.
+    case other
+}
+
+/// Why authentication failed; the transport sends the matching error frame and closes 1008.
+public enum AuthFailure: Error, Sendable, Equatable {
+    /// `auth_required`: the first message was not an auth message, or carried no token where one is needed.
+    case authRequired
+    /// `unauthorized`: the token was refused (the reason is for logs only).
+    case unauthorized(TokenRejection)
+    /// The topic was unregistered or expired between the handshake and the auth message.
+    case topicNotRegistered
+}
+
+/// What a successful authentication grants.
+public struct Subscription: Sendable, Equatable {
+    public let topic: TopicName
+    public let userID: Int64
+    /// When the token expires; `UnixTime(seconds: .max)` when the topic needs no token.
+    public let expires: UnixTime
+
+    public init(topic: TopicName, userID: Int64, expires: UnixTime) {
+        self.topic = topic
+        self.userID = userID
+        self.expires = expires
+    }
+}
+
+/// Verifies a subscriber's auth message and subscribes it in its loop's index.
+public struct AuthenticateSubscriber: Sendable {
+    let topics: any TopicStore
+    let authenticator: any MessageAuthenticator
+    let claimsDecoder: any ClaimsDecoder
+    let statistics: any SubscriptionStatisticsStore
+    let clock: any Clock
+
+    public init(
+        topics: any TopicStore, authenticator: any MessageAuthenticator, claimsDecoder: any ClaimsDecoder,
+        statistics: any SubscriptionStatisticsStore, clock: any Clock
+    ) {
+        self.topics = topics
+        self.authenticator = authenticator
+        self.claimsDecoder = claimsDecoder
+        self.statistics = statistics
+        self.clock = clock
+    }
+
+    /// Authenticates `subscriber` for `topic` and, on success, subscribes it in `index`.
+    public func callAsFunction<Subscriber: Hashable>(
+        _ subscriber: Subscriber, topic: TopicName, message: AuthMessage,
+        into index: inout SubscriptionIndex<Subscriber>
+    ) -> Result<Subscription, AuthFailure> {
+        guard case .auth(let token) = message else { return .failure(.authRequired) }
+        guard let meta = topics.lookup(topic, now: clock.monotonic) else { return .failure(.topicNotRegistered) }
+
+        let subscription: Subscription
+        if meta.requireToken {
+            guard let token, !token.isEmpty else { return .failure(.authRequired) }
+            switch verify(token, for: topic) {
+            case .success(let claims):
+                subscription = Subscription(topic: topic, userID: claims.userID, expires: claims.expires)
+            case .failure(let rejection):
+                return .failure(.unauthorized(rejection))
+            }
+        } else {
+            // PROTOCOL.md: on a public topic the token may be missing, empty or anything.
+            subscription = Subscription(topic: topic, userID: 0, expires: UnixTime(seconds: .max))
+        }
+
+        guard index.subscribe(subscriber, to: topic, userID: subscription.userID, expires: subscription.expires) else {
+            return .success(subscription)
+        }
+        statistics.recordSubscribed(topic: topic, userID: subscription.userID)
+        return .success(subscription)
+    }
+
+    /// PROTOCOL.md "Tokens": the signature first, in constant time; nothing in `H` is trusted before.
+    public func verify(_ token: String, for topic: TopicName) -> Result<Claims, TokenRejection> {
+        guard let signed = SignedToken(token) else { return .failure(.malformed) }
+        let expected = signed.signedPart.withUnsafeBytes { authenticator.authenticationCode(for: $0) }
+        guard expected == signed.signature else { return .failure(.badSignature) }
+        guard let json = signed.claimsJSON(), let fields = claimsDecoder.decodeClaims(json) else {
+            return .failure(.malformed)
+        }
+        do {
+            return .success(try Claims(validating: fields, for: topic, at: clock.unixTime))
+        } catch {
+            return .failure(error)
+        }
+    }
+}

@@ -1,0 +1,42 @@
+// Use case: the node reports its state (/internal/status and the worker.status topic).
+public import Domain
+
+/// Builds a status snapshot from the topic store, the statistics and the bus.
+public struct ReportStatus: Sendable {
+    let topics: any TopicStore
+    let statistics: any SubscriptionStatisticsStore
+    let bus: any ClusterBus
+    let clock: any Clock
+    let startedAt: MonotonicTime
+    let version: String
+
+    public init(
+        topics: any TopicStore, statistics: any SubscriptionStatisticsStore, bus: any ClusterBus,
+        clock: any Clock, startedAt: MonotonicTime, version: String
+    ) {
+        self.topics = topics
+        self.statistics = statistics
+        self.bus = bus
+        self.clock = clock
+        self.startedAt = startedAt
+        self.version = version
+    }
+
+    /// - Parameter includeTopicLists: false for `?topics=0` and for the `worker.status` topic.
+    public func callAsFunction(includeTopicLists: Bool) -> StatusSnapshot {
+        let now = clock.monotonic
+        let registered = topics.liveTopics(now: now)
+        let counters = statistics.snapshot()
+        return StatusSnapshot(
+            version: version,
+            uptimeSeconds: now.duration(since: startedAt).wholeSeconds,
+            registeredTopicCount: registered.count,
+            activeTopicCount: counters.activeTopicCount,
+            connectedClients: counters.connectedClients,
+            connectedSockets: counters.socketCount,
+            registeredTopics: includeTopicLists ? registered : nil,
+            activeTopics: includeTopicLists ? counters.activeTopics : nil,
+            clusterNodes: bus.nodeCount ?? -1
+        )
+    }
+}

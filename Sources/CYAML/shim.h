@@ -1,0 +1,2 @@
+// libyaml's event parser, used by the configuration loader.
+#include <yaml.h>

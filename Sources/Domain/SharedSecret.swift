@@ -1,0 +1,24 @@
+// The worker secret: guards the internal API and keys token signatures.
+
+/// The shared secret between the backend and the worker. It never prints itself.
+public struct SharedSecret: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
+    /// PROTOCOL.md "Configuration file": shorter secrets are a fatal configuration error.
+    public static let minimumLength = 32
+
+    /// The secret's bytes, as the HMAC key.
+    public let bytes: [UInt8]
+
+    /// nil when `text` is shorter than `minimumLength` characters.
+    public init?(_ text: String) {
+        guard text.count >= Self.minimumLength else { return nil }
+        bytes = Array(text.utf8)
+    }
+
+    /// Compares a presented `X-Worker-Secret` in constant time; an empty one never matches.
+    public func matches<C: Collection<UInt8>>(_ presented: C) -> Bool {
+        !presented.isEmpty && ConstantTime.equals(presented, bytes)
+    }
+
+    public var description: String { "<redacted>" }
+    public var debugDescription: String { "<redacted>" }
+}

@@ -1,0 +1,79 @@
+// Which local connections receive which topic; one index per event loop.
+
+/// Topic → subscribers for one shard (one event loop), plus the order in which tokens expire.
+///
+/// Confined to its loop, so it needs no lock. Subscribe and unsubscribe are O(1) amortised;
+/// `subscribers(of:)` hands out the stored array without copying it.
+public struct SubscriptionIndex<Subscriber: Hashable> {
+    /// What the index knows of one subscriber.
+    public struct Subscription: Equatable {
+        public let topic: TopicName
+        public let userID: Int64
+        public let expires: UnixTime
+        // Position in its topic's array, for O(1) swap-removal.
+        fileprivate var position: Int
+    }
+
+    private var subscribersByTopic: [TopicName: [Subscriber]] = [:]
+    private var subscriptions: [Subscriber: Subscription] = [:]
+    private var expiries = ExpiryHeap<Subscriber>()
+
+    public init() {}
+
+    /// The subscribers of `topic`, in subscription order except after removals.
+    public func subscribers(of topic: TopicName) -> [Subscriber] {
+        subscribersByTopic[topic] ?? []
+    }
+
+    /// The subscription of `subscriber`, if it has one.
+    public func subscription(of subscriber: Subscriber) -> Subscription? {
+        subscriptions[subscriber]
+    }
+
+    /// Subscribed connections in this shard.
+    public var count: Int { subscriptions.count }
+
+    /// Adds `subscriber`; false (and nothing changes) if it is already subscribed.
+    @discardableResult
+    public mutating func subscribe(_ subscriber: Subscriber, to topic: TopicName, userID: Int64, expires: UnixTime) -> Bool {
+        guard subscriptions[subscriber] == nil else { return false }
+        let position = subscribersByTopic[topic, default: []].count
+        subscribersByTopic[topic, default: []].append(subscriber)
+        subscriptions[subscriber] = Subscription(topic: topic, userID: userID, expires: expires, position: position)
+        expiries.insert(subscriber, at: expires)
+        return true
+    }
+
+    /// Removes `subscriber` and returns what it was subscribed to.
+    @discardableResult
+    public mutating func unsubscribe(_ subscriber: Subscriber) -> Subscription? {
+        guard let removed = subscriptions.removeValue(forKey: subscriber) else { return nil }
+        let topic = removed.topic
+        var members = subscribersByTopic.removeValue(forKey: topic) ?? []
+        let last = members.removeLast()
+        if last != subscriber {
+            members[removed.position] = last
+            subscriptions[last]?.position = removed.position
+        }
+        if !members.isEmpty { subscribersByTopic[topic] = members }
+        return removed
+    }
+
+    /// Removes and returns the subscribers whose tokens have expired at `now` (`now > expires`).
+    /// O(expired × log n); heap entries of subscribers that already left are skipped.
+    public mutating func removeExpired(at now: UnixTime) -> [(Subscriber, Subscription)] {
+        var expired: [(Subscriber, Subscription)] = []
+        while let (subscriber, expires) = expiries.peek(), expires < now {
+            expiries.pop()
+            // A subscriber that left (or left and came back with another token) has a stale entry.
+            guard let current = subscriptions[subscriber], current.expires == expires else { continue }
+            if let removed = unsubscribe(subscriber) { expired.append((subscriber, removed)) }
+        }
+        return expired
+    }
+
+    /// The earliest token expiry in this shard, to schedule the next check.
+    public var nextExpiry: UnixTime? {
+        expiries.peek()?.1
+    }
+}

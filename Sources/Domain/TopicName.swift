@@ -1,0 +1,58 @@
+// A validated topic name, compared byte for byte.
+
+/// A topic name as PROTOCOL.md defines it: 1...256 UTF-8 bytes and no control characters.
+///
+/// Equality and hashing use the UTF-8 bytes, not Swift's canonical string equivalence:
+/// a token bound to `café` (NFC) must not open `café` (NFD), just as the Go worker compares bytes.
+public struct TopicName: Hashable, Sendable, Comparable, CustomStringConvertible {
+    /// PROTOCOL.md "Internal API": at most 256 bytes.
+    public static let maxByteCount = 256
+
+    /// The name, as registered.
+    public let value: String
+
+    /// The topic the worker registers for itself (PROTOCOL.md "Browser endpoint", item 4).
+    public static let workerStatus = TopicName(uncheckedValue: "worker.status")
+
+    /// Validates `candidate`; nil when it is empty, too long, or holds a control character.
+    public init?(_ candidate: String) {
+        let byteCount = candidate.utf8.count
+        guard byteCount > 0, byteCount <= Self.maxByteCount else { return nil }
+        for scalar in candidate.unicodeScalars where Self.isControl(scalar) {
+            return nil
+        }
+        var copy = candidate
+        copy.makeContiguousUTF8()
+        value = copy
+    }
+
+    private init(uncheckedValue: String) {
+        value = uncheckedValue
+    }
+
+    /// The last `.`-separated segment, which legacy `session_id` tokens bind to.
+    public var lastSegment: Substring {
+        guard let dot = value.utf8.lastIndex(of: UInt8(ascii: ".")) else { return value[...] }
+        return value[value.utf8.index(after: dot)...]
+    }
+
+    public var description: String { value }
+
+    // Unicode category Cc: C0, DEL and C1 (what Go's unicode.IsControl reports).
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (scalar.value >= 0x7F && scalar.value < 0xA0)
+    }
+
+    public static func == (lhs: TopicName, rhs: TopicName) -> Bool {
+        lhs.value.utf8.elementsEqual(rhs.value.utf8)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        var value = value
+        value.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+    }
+
+    public static func < (lhs: TopicName, rhs: TopicName) -> Bool {
+        lhs.value.utf8.lexicographicallyPrecedes(rhs.value.utf8)
+    }
+}

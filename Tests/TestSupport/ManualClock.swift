@@ -1,0 +1,24 @@
+// A clock the test moves by hand.
+public import Application
+public import Domain
+import Synchronization
+
+/// A `Clock` that only moves when told to.
+public final class ManualClock: Clock {
+    private let state: Mutex<(UnixTime, MonotonicTime)>
+
+    public init(unixSeconds: Int64 = 1_800_000_000, monotonicNanoseconds: Int64 = 1_000_000_000) {
+        state = Mutex((UnixTime(seconds: unixSeconds), MonotonicTime(nanoseconds: monotonicNanoseconds)))
+    }
+
+    public var unixTime: UnixTime { state.withLock { $0.0 } }
+    public var monotonic: MonotonicTime { state.withLock { $0.1 } }
+
+    /// Moves both clocks forward.
+    public func advance(by duration: Duration) {
+        state.withLock { state in
+            state.0.seconds += duration.wholeSeconds
+            state.1 = state.1.advanced(by: duration)
+        }
+    }
+}
