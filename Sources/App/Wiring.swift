@@ -5,16 +5,95 @@ import Domain
 import Logging
 
 enum Wiring {
-    /// Builds the node from `loaded` and runs it until a signal stops it; returns the exit status.
+    /// How often expired topics are freed (lookups ignore them at once).
+    static let reapInterval: Duration = .seconds(10)
+
+    /// Builds the node from `loaded` and runs it until SIGTERM/SIGINT; returns the exit status.
     static func run(_ loaded: LoadedConfig, version: String) -> Int32 {
         let config = loaded.config
         LoggingSystem.bootstrap { label in
             LineLogHandler(label: label, level: config.logLevel, format: config.logFormat)
         }
-        let logger = Logger(label: "wavelog-worker")
+        var logger = Logger(label: "wavelog-worker")
+        logger.logLevel = config.logLevel
         for warning in loaded.warnings { logger.warning("\(warning)") }
-        logger.info("configuration loaded", metadata: ["config": "\(config.summary)", "version": "\(version)"])
-        logger.error("serving is not implemented yet; see issue [loop]")
-        return 1
+        ProcessSignals.prepare()
+
+        // MARK: Ports and use cases
+        let clock = SystemClock()
+        let topics = InMemoryTopicStore()
+        let statistics = InMemorySubscriptionStatistics()
+        let sink = NoLocalSubscribers()
+        let bus = InMemoryClusterBus(sink: sink)
+        let broker = Broker(
+            ports: Broker.Ports(
+                topics: topics, bus: bus, authenticator: OpenSSLHMAC(secret: config.workerSecret),
+                claimsDecoder: JSONClaimsDecoder(), statistics: statistics, clock: clock),
+            topicTTL: config.topicTTL, version: version, logger: logger)
+        broker.registerWorkerTopics()
+
+        // MARK: Loops, transports, listeners
+        let group: EventLoopGroup
+        var node = RunningNode()
+        do {
+            group = try EventLoopGroup(count: config.threads)
+            let budget = ConnectionBudget(limit: config.maxConnections)
+            let queueLimits = (frames: config.sendQueueFrames, bytes: config.sendQueueBytes)
+            guard let wsAddress = SocketAddress(host: config.wsBind, port: config.wsPort),
+                var internalAddress = SocketAddress(host: config.internalBind, port: config.internalPort)
+            else {
+                logger.critical("bind address is not an IP address")
+                return 1
+            }
+            var publicAddress = wsAddress
+            for loop in group.loops {
+                let internalTransport = HTTPTransport(responder: InternalAPIResponder(broker: broker, secret: config.workerSecret, logger: logger))
+                let publicTransport = HTTPTransport(responder: PlainPublicResponder())
+                let internalListener = try Listener(
+                    address: internalAddress, key: "internal_bind/internal_port", loop: loop, transport: internalTransport,
+                    budget: budget, queueLimits: queueLimits, logger: logger)
+                let publicListener = try Listener(
+                    address: publicAddress, key: "ws_bind/ws_port", loop: loop, transport: publicTransport,
+                    budget: budget, queueLimits: queueLimits, logger: logger)
+                // Port 0 picks a free port once; the other loops share it through SO_REUSEPORT.
+                internalAddress = internalListener.address
+                publicAddress = publicListener.address
+                node.add(loop: loop, listeners: [internalListener, publicListener], transports: [internalTransport, publicTransport])
+            }
+            node.budget = budget
+            logger.info("listening", metadata: [
+                "ws": "\(publicAddress)", "internal": "\(internalAddress)", "threads": "\(config.threads)",
+                "version": "\(version)", "config": "\(config.summary)",
+            ])
+        } catch {
+            logger.critical("cannot start", metadata: ["reason": "\(error)"])
+            printFatal("wavelog-worker: \(error)")
+            return 1
+        }
+
+        group.loops[0].schedule(after: reapInterval) { loop in reap(broker, loop) }
+        group.start()
+
+        let signal = ProcessSignals.waitForTermination()
+        logger.info("shutting down", metadata: ["signal": "\(signal)", "connections": "\(node.budget?.current ?? 0)"])
+        node.drain(deadline: config.drainTimeout, logger: logger)
+        bus.shutdown()
+        group.stopAndJoin()
+        logger.info("stopped")
+        return 0
     }
+
+    private static func reap(_ broker: Broker, _ loop: EventLoop) {
+        broker.reapExpiredTopics()
+        loop.schedule(after: reapInterval) { loop in reap(broker, loop) }
+    }
+
+    static func printFatal(_ line: String) {
+        Main.printError(line)
+    }
+}
+
+/// Until the WebSocket transport lands there is nobody to deliver to.
+final class NoLocalSubscribers: SubscriberSink {
+    func deliver(_ event: PublishedEvent) {}
 }

@@ -1,0 +1,231 @@
+// One thread, one poller, its timers, its cross-thread task queue (STYLE B3, B4).
+public import Domain
+internal import Glibc
+internal import Synchronization
+internal import CLinux
+
+/// An event loop. Everything it owns is touched only on its thread; the one way in from another
+/// thread is `execute(_:)`. Marked `@unchecked Sendable` so other threads can hold a reference
+/// and call `execute`, which is the only member that is safe to call from them.
+public final class EventLoop: @unchecked Sendable {
+    /// Bytes read per `read(2)`: one buffer per loop, lent to whichever socket is readable (B7).
+    public static let readBufferSize = 64 * 1024
+
+    public let index: Int
+    private let poller: any Poller
+    private var slots: [Slot] = []
+    private var events: [PollerEvent] = Array(repeating: PollerEvent(descriptor: -1, generation: 0, readable: false, writable: false, hangup: false), count: 256)
+    private var timers = TimerHeap()
+    private var dirty: [any Flushable] = []
+    private var nextGeneration: UInt32 = 0
+    private var stopping = false
+    private var ownerThread: pthread_t?
+
+    private let tasks = Mutex<[@Sendable (EventLoop) -> Void]>([])
+    private let wakeupPending = Atomic<Bool>(false)
+
+    /// The loop's read buffer; valid only during a callback on this loop.
+    public let readBuffer: UnsafeMutableRawBufferPointer
+    /// Scratch for `writev`; `iovecCapacity` entries.
+    let iovecs: UnsafeMutablePointer<iovec>
+    static let iovecCapacity = 1024  // IOV_MAX on Linux
+
+    /// The time at the start of this turn; cheaper than a clock read per event.
+    public private(set) var now: MonotonicTime
+
+    private struct Slot {
+        var handler: (any LoopHandler)?
+        var generation: UInt32
+        var interest: PollerInterest
+    }
+
+    public init(index: Int, poller kind: PollerKind = .epoll) throws(SystemError) {
+        self.index = index
+        poller = try kind.make()
+        readBuffer = .allocate(byteCount: Self.readBufferSize, alignment: 16)
+        iovecs = .allocate(capacity: Self.iovecCapacity)
+        now = Self.readMonotonic()
+    }
+
+    deinit {
+        poller.close()
+        readBuffer.deallocate()
+        iovecs.deallocate()
+    }
+
+    // MARK: - Registration (loop thread only)
+
+    /// Starts watching `descriptor`; `handler` is retained until `deregister`.
+    public func register(_ descriptor: Int32, interest: PollerInterest, handler: any LoopHandler) throws(SystemError) {
+        assertInLoop()
+        let position = Int(descriptor)
+        if position >= slots.count {
+            slots.append(contentsOf: repeatElement(Slot(handler: nil, generation: 0, interest: []), count: position - slots.count + 1))
+        }
+        nextGeneration &+= 1
+        if nextGeneration == .max { nextGeneration = 1 }  // .max tags wake-ups in EpollPoller
+        try poller.register(descriptor, interest: interest, generation: nextGeneration)
+        slots[position] = Slot(handler: handler, generation: nextGeneration, interest: interest)
+    }
+
+    /// Changes what `descriptor` waits for; a no-op when nothing changes.
+    public func setInterest(_ descriptor: Int32, _ interest: PollerInterest) throws(SystemError) {
+        assertInLoop()
+        let position = Int(descriptor)
+        guard position < slots.count, slots[position].handler != nil, slots[position].interest != interest else { return }
+        try poller.modify(descriptor, interest: interest, generation: slots[position].generation)
+        slots[position].interest = interest
+    }
+
+    /// Stops watching `descriptor`; pending events for it in this batch are dropped.
+    public func deregister(_ descriptor: Int32) {
+        assertInLoop()
+        let position = Int(descriptor)
+        guard position < slots.count, slots[position].handler != nil else { return }
+        // Deregistering a descriptor that is being closed cannot fail in a way we could act on.
+        try? poller.deregister(descriptor)
+        slots[position].handler = nil
+        slots[position].interest = []
+    }
+
+    public func interest(of descriptor: Int32) -> PollerInterest {
+        let position = Int(descriptor)
+        return position < slots.count ? slots[position].interest : []
+    }
+
+    /// Registered descriptors (listeners, connections, Redis).
+    public var registeredCount: Int { slots.reduce(0) { $0 + ($1.handler == nil ? 0 : 1) } }
+
+    // MARK: - Timers and flushing (loop thread only)
+
+    /// Runs `action` on this loop at or after `deadline`.
+    public func schedule(at deadline: MonotonicTime, _ action: @escaping (EventLoop) -> Void) {
+        assertInLoop()
+        timers.schedule(at: deadline.nanoseconds, action)
+    }
+
+    /// Runs `action` on this loop after `delay`.
+    public func schedule(after delay: Duration, _ action: @escaping (EventLoop) -> Void) {
+        schedule(at: now.advanced(by: delay), action)
+    }
+
+    /// Asks for `flushable.flush` before the loop next sleeps. The caller keeps its own
+    /// "already dirty" flag so it is queued once per turn.
+    public func markDirty(_ flushable: any Flushable) {
+        assertInLoop()
+        dirty.append(flushable)
+    }
+
+    // MARK: - Cross-thread
+
+    /// Runs `task` on this loop's thread. Safe from any thread. Writes the wake-up descriptor
+    /// only when no wake-up is already pending (B3).
+    public func execute(_ task: @escaping @Sendable (EventLoop) -> Void) {
+        tasks.withLock { $0.append(task) }
+        if !wakeupPending.exchange(true, ordering: .acquiringAndReleasing) {
+            poller.wakeup()
+        }
+    }
+
+    /// Ends `run()` after the current turn. Safe from any thread.
+    public func stop() {
+        execute { loop in loop.stopping = true }
+    }
+
+    /// True on this loop's thread.
+    public var inLoop: Bool {
+        guard let ownerThread else { return false }
+        return pthread_equal(ownerThread, pthread_self()) != 0
+    }
+
+    @inline(__always)
+    func assertInLoop() {
+        assert(ownerThread == nil || inLoop, "event loop \(index) touched from another thread")
+    }
+
+    // MARK: - The turn (B4)
+
+    /// Runs turns until `stop()`. Call on the thread that owns the loop.
+    public func run() {
+        ownerThread = pthread_self()
+        while !stopping {
+            let count = waitForEvents(timeoutMilliseconds: nextTimeoutMilliseconds())
+            now = Self.readMonotonic()
+            for position in 0..<count { dispatch(events[position]) }
+            runTasks()
+            runTimers()
+            flushDirty()
+        }
+        runTasks()
+        flushDirty()
+    }
+
+    /// The only blocking call of the loop, under a name profiles can filter as idle time.
+    @inline(never)
+    private func waitForEvents(timeoutMilliseconds: Int32) -> Int {
+        do {
+            return try poller.wait(timeoutMilliseconds: timeoutMilliseconds, into: &events)
+        } catch {
+            // epoll_wait only fails on our bugs (EBADF, EINVAL); poll on ENOMEM. Back off, do not spin.
+            usleep(1000)
+            return 0
+        }
+    }
+
+    private func nextTimeoutMilliseconds() -> Int32 {
+        if wakeupPending.load(ordering: .acquiring) || !dirty.isEmpty { return 0 }
+        guard let deadline = timers.nextDeadline else { return -1 }
+        let remaining = deadline - Self.readMonotonic().nanoseconds
+        if remaining <= 0 { return 0 }
+        // Round up so a timer never fires a millisecond early and spins.
+        return Int32(clamping: (remaining + 999_999) / 1_000_000)
+    }
+
+    private func dispatch(_ event: PollerEvent) {
+        let position = Int(event.descriptor)
+        guard position < slots.count, let handler = slots[position].handler,
+            slots[position].generation == event.generation
+        else { return }  // Stale: the descriptor was closed (and maybe reused) earlier in this batch.
+
+        if event.writable && slots[position].interest.contains(.writable) {
+            handler.writable(on: self)
+        }
+        // Re-check: the writable callback may have closed or replaced the descriptor.
+        guard slots[position].handler === handler, slots[position].generation == event.generation else { return }
+        if (event.readable || event.hangup) && slots[position].interest.contains(.readable) {
+            handler.readable(on: self)
+        } else if event.hangup {
+            handler.hangup(on: self)
+        }
+    }
+
+    private func runTasks() {
+        wakeupPending.store(false, ordering: .releasing)
+        let batch = tasks.withLock { queue -> [@Sendable (EventLoop) -> Void] in
+            let taken = queue
+            queue.removeAll(keepingCapacity: true)
+            return taken
+        }
+        for task in batch { task(self) }
+    }
+
+    private func runTimers() {
+        let current = now.nanoseconds
+        while let action = timers.popDue(now: current) { action(self) }
+    }
+
+    private func flushDirty() {
+        // Flushing can make other connections dirty (a close that notifies a peer): loop until calm.
+        while !dirty.isEmpty {
+            let batch = dirty
+            dirty.removeAll(keepingCapacity: true)
+            for flushable in batch { flushable.flush(on: self) }
+        }
+    }
+
+    static func readMonotonic() -> MonotonicTime {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return MonotonicTime(nanoseconds: Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec))
+    }
+}

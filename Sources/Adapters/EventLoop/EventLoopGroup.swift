@@ -1,0 +1,47 @@
+// The loops of a node, each on its own thread.
+internal import Glibc
+
+/// `threads` event loops, each running on a dedicated thread.
+public final class EventLoopGroup: @unchecked Sendable {
+    public let loops: [EventLoop]
+    private var threads: [pthread_t] = []
+
+    public init(count: Int, poller: PollerKind = .epoll) throws(SystemError) {
+        precondition(count > 0, "an event loop group needs at least one loop")
+        var loops: [EventLoop] = []
+        for index in 0..<count { loops.append(try EventLoop(index: index, poller: poller)) }
+        self.loops = loops
+    }
+
+    /// Starts one thread per loop. Call once.
+    public func start() {
+        for loop in loops {
+            let box = Unmanaged.passRetained(ThreadBody { loop.run() }).toOpaque()
+            var thread = pthread_t()
+            let result = pthread_create(&thread, nil, { argument in
+                let body = Unmanaged<ThreadBody>.fromOpaque(argument!).takeRetainedValue()
+                body.run()
+                return nil
+            }, box)
+            precondition(result == 0, "pthread_create: \(SystemError(call: "", errno: result))")
+            threads.append(thread)
+        }
+    }
+
+    /// Stops every loop and waits for its thread to end.
+    public func stopAndJoin() {
+        for loop in loops { loop.stop() }
+        for thread in threads { pthread_join(thread, nil) }
+        threads.removeAll()
+    }
+
+    /// The loop for the `n`th item, round-robin.
+    public func loop(for n: Int) -> EventLoop {
+        loops[n % loops.count]
+    }
+}
+
+private final class ThreadBody {
+    let run: () -> Void
+    init(_ run: @escaping () -> Void) { self.run = run }
+}

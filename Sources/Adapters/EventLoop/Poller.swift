@@ -1,0 +1,54 @@
+// The poller port of the event loop: six operations, Redis-sized (STYLE B1).
+
+/// What a registration waits for; converted to EPOLL*/POLL* bits in exactly one place per backend.
+public struct PollerInterest: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    public static let readable = PollerInterest(rawValue: 1)
+    public static let writable = PollerInterest(rawValue: 2)
+}
+
+/// One readiness event. `generation` lets the loop drop events for a descriptor number that was
+/// closed and reused within the same batch (STYLE B2).
+public struct PollerEvent: Sendable, Equatable {
+    public var descriptor: Int32
+    public var generation: UInt32
+    public var readable: Bool
+    public var writable: Bool
+    /// Hang-up or error: the loop lets the handler read what is left, then closes.
+    public var hangup: Bool
+
+    public init(descriptor: Int32, generation: UInt32, readable: Bool, writable: Bool, hangup: Bool) {
+        self.descriptor = descriptor
+        self.generation = generation
+        self.readable = readable
+        self.writable = writable
+        self.hangup = hangup
+    }
+}
+
+/// Waits for readiness on many descriptors. Confined to one loop thread, except `wakeup`.
+public protocol Poller: AnyObject {
+    func register(_ descriptor: Int32, interest: PollerInterest, generation: UInt32) throws(SystemError)
+    func modify(_ descriptor: Int32, interest: PollerInterest, generation: UInt32) throws(SystemError)
+    func deregister(_ descriptor: Int32) throws(SystemError)
+    /// Blocks up to `timeoutMilliseconds` (-1: forever) and fills `events`; returns the count.
+    /// A wake-up is consumed here and never reported as an event.
+    func wait(timeoutMilliseconds: Int32, into events: inout [PollerEvent]) throws(SystemError) -> Int
+    /// Interrupts a `wait` from any thread.
+    func wakeup()
+    func close()
+}
+
+/// Which poller a loop uses; epoll is the Linux default, poll(2) runs everywhere and in tests.
+public enum PollerKind: String, Sendable, CaseIterable {
+    case epoll, poll
+
+    public func make() throws(SystemError) -> any Poller {
+        switch self {
+        case .epoll: return try EpollPoller()
+        case .poll: return try PollPoller()
+        }
+    }
+}

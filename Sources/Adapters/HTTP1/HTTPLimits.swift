@@ -1,0 +1,19 @@
+// Every bound of the HTTP/1.1 server, named once.
+
+/// Limits of the HTTP/1.1 parser and server (PROTOCOL.md "Internal API"; issue [loop]).
+public enum HTTPLimits {
+    /// Request line plus headers; more is 431.
+    public static let maxHeadBytes = 16 * 1024
+    /// Header fields per request; more is 431.
+    public static let maxHeaderCount = 100
+    /// Request body, decoded; more is 413, decided as soon as a length is declared.
+    public static let maxBodyBytes = 1 << 20
+    /// A chunk-size line with its extensions.
+    static let maxChunkLineBytes = 1024
+    /// From the first byte of a request to its complete head (slow-loris defence).
+    public static let headTimeout: Duration = .seconds(10)
+    /// From the first byte of a request to its complete body.
+    public static let requestTimeout: Duration = .seconds(30)
+    /// An idle keep-alive connection is closed after this.
+    public static let keepAliveTimeout: Duration = .seconds(30)
+}

@@ -1,0 +1,167 @@
+// Drives the request parser over a connection and writes responses in request order.
+public import Domain
+
+/// What a responder does with a complete request.
+public enum HTTPResponderAction {
+    /// Write `response`; keep the connection if `keepAlive`.
+    case respond(EncodedFrame, keepAlive: Bool)
+    /// Write `response` (101) and hand the connection to `handler`, with any bytes that followed.
+    case upgrade(EncodedFrame, any ConnectionHandler & UpgradedConnectionHandler)
+}
+
+/// A handler that takes over a connection after an HTTP upgrade.
+public protocol UpgradedConnectionHandler: AnyObject {
+    /// The connection is now this handler's; `pending` holds bytes received after the request.
+    func upgraded(_ connection: Connection, pending: UnsafeRawBufferPointer)
+}
+
+/// Answers complete requests. One per transport and loop.
+public protocol HTTPResponder: AnyObject {
+    func respond(to request: HTTPRequest, from connection: Connection) -> HTTPResponderAction
+    /// The answer to a request the parser refused (400, 413, 431, ...); always closes.
+    func reject(_ error: HTTPParseError) -> EncodedFrame
+}
+
+/// An HTTP/1.1 server connection: keep-alive, pipelining, deadlines.
+///
+/// An idle keep-alive connection holds no buffer: bytes are parsed straight from the loop's read
+/// buffer, and only an incomplete request is copied aside until the rest arrives.
+public final class HTTPServerHandler: ConnectionHandler {
+    private let responder: any HTTPResponder
+    private var parser = HTTPRequestParser()
+    private var pending: [UInt8] = []
+    /// Bumped whenever a deadline is re-armed; a timer that finds another value is stale.
+    private var deadlineGeneration: UInt64 = 0
+    private var requestStartedAt: MonotonicTime?
+    private var draining = false
+    private let onClose: (HTTPServerHandler) -> Void
+
+    public init(responder: any HTTPResponder, onClose: @escaping (HTTPServerHandler) -> Void) {
+        self.responder = responder
+        self.onClose = onClose
+    }
+
+    /// Arms the keep-alive deadline of a new connection.
+    public func start(_ connection: Connection) {
+        armIdleDeadline(connection)
+    }
+
+    public func received(_ bytes: UnsafeRawBufferPointer, on connection: Connection) {
+        if pending.isEmpty {
+            let consumed = process(bytes, on: connection)
+            if consumed < bytes.count, connection.state == .open, connection.handler === self {
+                pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[consumed...]))
+            }
+        } else {
+            pending.append(contentsOf: bytes)
+            let buffered = pending
+            let consumed = buffered.withUnsafeBytes { process($0, on: connection) }
+            if connection.handler === self {
+                pending.removeFirst(min(consumed, pending.count))
+                if pending.isEmpty { pending = [] }  // Release the storage: idle connections own no buffer.
+            } else {
+                pending = []
+            }
+        }
+        if connection.state == .open, connection.handler === self {
+            if parser.isBetweenRequests && pending.isEmpty {
+                requestStartedAt = nil
+                if draining { connection.closeAfterFlush() } else { armIdleDeadline(connection) }
+            } else if requestStartedAt == nil {
+                requestStartedAt = connection.loop.now
+                armRequestDeadline(connection)
+            }
+        }
+    }
+
+    /// Parses and answers every complete request in `bytes`; returns how many bytes were used.
+    private func process(_ bytes: UnsafeRawBufferPointer, on connection: Connection) -> Int {
+        var offset = 0
+        while connection.state == .open, connection.handler === self {
+            let event: HTTPRequestParser.Event
+            do {
+                event = try parser.parse(UnsafeRawBufferPointer(rebasing: bytes[offset...]))
+            } catch {
+                connection.send(responder.reject(error))
+                connection.closeAfterFlush()
+                return bytes.count
+            }
+            switch event {
+            case .needMoreBytes:
+                return offset
+            case .continueExpected:
+                connection.send(HTTPResponse.continueFrame)
+            case .request(let request, let consumed):
+                offset += consumed
+                requestStartedAt = nil
+                switch responder.respond(to: request, from: connection) {
+                case .respond(let response, let keepAlive):
+                    connection.send(response)
+                    if !keepAlive || draining {
+                        connection.closeAfterFlush()
+                        return bytes.count
+                    }
+                case .upgrade(let response, let handler):
+                    connection.send(response)
+                    deadlineGeneration &+= 1
+                    connection.handler = handler
+                    handler.upgraded(connection, pending: UnsafeRawBufferPointer(rebasing: bytes[offset...]))
+                    onClose(self)
+                    return bytes.count
+                }
+            }
+        }
+        return bytes.count
+    }
+
+    public func connectionClosed(_ connection: Connection) {
+        deadlineGeneration &+= 1
+        pending = []
+        onClose(self)
+    }
+
+    /// Shutdown: idle connections close now, busy ones after their current request.
+    public func drain(_ connection: Connection) {
+        draining = true
+        if parser.isBetweenRequests && pending.isEmpty { connection.closeAfterFlush() }
+    }
+
+    // MARK: - Deadlines
+
+    private func armIdleDeadline(_ connection: Connection) {
+        deadlineGeneration &+= 1
+        let generation = deadlineGeneration
+        connection.loop.schedule(after: HTTPLimits.keepAliveTimeout) { [weak self, weak connection] _ in
+            guard let self, let connection, self.deadlineGeneration == generation else { return }
+            connection.close()
+        }
+    }
+
+    private func armRequestDeadline(_ connection: Connection) {
+        deadlineGeneration &+= 1
+        let generation = deadlineGeneration
+        // Slow-loris defence: the head must be complete within headTimeout of the first byte,
+        // the whole request within requestTimeout.
+        connection.loop.schedule(after: HTTPLimits.headTimeout) { [weak self, weak connection] loop in
+            guard let self, let connection, self.deadlineGeneration == generation else { return }
+            if self.parserStillInHead {
+                self.timeOut(connection)
+            } else {
+                loop.schedule(after: HTTPLimits.requestTimeout - HTTPLimits.headTimeout) { [weak self, weak connection] _ in
+                    guard let self, let connection, self.deadlineGeneration == generation else { return }
+                    self.timeOut(connection)
+                }
+            }
+        }
+    }
+
+    private var parserStillInHead: Bool {
+        // The parser is still reading a head when nothing but a partial head is buffered.
+        parser.isBetweenRequests || parser.isReadingHead
+    }
+
+    private func timeOut(_ connection: Connection) {
+        connection.send(HTTPResponse.text(.requestTimeout, "request timeout", keepAlive: false))
+        connection.closeAfterFlush()
+    }
+}

@@ -1,0 +1,156 @@
+// The internal API of PROTOCOL.md: register, unregister, publish (push), status.
+public import Application
+public import Domain
+public import Logging
+
+/// Answers the backend's requests on the internal listener. Checks, in order: the route, the
+/// method (405 with `Allow`), the secret in constant time (403), then the body.
+public final class InternalAPIResponder: HTTPResponder {
+    private let broker: Broker
+    private let secret: SharedSecret
+    private let logger: Logger
+    private let canned: Canned
+
+    /// Every constant answer, built once.
+    struct Canned {
+        let ok = CannedResponse { HTTPResponse.encode(.ok, keepAlive: $0) }
+        let forbidden = CannedResponse { HTTPResponse.text(.forbidden, "forbidden", keepAlive: $0) }
+        let notFound = CannedResponse { HTTPResponse.text(.notFound, "not found", keepAlive: $0) }
+        let postOnly = CannedResponse { HTTPResponse.text(.methodNotAllowed, "method not allowed", keepAlive: $0, extraHeaders: [("Allow", "POST")]) }
+        let getOnly = CannedResponse { HTTPResponse.text(.methodNotAllowed, "method not allowed", keepAlive: $0, extraHeaders: [("Allow", "GET")]) }
+        let badRequest = CannedResponse { HTTPResponse.text(.badRequest, "bad request", keepAlive: $0) }
+        let missingTopic = CannedResponse { HTTPResponse.text(.badRequest, "missing topic", keepAlive: $0) }
+        let missingPayload = CannedResponse { HTTPResponse.text(.badRequest, "missing payload", keepAlive: $0) }
+        let topicNotRegistered = CannedResponse { HTTPResponse.text(.notFound, "topic not registered", keepAlive: $0) }
+        let payloadTooLarge = HTTPResponse.text(.payloadTooLarge, "payload too large", keepAlive: false)
+        let headersTooLarge = HTTPResponse.text(.headersTooLarge, "request header fields too large", keepAlive: false)
+        let badRequestClose = HTTPResponse.text(.badRequest, "bad request", keepAlive: false)
+        let versionNotSupported = HTTPResponse.text(.versionNotSupported, "http version not supported", keepAlive: false)
+    }
+
+    public init(broker: Broker, secret: SharedSecret, logger: Logger) {
+        self.broker = broker
+        self.secret = secret
+        self.logger = logger
+        self.canned = Canned()
+    }
+
+    private enum Route {
+        case register, unregister, publish, status
+    }
+
+    public func respond(to request: HTTPRequest, from connection: Connection) -> HTTPResponderAction {
+        let keepAlive = request.head.keepAlive
+        let route: Route
+        switch request.head.path {
+        case "/internal/register": route = .register
+        case "/internal/unregister": route = .unregister
+        case "/internal/publish", "/internal/push": route = .publish
+        case "/internal/status": route = .status
+        default: return .respond(canned.notFound.frame(keepAlive: keepAlive), keepAlive: keepAlive)
+        }
+        let expected: HTTPMethod = route == .status ? .get : .post
+        guard request.head.method == expected else {
+            let answer = route == .status ? canned.getOnly : canned.postOnly
+            return .respond(answer.frame(keepAlive: keepAlive), keepAlive: keepAlive)
+        }
+        guard let presented = request.head.headers.workerSecret, secret.matches(presented) else {
+            logger.info("internal request forbidden", metadata: ["ip": "\(connection.peerHost)", "path": "\(Sanitize.forLog(request.head.path))"])
+            return .respond(canned.forbidden.frame(keepAlive: keepAlive), keepAlive: keepAlive)
+        }
+        let answer: EncodedFrame
+        switch route {
+        case .register: answer = register(request.body).frame(keepAlive: keepAlive)
+        case .unregister: answer = unregister(request.body).frame(keepAlive: keepAlive)
+        case .publish: answer = publish(request.body).frame(keepAlive: keepAlive)
+        case .status:
+            let lists = request.head.queryValue("topics").map { $0 != "0" && $0 != "false" } ?? true
+            let body = StatusJSON.encode(broker.reportStatus(includeTopicLists: lists))
+            answer = HTTPResponse.encode(.ok, contentType: "application/json", body: body, keepAlive: keepAlive)
+        }
+        return .respond(answer, keepAlive: keepAlive)
+    }
+
+    public func reject(_ error: HTTPParseError) -> EncodedFrame {
+        switch error {
+        case .payloadTooLarge: return canned.payloadTooLarge
+        case .headersTooLarge: return canned.headersTooLarge
+        case .versionNotSupported: return canned.versionNotSupported
+        case .badRequest: return canned.badRequestClose
+        }
+    }
+
+    // MARK: - Routes
+
+    private func register(_ body: [UInt8]) -> CannedResponse {
+        body.withUnsafeBufferPointer { buffer in
+            guard let object = try? JSONObjectFields(buffer) else { return canned.badRequest }
+            let topic: TopicName
+            switch readTopic(object) {
+            case .success(let name): topic = name
+            case .failure(let answer): return answer.response
+            }
+            var meta = TopicMeta.secureDefault
+            if let field = object["meta"], field.kind != .null {
+                guard field.kind == .object else { return canned.badRequest }
+                let metaBytes = UnsafeBufferPointer(rebasing: buffer[field.valueRange])
+                guard let metaObject = try? JSONObjectFields(metaBytes) else { return canned.badRequest }
+                if let requireToken = metaObject["require_token"], requireToken.kind != .null {
+                    guard let value = metaObject.bool(requireToken) else { return canned.badRequest }
+                    meta.requireToken = value
+                }
+            }
+            broker.registerTopic(topic, meta: meta)
+            return canned.ok
+        }
+    }
+
+    private func unregister(_ body: [UInt8]) -> CannedResponse {
+        body.withUnsafeBufferPointer { buffer in
+            guard let object = try? JSONObjectFields(buffer) else { return canned.badRequest }
+            switch readTopic(object) {
+            case .success(let topic):
+                broker.unregisterTopic(topic)
+                return canned.ok
+            case .failure(let answer):
+                return answer.response
+            }
+        }
+    }
+
+    private func publish(_ body: [UInt8]) -> CannedResponse {
+        body.withUnsafeBufferPointer { buffer in
+            guard let object = try? JSONObjectFields(buffer) else { return canned.badRequest }
+            let topic: TopicName
+            switch readTopic(object) {
+            case .success(let name): topic = name
+            case .failure(let answer): return answer.response
+            }
+            // `"payload": null` is a value and is forwarded; only a missing payload is an error.
+            guard let payloadField = object["payload"] else { return canned.missingPayload }
+            let payload = JSONPayload(validatedBytes: object.rawValue(payloadField))
+            do throws(PublishError) {
+                try broker.publishEvent(topic: topic, payload: payload)
+                return canned.ok
+            } catch {
+                switch error {
+                case .topicNotRegistered: return canned.topicNotRegistered
+                }
+            }
+        }
+    }
+
+    private func readTopic(_ object: JSONObjectFields) -> Result<TopicName, AnswerError> {
+        guard let field = object["topic"], field.kind != .null else { return .failure(AnswerError(canned.missingTopic)) }
+        guard let text = object.string(field) else { return .failure(AnswerError(canned.badRequest)) }
+        guard !text.isEmpty else { return .failure(AnswerError(canned.missingTopic)) }
+        guard let topic = TopicName(text) else { return .failure(AnswerError(canned.badRequest)) }
+        return .success(topic)
+    }
+}
+
+/// A canned answer carried through `Result`.
+struct AnswerError: Error {
+    let response: CannedResponse
+    init(_ response: CannedResponse) { self.response = response }
+}

@@ -1,0 +1,138 @@
+// A listening socket on one loop; accepted connections stay on that loop for life.
+public import Logging
+internal import Glibc
+internal import CLinux
+
+/// Accepts connections for one transport on one loop. Every loop binds the same address with
+/// `SO_REUSEPORT`, so the kernel spreads connections over the loops without a hand-off.
+public final class Listener: LoopHandler {
+    /// Accepts per readable event, so one busy listener cannot starve the loop's other sockets.
+    static let acceptsPerEvent = 64
+    /// How long to stop accepting when out of descriptors, instead of spinning on EMFILE.
+    static let pauseWhenExhausted: Duration = .milliseconds(100)
+
+    public let descriptor: Int32
+    public let address: SocketAddress
+    private unowned let loop: EventLoop
+    private let transport: any Transport
+    private let budget: ConnectionBudget
+    private let limits: WriteQueue.Limits
+    private let logger: Logger
+    private var nextConnection: UInt64 = 0
+    private var isOpen = true
+
+    /// Binds and registers a listener on `loop`.
+    /// - Parameters:
+    ///   - key: the configuration key of the address, named in bind errors.
+    public init(
+        address: SocketAddress, key: String, loop: EventLoop, transport: any Transport, budget: ConnectionBudget,
+        queueLimits: (frames: Int, bytes: Int), logger: Logger
+    ) throws(SystemError) {
+        descriptor = try Self.bind(address, key: key)
+        var bound = address
+        getsockname(descriptor, withUnsafeMutablePointer(to: &bound.storage) { UnsafeMutableRawPointer($0).assumingMemoryBound(to: sockaddr.self) }, &bound.length)
+        self.address = bound
+        self.loop = loop
+        self.transport = transport
+        self.budget = budget
+        self.limits = WriteQueue.Limits(maxFrames: queueLimits.frames, maxBytes: queueLimits.bytes)
+        self.logger = logger
+        do {
+            try loop.register(descriptor, interest: .readable, handler: self)
+        } catch {
+            Syscall.close(descriptor)
+            throw error
+        }
+    }
+
+    static func bind(_ address: SocketAddress, key: String) throws(SystemError) -> Int32 {
+        let descriptor = try Syscall.blocking("socket", { socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) })
+        do {
+            var on: Int32 = 1
+            var off: Int32 = 0
+            try Syscall.blocking("setsockopt(SO_REUSEADDR)", { setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &on, 4) })
+            try Syscall.blocking("setsockopt(SO_REUSEPORT)", { setsockopt(descriptor, SOL_SOCKET, SO_REUSEPORT, &on, 4) })
+            if address.family == AF_INET6 {
+                // "::" serves IPv4 too (as the Go worker's ":9000" does); a specific v6 address stays v6.
+                try Syscall.blocking("setsockopt(IPV6_V6ONLY)", { setsockopt(descriptor, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &off, 4) })
+            }
+            var storage = address.storage
+            try Syscall.blocking("bind(\(key) \(address))", {
+                withUnsafePointer(to: &storage) { Glibc.bind(descriptor, UnsafeRawPointer($0).assumingMemoryBound(to: sockaddr.self), address.length) }
+            })
+            try Syscall.blocking("listen(\(key) \(address))", { listen(descriptor, 4096) })
+        } catch {
+            Syscall.close(descriptor)
+            throw error
+        }
+        return descriptor
+    }
+
+    public func readable(on loop: EventLoop) {
+        for _ in 0..<Self.acceptsPerEvent {
+            guard isOpen else { return }
+            var peer = sockaddr_storage()
+            var peerLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let result: IOResult<Int32>
+            do {
+                result = try Syscall.call("accept4", {
+                    withUnsafeMutablePointer(to: &peer) {
+                        clinux_accept4(descriptor, UnsafeMutableRawPointer($0).assumingMemoryBound(to: sockaddr.self), &peerLength, Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue))
+                    }
+                })
+            } catch {
+                handleAcceptError(error)
+                return
+            }
+            guard case .processed(let client) = result else { return }
+            guard budget.acquire() else {
+                Syscall.close(client)
+                logger.warning("connection refused", metadata: ["reason": "max_connections", "limit": "\(budget.limit)"])
+                continue
+            }
+            var on: Int32 = 1
+            setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &on, 4)
+            nextConnection &+= 1
+            let connection = Connection(
+                descriptor: client, id: nextConnection << 8 | UInt64(loop.index & 0xFF),
+                peerHost: SocketAddress(storage: peer, length: peerLength).host,
+                loop: loop, limits: limits, budget: budget)
+            do {
+                try loop.register(client, interest: .readable, handler: connection)
+            } catch {
+                Syscall.close(client)
+                budget.release()
+                continue
+            }
+            transport.accepted(connection)
+        }
+    }
+
+    private func handleAcceptError(_ error: SystemError) {
+        switch error.errno {
+        case ECONNABORTED, EPROTO, EPERM:
+            return  // The peer gave up before we accepted; nothing to do.
+        case EMFILE, ENFILE, ENOBUFS, ENOMEM:
+            logger.error("accept paused", metadata: ["reason": "\(error)", "listener": "\(address)"])
+            try? loop.setInterest(descriptor, [])
+            loop.schedule(after: Self.pauseWhenExhausted) { [weak self] _ in
+                guard let self, self.isOpen else { return }
+                try? loop.setInterest(self.descriptor, .readable)
+            }
+        default:
+            logger.error("accept failed", metadata: ["reason": "\(error)", "listener": "\(address)"])
+        }
+    }
+
+    public func writable(on loop: EventLoop) {}
+
+    public func hangup(on loop: EventLoop) {}
+
+    /// Stops accepting and closes the socket; established connections are not touched.
+    public func close() {
+        guard isOpen else { return }
+        isOpen = false
+        loop.deregister(descriptor)
+        Syscall.close(descriptor)
+    }
+}

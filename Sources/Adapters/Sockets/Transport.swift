@@ -1,0 +1,22 @@
+// A transport: what speaks on the connections of one listener (STYLE B18).
+
+/// The protocol logic of one connection. Called only on the connection's loop.
+public protocol ConnectionHandler: AnyObject {
+    /// Bytes arrived. They live in the loop's read buffer: valid only during this call.
+    func received(_ bytes: UnsafeRawBufferPointer, on connection: Connection)
+    /// The connection is closed (by either side); release what refers to it.
+    func connectionClosed(_ connection: Connection)
+}
+
+/// Accepts the connections of a listener on one loop. One instance per (listener, loop).
+/// New transports (TLS, SSE, ...) conform to this, or wrap one that does.
+public protocol Transport: AnyObject {
+    /// A connection was accepted on this transport's loop; set `connection.handler`.
+    func accepted(_ connection: Connection)
+    /// Shutdown has begun: stop taking new work and start closing gracefully.
+    func drain()
+    /// Closes every connection now (the drain deadline passed).
+    func closeAll()
+    /// Connections this transport still holds open on its loop.
+    var openConnectionCount: Int { get }
+}
