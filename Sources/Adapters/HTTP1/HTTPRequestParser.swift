@@ -177,6 +177,7 @@ public struct HTTPRequestParser {
     }
 
     private static func decodeField(_ line: UnsafeRawBufferPointer, into headers: inout HTTPHeaders) throws(HTTPParseError) {
+        if line[0] == 0x20 || line[0] == 0x09 { throw .badRequest("obsolete line folding") }
         guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { throw .badRequest("header line") }
         let name = UnsafeRawBufferPointer(rebasing: line[0..<colon])
         // Obsolete line folding and whitespace before the colon are refused (RFC 9112 §5.1, §5.2).

@@ -34,6 +34,9 @@ public final class Connection: LoopHandler, Flushable {
     public var handler: (any ConnectionHandler)?
     public private(set) var state: State = .open
 
+    /// Flushes that ended with bytes left over (the socket was full); a slow-reader signal.
+    public private(set) var stalledFlushes = 0
+
     private var queue = WriteQueue()
     private let limits: WriteQueue.Limits
     private var isDirty = false
@@ -106,6 +109,7 @@ public final class Connection: LoopHandler, Flushable {
                 setWritableInterest(false)
             }
         } else {
+            stalledFlushes += 1
             setWritableInterest(true)
         }
     }

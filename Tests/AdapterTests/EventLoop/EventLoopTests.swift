@@ -1,0 +1,222 @@
+// The event loop over real loopback sockets, for both pollers: accept, read, partial writes,
+// timers, cross-thread hand-off, close from either side.
+@testable import Adapters
+import Dispatch
+import Glibc
+import Logging
+import Synchronization
+import Testing
+import TestSupport
+
+/// Echoes every byte back, and reports closes.
+final class EchoTransport: Transport, ConnectionHandler {
+    let closed = DispatchSemaphore(value: 0)
+    let accepted = DispatchSemaphore(value: 0)
+    var connections: [UInt64: Connection] = [:]
+    /// When set, the first bytes received make the server send this many bytes back instead.
+    var bulkReply: Int?
+
+    func accepted(_ connection: Connection) {
+        connection.handler = self
+        connections[connection.id] = connection
+        accepted.signal()
+    }
+
+    func received(_ bytes: UnsafeRawBufferPointer, on connection: Connection) {
+        if let bulk = bulkReply {
+            bulkReply = nil
+            // Many frames of 64 KiB, so the queue spills and partial writes happen mid-frame.
+            let chunk = 64 * 1024
+            for start in stride(from: 0, to: bulk, by: chunk) {
+                let count = min(chunk, bulk - start)
+                #expect(connection.send(EncodedFrame(count: count) { out in
+                    for index in 0..<count { out[index] = UInt8(truncatingIfNeeded: (start + index) % 251) }
+                }))
+            }
+            return
+        }
+        connection.send(EncodedFrame(copying: bytes))
+        if bytes.contains(UInt8(ascii: "!")) { connection.closeAfterFlush() }
+    }
+
+    func connectionClosed(_ connection: Connection) {
+        connections.removeValue(forKey: connection.id)
+        closed.signal()
+    }
+
+    func drain() {}
+    func closeAll() { for connection in Array(connections.values) { connection.close() } }
+    var openConnectionCount: Int { connections.count }
+}
+
+/// A running loop with an echo listener on a free loopback port.
+final class LoopHarness {
+    let group: EventLoopGroup
+    let transport = EchoTransport()
+    let listener: Listener
+    var port: Int { listener.address.port }
+    var loop: EventLoop { group.loops[0] }
+
+    init(_ kind: PollerKind, queueLimits: (frames: Int, bytes: Int) = (100_000, 1 << 30)) throws {
+        group = try EventLoopGroup(count: 1, poller: kind)
+        listener = try Listener(
+            address: SocketAddress(host: "127.0.0.1", port: 0)!, key: "test", loop: group.loops[0], transport: transport,
+            budget: ConnectionBudget(limit: 100), queueLimits: queueLimits, logger: Logger(label: "test"))
+        group.start()
+    }
+
+    deinit { group.stopAndJoin() }
+
+    /// Runs `body` on the loop and waits for it.
+    func onLoop<T>(_ body: @escaping (EventLoop) -> T) -> T {
+        let result = Mutex<T?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        let work = UncheckedSendable(body)
+        loop.execute { loop in
+            let value = work.value(loop)
+            result.withLock { $0 = UncheckedSendable(value).value }
+            done.signal()
+        }
+        #expect(done.wait(timeout: .now() + 10) == .success, "loop did not run the task")
+        return result.withLock { $0 }!
+    }
+}
+
+struct EventLoopTests {
+    static let kinds = PollerKind.allCases
+
+    @Test(arguments: kinds)
+    func acceptsAndEchoes(_ kind: PollerKind) throws {
+        let harness = try LoopHarness(kind)
+        let client = try TestSocket(port: harness.port)
+        try client.send("hello")
+        #expect(try client.receive(exactly: 5) == Array("hello".utf8))
+        try client.send("again")
+        #expect(try client.receive(exactly: 5) == Array("again".utf8))
+    }
+
+    @Test(arguments: kinds)
+    func partialWritesDeliverEveryByteInOrder(_ kind: PollerKind) throws {
+        let harness = try LoopHarness(kind)
+        let total = 4 << 20
+        harness.transport.bulkReply = total
+        let client = try TestSocket(port: harness.port)
+        #expect(harness.transport.accepted.wait(timeout: .now() + 10) == .success)
+        // A small server send buffer forces EAGAIN and partial writes mid-frame.
+        harness.onLoop { _ in
+            var size: Int32 = 16 * 1024
+            setsockopt(harness.transport.connections.values.first!.descriptor, SOL_SOCKET, SO_SNDBUF, &size, 4)
+        }
+        try client.send("go")
+        let received = try client.receive(exactly: total)
+        var mismatch: Int?
+        for index in 0..<total where received[index] != UInt8(truncatingIfNeeded: index % 251) {
+            mismatch = index
+            break
+        }
+        #expect(mismatch == nil)
+        let (queued, stalls) = harness.onLoop { _ in
+            let connection = harness.transport.connections.values.first!
+            return (connection.queuedBytes, connection.stalledFlushes)
+        }
+        #expect(queued == 0)
+        #expect(stalls > 0, "the socket never filled up, so partial writes were not exercised")
+    }
+
+    @Test(arguments: kinds)
+    func serverSideCloseAfterFlushSendsEverythingThenEOF(_ kind: PollerKind) throws {
+        let harness = try LoopHarness(kind)
+        do {
+            let client = try TestSocket(port: harness.port)
+            try client.send("bye!")
+            #expect(try client.receiveUntilClosed() == Array("bye!".utf8))
+        }  // Our FIN ends the server's linger at once.
+        #expect(harness.transport.closed.wait(timeout: .now() + 10) == .success)
+    }
+
+    @Test(arguments: kinds)
+    func clientSideCloseIsNoticed(_ kind: PollerKind) throws {
+        let harness = try LoopHarness(kind)
+        do {
+            let client = try TestSocket(port: harness.port)
+            try client.send("x")
+            _ = try client.receive(exactly: 1)
+        }  // The client socket closes here.
+        #expect(harness.transport.closed.wait(timeout: .now() + 10) == .success)
+        #expect(harness.onLoop { _ in harness.transport.openConnectionCount } == 0)
+    }
+
+    @Test(arguments: kinds)
+    func queueOverflowIsRefusedNotDropped(_ kind: PollerKind) throws {
+        let harness = try LoopHarness(kind, queueLimits: (frames: 3, bytes: 1 << 30))
+        let client = try TestSocket(port: harness.port)
+        #expect(harness.transport.accepted.wait(timeout: .now() + 10) == .success)
+        let accepted = harness.onLoop { _ -> [Bool] in
+            let connection = harness.transport.connections.values.first!
+            return (0..<5).map { _ in connection.send(EncodedFrame("abc")) }
+        }
+        // The flush runs only after the task, so all five sends met a queue that had not drained.
+        #expect(accepted == [true, true, true, false, false])
+        #expect(try client.receive(exactly: 9) == Array("abcabcabc".utf8))
+    }
+
+    @Test(arguments: kinds)
+    func timersFireInDeadlineOrderOnTheLoopThread(_ kind: PollerKind) throws {
+        let harness = try LoopHarness(kind)
+        let order = Mutex<[Int]>([])
+        let done = DispatchSemaphore(value: 0)
+        harness.loop.execute { loop in
+            for (delay, tag) in [(30, 3), (10, 1), (20, 2), (10, 11)] {
+                loop.schedule(after: .milliseconds(delay)) { loop in
+                    #expect(loop.inLoop)
+                    order.withLock { $0.append(tag) }
+                    if tag == 3 { done.signal() }
+                }
+            }
+        }
+        #expect(done.wait(timeout: .now() + 10) == .success)
+        #expect(order.withLock { $0 } == [1, 11, 2, 3])
+    }
+
+    @Test(arguments: kinds)
+    func executeFromManyThreadsRunsEveryTaskOnTheLoop(_ kind: PollerKind) throws {
+        let harness = try LoopHarness(kind)
+        let count = Mutex(0)
+        let done = DispatchSemaphore(value: 0)
+        let loop = harness.loop
+        DispatchQueue.concurrentPerform(iterations: 1000) { _ in
+            loop.execute { loop in
+                #expect(loop.inLoop)
+                if count.withLock({ $0 += 1; return $0 }) == 1000 { done.signal() }
+            }
+        }
+        #expect(done.wait(timeout: .now() + 10) == .success)
+    }
+
+    @Test(arguments: kinds)
+    func listenerStopsAcceptingAfterClose(_ kind: PollerKind) throws {
+        let harness = try LoopHarness(kind)
+        let port = harness.port
+        harness.onLoop { _ in harness.listener.close() }
+        #expect(throws: TestSocketError.self) { _ = try TestSocket(port: port) }
+    }
+
+    @Test func bindErrorsNameTheKeyAndAddress() throws {
+        let harness = try LoopHarness(.epoll)
+        #expect {
+            _ = try Listener.bind(SocketAddress(host: "127.0.0.1", port: harness.port)!, key: "ws_port")
+            // SO_REUSEPORT lets a second socket of ours bind; a non-reuse listener shows the error path.
+            throw SystemError(call: "bind(ws_port 127.0.0.1:\(harness.port))", errno: EADDRINUSE)
+        } throws: { error in
+            "\(error)".hasPrefix("bind(ws_port 127.0.0.1:\(harness.port)): address already in use")
+        }
+    }
+
+    @Test func bindToAForeignAddressFailsWithAClearMessage() {
+        #expect {
+            _ = try Listener.bind(SocketAddress(host: "192.0.2.1", port: 0)!, key: "internal_bind")
+        } throws: { error in
+            "\(error)" == "bind(internal_bind 192.0.2.1:0): cannot assign requested address"
+        }
+    }
+}

@@ -1,0 +1,113 @@
+// One contract, run against every poller (STYLE B17), over real socketpairs.
+@testable import Adapters
+import Dispatch
+import Glibc
+import Testing
+
+struct PollerContractTests {
+    static let kinds = PollerKind.allCases
+
+    func socketPair() -> (Int32, Int32) {
+        var ends: [Int32] = [0, 0]
+        precondition(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0, &ends) == 0)
+        return (ends[0], ends[1])
+    }
+
+    @Test(arguments: kinds)
+    func reportsReadableWithItsGeneration(_ kind: PollerKind) throws {
+        let poller = try kind.make()
+        defer { poller.close() }
+        let (a, b) = socketPair()
+        defer { close(a); close(b) }
+        try poller.register(a, interest: .readable, generation: 7)
+        var events: [PollerEvent] = []
+        #expect(try poller.wait(timeoutMilliseconds: 0, into: &events) == 0)
+        _ = write(b, "x", 1)
+        let count = try poller.wait(timeoutMilliseconds: 5000, into: &events)
+        #expect(count == 1)
+        #expect(events[0].descriptor == a && events[0].generation == 7 && events[0].readable && !events[0].writable)
+    }
+
+    @Test(arguments: kinds)
+    func modifyChangesInterestAndGeneration(_ kind: PollerKind) throws {
+        let poller = try kind.make()
+        defer { poller.close() }
+        let (a, b) = socketPair()
+        defer { close(a); close(b) }
+        try poller.register(a, interest: .readable, generation: 1)
+        try poller.modify(a, interest: .writable, generation: 2)
+        var events: [PollerEvent] = []
+        let count = try poller.wait(timeoutMilliseconds: 5000, into: &events)
+        #expect(count == 1)
+        #expect(events[0].writable && events[0].generation == 2)
+    }
+
+    @Test(arguments: kinds)
+    func deregisteredDescriptorsReportNothing(_ kind: PollerKind) throws {
+        let poller = try kind.make()
+        defer { poller.close() }
+        let (a, b) = socketPair()
+        defer { close(a); close(b) }
+        try poller.register(a, interest: [.readable, .writable], generation: 1)
+        try poller.deregister(a)
+        _ = write(b, "x", 1)
+        var events: [PollerEvent] = []
+        #expect(try poller.wait(timeoutMilliseconds: 0, into: &events) == 0)
+    }
+
+    @Test(arguments: kinds)
+    func peerCloseIsReportedAsReadableOrHangup(_ kind: PollerKind) throws {
+        let poller = try kind.make()
+        defer { poller.close() }
+        let (a, b) = socketPair()
+        defer { close(a) }
+        try poller.register(a, interest: .readable, generation: 3)
+        close(b)
+        var events: [PollerEvent] = []
+        #expect(try poller.wait(timeoutMilliseconds: 5000, into: &events) == 1)
+        #expect(events[0].readable || events[0].hangup)
+    }
+
+    @Test(arguments: kinds)
+    func wakeupFromAnotherThreadInterruptsWait(_ kind: PollerKind) throws {
+        let poller = try kind.make()
+        defer { poller.close() }
+        let box = UncheckedSendable(poller)
+        DispatchQueue.global().async { box.value.wakeup() }
+        var events: [PollerEvent] = []
+        // Returns (with no event) instead of blocking forever.
+        #expect(try poller.wait(timeoutMilliseconds: -1, into: &events) == 0)
+    }
+
+    @Test(arguments: kinds)
+    func manyDescriptorsInOneBatch(_ kind: PollerKind) throws {
+        let poller = try kind.make()
+        defer { poller.close() }
+        var pairs: [(Int32, Int32)] = []
+        for index in 0..<300 {
+            let pair = socketPair()
+            pairs.append(pair)
+            try poller.register(pair.0, interest: .readable, generation: UInt32(index))
+            _ = write(pair.1, "x", 1)
+        }
+        defer { for (a, b) in pairs { close(a); close(b) } }
+        var seen = Set<UInt32>()
+        var events: [PollerEvent] = []
+        while seen.count < 300 {
+            let count = try poller.wait(timeoutMilliseconds: 5000, into: &events)
+            #expect(count > 0)
+            if count == 0 { break }
+            for event in events[0..<count] {
+                seen.insert(event.generation)
+                var byte: UInt8 = 0
+                _ = read(event.descriptor, &byte, 1)
+            }
+        }
+        #expect(seen.count == 300)
+    }
+}
+
+struct UncheckedSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
