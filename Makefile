@@ -7,10 +7,10 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Libraries the build links against (ARCHITECTURE.md "Targets").
 BUILD_PACKAGES := libssl-dev libhiredis-dev libyaml-dev pkg-config
 # Tools the tests drive: a real redis-server, curl and Python WebSocket clients for system tests.
-TEST_PACKAGES := redis-server redis-tools curl python3 python3-venv
+TEST_PACKAGES := redis-server redis-tools curl python3 python3-venv python3-pip
 VENV := .build/venv
 
-.PHONY: all deps test-deps build debug test check-layers run fuzz bench conformance clean
+.PHONY: all deps test-deps build debug test system-test check-layers run fuzz bench conformance clean
 
 all: build
 
@@ -41,6 +41,19 @@ check-layers:
 test: test-deps check-layers
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	$(MAKE) --no-print-directory system-test
+
+# The built binary as users run it: real processes, sockets and clients (Tests/System).
+system-test: $(VENV)/.installed
+	WORKER_BIN="$$($(SWIFT) build --show-bin-path)/wavelog-worker" $(VENV)/bin/pytest -q Tests/System
+
+$(VENV)/.installed: Tests/System/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q -r Tests/System/requirements.txt
+	touch $@
+
+fuzz: deps
+	scripts/fuzz.sh
 
 run: build
 	scripts/run-dev.sh "$$($(SWIFT) build -c release --show-bin-path)/wavelog-worker"

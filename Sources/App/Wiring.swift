@@ -40,12 +40,13 @@ enum Wiring {
             let budget = ConnectionBudget(limit: config.maxConnections)
             let queueLimits = (frames: config.sendQueueFrames, bytes: config.sendQueueBytes)
             guard let wsAddress = SocketAddress(host: config.wsBind, port: config.wsPort),
-                var internalAddress = SocketAddress(host: config.internalBind, port: config.internalPort)
+                let internalRequested = SocketAddress(host: config.internalBind, port: config.internalPort)
             else {
                 logger.critical("bind address is not an IP address")
                 return 1
             }
-            var publicAddress = wsAddress
+            var internalAddress = try Listener.probe(internalRequested, key: "internal_bind/internal_port")
+            var publicAddress = try Listener.probe(wsAddress, key: "ws_bind/ws_port")
             for loop in group.loops {
                 let internalTransport = HTTPTransport(responder: InternalAPIResponder(broker: broker, secret: config.workerSecret, logger: logger))
                 let publicTransport = HTTPTransport(responder: PlainPublicResponder())

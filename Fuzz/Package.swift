@@ -1,0 +1,14 @@
+// swift-tools-version:6.1
+// libFuzzer targets, kept out of the main build because -sanitize=fuzzer links its own main
+// (TOOLCHAIN.md). Built and run by `make fuzz`.
+import PackageDescription
+
+let package = Package(
+    name: "wavelog-worker-fuzz",
+    platforms: [.macOS(.v15)],
+    dependencies: [.package(name: "wavelog-worker", path: "..")],
+    targets: [
+        .executableTarget(name: "FuzzHTTPParser", dependencies: [.product(name: "WorkerCore", package: "wavelog-worker")]),
+        .executableTarget(name: "FuzzJSONReader", dependencies: [.product(name: "WorkerCore", package: "wavelog-worker")]),
+    ]
+)
