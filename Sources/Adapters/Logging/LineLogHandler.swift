@@ -1,6 +1,7 @@
 // Adapter: swift-log handler writing one line per event to stderr, as logfmt or JSON.
 public import Logging
 internal import Glibc
+internal import CLinux
 
 /// Writes `ts=… level=… msg="…" key=value` (logfmt) or one JSON object per line.
 ///

@@ -1,5 +1,6 @@
 // Process signals: the main thread waits for SIGTERM/SIGINT while the loops run.
 internal import Glibc
+internal import CLinux
 
 /// Signal handling for the worker process.
 public enum ProcessSignals {

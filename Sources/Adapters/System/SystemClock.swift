@@ -2,6 +2,7 @@
 public import Application
 public import Domain
 internal import Glibc
+internal import CLinux
 
 /// `CLOCK_REALTIME` for token expiry, `CLOCK_MONOTONIC` for everything else.
 public struct SystemClock: Clock {
