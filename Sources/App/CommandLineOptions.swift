@@ -7,6 +7,8 @@ struct CommandLineOptions: Equatable {
 
     enum Mode: Equatable {
         case run, checkConfig, version, help
+        /// A WebSocket echo server on 127.0.0.1:port, for the Autobahn conformance run only.
+        case echo(port: Int)
     }
 
     var mode: Mode = .run
@@ -18,6 +20,7 @@ struct CommandLineOptions: Equatable {
           -config FILE     configuration file (default config.yaml; WAVELOG_* variables override it)
           -check-config    validate the configuration and exit
           -version         print the version and exit
+          -echo-port PORT  run a WebSocket echo server on 127.0.0.1:PORT (conformance tests only)
         """
 
     /// Parses `arguments` (without the program name); the error is a one-line message.
@@ -49,6 +52,17 @@ struct CommandLineOptions: Equatable {
                 options.configPathGiven = true
             case "check-config", "check", "t":
                 options.mode = .checkConfig
+            case "echo-port":
+                let text: String
+                if let inlineValue {
+                    text = String(inlineValue)
+                } else {
+                    guard index < arguments.count else { return .failure(UsageError("flag needs an argument: -echo-port")) }
+                    text = arguments[index]
+                    index += 1
+                }
+                guard let port = Int(text), (0...65535).contains(port) else { return .failure(UsageError("invalid port for -echo-port: \(text)")) }
+                options.mode = .echo(port: port)
             case "version", "v":
                 options.mode = .version
             case "help", "h":

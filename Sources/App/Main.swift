@@ -20,6 +20,8 @@ enum Main {
         case .version:
             print("wavelog-worker \(WorkerVersion.current)")
             return
+        case .echo(let port):
+            exit(Wiring.runEcho(port: port))
         case .checkConfig, .run:
             break
         }

@@ -23,8 +23,8 @@ enum Wiring {
         let clock = SystemClock()
         let topics = InMemoryTopicStore()
         let statistics = InMemorySubscriptionStatistics()
-        let sink = NoLocalSubscribers()
-        let bus = InMemoryClusterBus(sink: sink)
+        let fanOut = LoopFanOut()
+        let bus = InMemoryClusterBus(sink: fanOut)
         let broker = Broker(
             ports: Broker.Ports(
                 topics: topics, bus: bus, authenticator: OpenSSLHMAC(secret: config.workerSecret),
@@ -47,9 +47,19 @@ enum Wiring {
             }
             var internalAddress = try Listener.probe(internalRequested, key: "internal_bind/internal_port")
             var publicAddress = try Listener.probe(wsAddress, key: "ws_bind/ws_port")
+            var webSocketSettings = WebSocketTransport.Settings()
+            webSocketSettings.authTimeout = config.authTimeout
+            webSocketSettings.webSocket.pingInterval = config.pingInterval
+            webSocketSettings.webSocket.idleTimeout = config.idleTimeout
+            webSocketSettings.allowedOrigins = Set(config.allowedOrigins)
+            let frames = SubscriberFrames()
+            let counters = WebSocketCounters()
             for loop in group.loops {
                 let internalTransport = HTTPTransport(responder: InternalAPIResponder(broker: broker, secret: config.workerSecret, logger: logger))
-                let publicTransport = HTTPTransport(responder: PlainPublicResponder())
+                let publicTransport = WebSocketTransport(
+                    loop: loop, broker: broker, settings: webSocketSettings, frames: frames, counters: counters, logger: logger)
+                publicTransport.start()
+                fanOut.attach(publicTransport)
                 let internalListener = try Listener(
                     address: internalAddress, key: "internal_bind/internal_port", loop: loop, transport: internalTransport,
                     budget: budget, queueLimits: queueLimits, logger: logger)
@@ -94,7 +104,25 @@ enum Wiring {
     }
 }
 
-/// Until the WebSocket transport lands there is nobody to deliver to.
-final class NoLocalSubscribers: SubscriberSink {
-    func deliver(_ event: PublishedEvent) {}
+extension Wiring {
+    /// Echo mode for conformance runs (Autobahn): one loop, every message echoed, no broker.
+    static func runEcho(port: Int) -> Int32 {
+        ProcessSignals.prepare()
+        let logger = Logger(label: "wavelog-worker-echo")
+        do {
+            let group = try EventLoopGroup(count: 1)
+            let transport = HTTPTransport(responder: EchoResponder())
+            let listener = try Listener(
+                address: SocketAddress(host: "127.0.0.1", port: port)!, key: "echo", loop: group.loops[0], transport: transport,
+                budget: ConnectionBudget(limit: 1000), queueLimits: (frames: 1 << 20, bytes: 1 << 30), logger: logger)
+            print("echo listening on \(listener.address)")
+            group.start()
+            _ = ProcessSignals.waitForTermination()
+            group.stopAndJoin()
+            return 0
+        } catch {
+            printFatal("wavelog-worker: \(error)")
+            return 1
+        }
+    }
 }

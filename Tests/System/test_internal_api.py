@@ -160,8 +160,11 @@ def test_slow_loris_is_disconnected(worker):
     sock.close()
 
 
-def test_public_port_answers_plain_http(worker):
-    assert request(worker.ws_port, "GET", "/ws?topic=x", secret=None)[0] == 400
+def test_public_port_answers_plain_http_before_an_upgrade(worker):
+    register(worker.internal_port, "x")
+    assert request(worker.ws_port, "GET", "/ws?topic=x", secret=None)[0::2] == (400, b"bad request\n")
+    assert request(worker.ws_port, "GET", "/ws", secret=None)[0::2] == (400, b"missing topic\n")
+    assert request(worker.ws_port, "GET", "/ws?topic=unknown", secret=None)[0::2] == (404, b"topic not registered\n")
     assert request(worker.ws_port, "GET", "/other", secret=None)[0] == 404
 
 

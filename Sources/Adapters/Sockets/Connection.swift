@@ -66,11 +66,21 @@ public final class Connection: LoopHandler, Flushable {
         return true
     }
 
-    /// Stops reading and closes once everything queued is written.
+    /// Drops queued frames that have not started going out (see `WriteQueue.removeUnstarted`).
+    public func discardUnstartedFrames() {
+        queue.removeUnstarted()
+    }
+
+    /// Stops reading and closes once everything queued is written, or after `lingerTimeout`
+    /// when the peer does not read.
     public func closeAfterFlush() {
         guard state == .open else { return }
         state = .closingAfterFlush
         scheduleFlush()
+        loop.schedule(after: Self.lingerTimeout) { [weak self] _ in
+            guard let self, self.state == .closingAfterFlush else { return }
+            self.close()
+        }
     }
 
     private func scheduleFlush() {

@@ -82,6 +82,20 @@ struct WriteQueue {
         }
     }
 
+    /// Drops every frame not yet partly written; the head stays if it is half-sent, so the
+    /// stream still ends on a frame boundary.
+    mutating func removeUnstarted() {
+        guard let current = head else { return }
+        if headOffset == 0 {
+            removeAll()
+            return
+        }
+        backlog = []
+        backlogStart = 0
+        frameCount = 1
+        byteCount = current.count - headOffset
+    }
+
     mutating func removeAll() {
         head = nil
         headOffset = 0

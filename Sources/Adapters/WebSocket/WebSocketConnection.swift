@@ -1,0 +1,164 @@
+// The WebSocket layer of one connection: frames in, frames out, ping/idle, the close handshake.
+public import Domain
+
+/// What runs on top of a WebSocket connection (the subscriber flow, or the echo used for Autobahn).
+public protocol WebSocketEndpoint: AnyObject {
+    func opened(_ socket: WebSocketConnection)
+    /// A complete text or binary message (fragments already joined, text already UTF-8-checked).
+    func received(_ message: WebSocketEvent, on socket: WebSocketConnection)
+    /// The connection ended; called once.
+    func closed(_ socket: WebSocketConnection)
+}
+
+/// Timing and size settings of WebSocket connections.
+public struct WebSocketSettings: Sendable {
+    /// PROTOCOL.md: a client message over 4 KiB closes with 1009.
+    public var maxMessageBytes = 4096
+    public var pingInterval: Duration = .seconds(30)
+    public var idleTimeout: Duration = .seconds(60)
+    /// After our close frame, how long the peer gets to finish the close handshake.
+    public var closeTimeout: Duration = .seconds(5)
+
+    public init() {}
+}
+
+/// Frames over one upgraded connection. Confined to the connection's loop.
+public final class WebSocketConnection: ConnectionHandler, UpgradedConnectionHandler {
+    public let connection: Connection
+    public let endpoint: any WebSocketEndpoint
+    private let settings: WebSocketSettings
+    private var parser: WebSocketFrameParser
+    private var pending: [UInt8] = []
+    private var lastHeard: MonotonicTime
+    private var timerGeneration: UInt64 = 0
+    /// True once we sent a close frame; nothing else may follow it (RFC 6455 §5.5.1).
+    public private(set) var closeSent = false
+    private var endpointClosed = false
+
+    public init(connection: Connection, endpoint: any WebSocketEndpoint, settings: WebSocketSettings) {
+        self.connection = connection
+        self.endpoint = endpoint
+        self.settings = settings
+        self.parser = WebSocketFrameParser(maxMessageBytes: settings.maxMessageBytes)
+        self.lastHeard = connection.loop.now
+    }
+
+    public var loop: EventLoop { connection.loop }
+
+    // MARK: - Output
+
+    /// Queues a frame; false when the socket's queue is full (the caller closes with 1013).
+    @discardableResult
+    public func send(_ frame: EncodedFrame) -> Bool {
+        guard !closeSent else { return true }
+        return connection.send(frame)
+    }
+
+    /// Sends `preface` frames (an error message) and a close frame, then ends the connection
+    /// once the peer answers or `closeTimeout` passes.
+    public func close(code: UInt16?, preface: [EncodedFrame] = [], closeFrame: EncodedFrame? = nil) {
+        guard !closeSent, connection.state == .open else { return }
+        for frame in preface { connection.send(frame) }
+        closeSent = true
+        connection.send(closeFrame ?? WebSocketFrameEncoder.close(code: code))
+        connection.closeAfterFlush()
+        notifyClosed()
+    }
+
+    /// For a socket that cannot keep up: drop what it has not started receiving and tell it
+    /// 1013, instead of silently losing frames (PROTOCOL.md item 7).
+    public func closeSlowConsumer(closeFrame: EncodedFrame) {
+        guard !closeSent, connection.state == .open else { return }
+        connection.discardUnstartedFrames()
+        close(code: CloseCode.tryAgainLater, closeFrame: closeFrame)
+    }
+
+    // MARK: - Input
+
+    public func upgraded(_ connection: Connection, pending: UnsafeRawBufferPointer) {
+        armPingTimer()
+        endpoint.opened(self)
+        if !pending.isEmpty { received(pending, on: connection) }
+    }
+
+    public func received(_ bytes: UnsafeRawBufferPointer, on connection: Connection) {
+        lastHeard = connection.loop.now
+        if pending.isEmpty {
+            let consumed = process(bytes)
+            if consumed < bytes.count, connection.state == .open {
+                pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[consumed...]))
+            }
+        } else {
+            pending.append(contentsOf: bytes)
+            let buffered = pending
+            let consumed = buffered.withUnsafeBytes { process($0) }
+            pending.removeFirst(min(consumed, pending.count))
+            if pending.isEmpty { pending = [] }  // An idle socket owns no buffer.
+        }
+    }
+
+    private func process(_ bytes: UnsafeRawBufferPointer) -> Int {
+        var offset = 0
+        while connection.state == .open && !closeSent {
+            let result: WebSocketFrameParser.Result
+            do {
+                result = try parser.parse(UnsafeRawBufferPointer(rebasing: bytes[offset...]))
+            } catch {
+                close(code: error.closeCode)
+                return bytes.count
+            }
+            switch result {
+            case .needMoreBytes:
+                return offset
+            case .fragment(let consumed):
+                offset += consumed
+            case .event(let event, let consumed):
+                offset += consumed
+                handle(event)
+            }
+        }
+        return bytes.count
+    }
+
+    private func handle(_ event: WebSocketEvent) {
+        switch event {
+        case .text, .binary:
+            endpoint.received(event, on: self)
+        case .ping(let payload):
+            send(WebSocketFrameEncoder.pong(payload))
+        case .pong:
+            break  // lastHeard is already updated.
+        case .close(let code, _):
+            // RFC 6455 §5.5.1: answer with a close frame, echoing the code.
+            close(code: code)
+        }
+    }
+
+    public func connectionClosed(_ connection: Connection) {
+        timerGeneration &+= 1
+        pending = []
+        notifyClosed()
+    }
+
+    private func notifyClosed() {
+        guard !endpointClosed else { return }
+        endpointClosed = true
+        endpoint.closed(self)
+    }
+
+    // MARK: - Keep-alive (PROTOCOL.md item 6)
+
+    private func armPingTimer() {
+        timerGeneration &+= 1
+        let generation = timerGeneration
+        connection.loop.schedule(after: settings.pingInterval) { [weak self] loop in
+            guard let self, self.timerGeneration == generation, self.connection.state == .open else { return }
+            if loop.now.duration(since: self.lastHeard) >= self.settings.idleTimeout {
+                self.close(code: CloseCode.goingAway)
+                return
+            }
+            self.send(WebSocketFrameEncoder.ping)
+            self.armPingTimer()
+        }
+    }
+}

@@ -1,0 +1,167 @@
+// An incremental RFC 6455 decoder for client frames: a pure value that never sees a socket (STYLE B11).
+
+/// A complete message or control frame from the client.
+public enum WebSocketEvent: Sendable, Equatable {
+    case text([UInt8])
+    case binary([UInt8])
+    case ping([UInt8])
+    case pong([UInt8])
+    /// `code` is nil for an empty close frame.
+    case close(code: UInt16?, reason: [UInt8])
+}
+
+/// Decodes masked client frames, reassembles fragmented messages, and enforces every limit as
+/// soon as a frame header declares it (RFC 6455 §5).
+public struct WebSocketFrameParser {
+    public enum Result: Equatable {
+        case needMoreBytes
+        case event(WebSocketEvent, consumed: Int)
+        /// A non-final fragment was absorbed into the message being assembled.
+        case fragment(consumed: Int)
+    }
+
+    /// Largest message (all fragments together); more is 1009.
+    public let maxMessageBytes: Int
+
+    private var messageOpcode: UInt8?
+    private var message: [UInt8] = []
+    private var utf8 = UTF8Validator()
+
+    public init(maxMessageBytes: Int) {
+        self.maxMessageBytes = maxMessageBytes
+    }
+
+    /// True when no fragmented message is in progress.
+    public var isIdle: Bool { messageOpcode == nil }
+
+    /// Decodes the next frame from the unconsumed `bytes`.
+    public mutating func parse(_ bytes: UnsafeRawBufferPointer) throws(WebSocketProtocolError) -> Result {
+        let offset = 0
+        do {
+            guard let header = try FrameHeader(bytes, at: offset) else { return .needMoreBytes }
+            try check(header)
+            guard bytes.count - offset - header.headerLength >= header.payloadLength else { return .needMoreBytes }
+            let payloadStart = offset + header.headerLength
+            let payload = UnsafeRawBufferPointer(rebasing: bytes[payloadStart..<(payloadStart + header.payloadLength)])
+            let frameEnd = payloadStart + header.payloadLength
+
+            if header.opcode >= 0x8 {
+                let unmasked = Self.unmask(payload, header.mask)
+                return .event(try controlEvent(header.opcode, unmasked), consumed: frameEnd)
+            }
+
+            let opcode = header.opcode == 0 ? messageOpcode! : header.opcode
+            let start = message.count
+            message.append(contentsOf: payload)
+            Self.unmaskInPlace(&message, from: start, header.mask)
+            if opcode == 0x1 {
+                let valid = message.withUnsafeBytes { utf8.feed(UnsafeRawBufferPointer(rebasing: $0[start...])) }
+                // Fail fast on the first invalid byte, even mid-message (Autobahn 6.x).
+                guard valid else { throw .invalidUTF8 }
+            }
+            guard header.fin else {
+                messageOpcode = opcode
+                return .fragment(consumed: frameEnd)
+            }
+            if opcode == 0x1 && !utf8.isComplete { throw .invalidUTF8 }
+            let complete = message
+            messageOpcode = nil
+            message = []
+            utf8 = UTF8Validator()
+            return .event(opcode == 0x1 ? .text(complete) : .binary(complete), consumed: frameEnd)
+        }
+    }
+
+    private func check(_ header: FrameHeader) throws(WebSocketProtocolError) {
+        guard header.rsv == 0 else { throw .protocolError("reserved bits set without an extension") }
+        guard header.masked else { throw .protocolError("client frame not masked") }
+        switch header.opcode {
+        case 0x8, 0x9, 0xA:
+            // RFC 6455 §5.5: control frames are never fragmented and carry at most 125 bytes.
+            guard header.fin else { throw .protocolError("fragmented control frame") }
+            guard header.payloadLength <= 125 else { throw .protocolError("control frame over 125 bytes") }
+        case 0x0:
+            guard messageOpcode != nil else { throw .protocolError("continuation without a message") }
+        case 0x1, 0x2:
+            guard messageOpcode == nil else { throw .protocolError("new message inside a fragmented one") }
+        default:
+            throw .protocolError("reserved opcode")
+        }
+        if header.opcode < 0x8 && header.payloadLength > maxMessageBytes - message.count { throw .messageTooBig }
+    }
+
+    private func controlEvent(_ opcode: UInt8, _ payload: [UInt8]) throws(WebSocketProtocolError) -> WebSocketEvent {
+        switch opcode {
+        case 0x9: return .ping(payload)
+        case 0xA: return .pong(payload)
+        default:
+            if payload.isEmpty { return .close(code: nil, reason: []) }
+            guard payload.count >= 2 else { throw .protocolError("close frame with a one-byte body") }
+            let code = UInt16(payload[0]) << 8 | UInt16(payload[1])
+            guard CloseCode.isValidOnTheWire(code) else { throw .protocolError("invalid close code \(code)") }
+            let reason = Array(payload[2...])
+            guard reason.withUnsafeBytes({ UTF8Validator.isValid($0) }) else { throw .invalidUTF8 }
+            return .close(code: code, reason: reason)
+        }
+    }
+
+    private static func unmask(_ payload: UnsafeRawBufferPointer, _ mask: UInt32) -> [UInt8] {
+        var bytes = Array(payload)
+        unmaskInPlace(&bytes, from: 0, mask)
+        return bytes
+    }
+
+    private static func unmaskInPlace(_ bytes: inout [UInt8], from start: Int, _ mask: UInt32) {
+        let key = [UInt8(mask >> 24), UInt8(mask >> 16 & 0xFF), UInt8(mask >> 8 & 0xFF), UInt8(mask & 0xFF)]
+        bytes.withUnsafeMutableBufferPointer { buffer in
+            for index in start..<buffer.count { buffer[index] ^= key[(index - start) & 3] }
+        }
+    }
+}
+
+/// The fixed part of a frame (RFC 6455 §5.2).
+private struct FrameHeader {
+    let fin: Bool
+    let rsv: UInt8
+    let opcode: UInt8
+    let masked: Bool
+    let payloadLength: Int
+    let mask: UInt32
+    let headerLength: Int
+
+    /// nil until the whole header is available.
+    init?(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws(WebSocketProtocolError) {
+        let available = bytes.count - offset
+        guard available >= 2 else { return nil }
+        let first = bytes[offset]
+        let second = bytes[offset + 1]
+        fin = first & 0x80 != 0
+        rsv = first & 0x70
+        opcode = first & 0x0F
+        masked = second & 0x80 != 0
+        var length = Int(second & 0x7F)
+        var cursor = offset + 2
+        if length == 126 {
+            guard available >= 4 else { return nil }
+            length = Int(bytes[cursor]) << 8 | Int(bytes[cursor + 1])
+            cursor += 2
+        } else if length == 127 {
+            guard available >= 10 else { return nil }
+            guard bytes[cursor] & 0x80 == 0 else { throw .protocolError("64-bit length with the top bit set") }
+            var value: UInt64 = 0
+            for index in 0..<8 { value = value << 8 | UInt64(bytes[cursor + index]) }
+            // Anything this large is over every message limit; cap before converting.
+            length = value > UInt64(Int32.max) ? Int(Int32.max) : Int(value)
+            cursor += 8
+        }
+        if masked {
+            guard bytes.count - cursor >= 4 else { return nil }
+            mask = UInt32(bytes[cursor]) << 24 | UInt32(bytes[cursor + 1]) << 16 | UInt32(bytes[cursor + 2]) << 8 | UInt32(bytes[cursor + 3])
+            cursor += 4
+        } else {
+            mask = 0
+        }
+        payloadLength = length
+        headerLength = cursor - offset
+    }
+}
