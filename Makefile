@@ -42,6 +42,7 @@ test: test-deps check-layers
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	$(MAKE) --no-print-directory system-test
+	$(MAKE) --no-print-directory conformance
 
 # The built binary as users run it: real processes, sockets and clients (Tests/System).
 system-test: $(VENV)/.installed
@@ -51,6 +52,11 @@ $(VENV)/.installed: Tests/System/requirements.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q -r Tests/System/requirements.txt
 	touch $@
+
+# Autobahn TestSuite cases (kosoku, from PyPI) against the WebSocket adapter in echo mode.
+conformance: $(VENV)/.installed
+	$(SWIFT) build --product wavelog-worker
+	$(VENV)/bin/python scripts/conformance.py "$$($(SWIFT) build --show-bin-path)/wavelog-worker"
 
 fuzz: deps
 	scripts/fuzz.sh

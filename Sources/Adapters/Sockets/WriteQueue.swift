@@ -52,9 +52,9 @@ struct WriteQueue {
             total += length
             return true
         }
-        _ = add(head.bytes.baseAddress! + headOffset, head.count - headOffset)
+        _ = add(head.storage.baseAddress! + headOffset, head.count - headOffset)
         var index = backlogStart
-        while index < backlog.count, add(backlog[index].bytes.baseAddress!, backlog[index].count) {
+        while index < backlog.count, add(backlog[index].storage.baseAddress!, backlog[index].count) {
             index += 1
         }
         return filled
