@@ -10,5 +10,6 @@ let package = Package(
     targets: [
         .executableTarget(name: "FuzzHTTPParser", dependencies: [.product(name: "WorkerCore", package: "wavelog-worker")]),
         .executableTarget(name: "FuzzJSONReader", dependencies: [.product(name: "WorkerCore", package: "wavelog-worker")]),
+        .executableTarget(name: "FuzzWebSocketDecoder", dependencies: [.product(name: "WorkerCore", package: "wavelog-worker")]),
     ]
 )

@@ -19,6 +19,7 @@ enum Wiring {
         logger.logLevel = config.logLevel
         for warning in loaded.warnings { logger.warning("\(warning)") }
         ProcessSignals.prepare()
+        OpenSSLDigest.initialize()
 
         // MARK: Ports and use cases
         let clock = SystemClock()

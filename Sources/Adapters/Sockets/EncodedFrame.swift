@@ -14,7 +14,10 @@ public final class EncodedFrame: @unchecked Sendable {
     }
 
     public convenience init(_ source: [UInt8]) {
-        self.init(copying: source.withUnsafeBytes { $0 })
+        // Copy inside the closure: the pointer is valid only there.
+        self.init(count: source.count) { out in
+            source.withUnsafeBytes { if $0.count > 0 { out.copyMemory(from: $0) } }
+        }
     }
 
     public convenience init(_ text: String) {

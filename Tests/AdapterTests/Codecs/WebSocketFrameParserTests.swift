@@ -212,3 +212,18 @@ struct WebSocketHandshakeTests {
         #expect(frame[1] & 0x80 == 0)  // servers never mask
     }
 }
+
+struct EncodedFrameTests {
+    @Test func framesBuiltFromTextKeepTheirBytesWhileOtherMemoryIsReused() {
+        // Regression: the [UInt8] initializer once copied through a pointer that had escaped its
+        // closure, and 101 responses went out with freed memory in them (seen in release builds).
+        var frames: [EncodedFrame] = []
+        for index in 0..<200 {
+            frames.append(EncodedFrame("HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: \(index)\r\n\r\n"))
+            _ = [UInt8](repeating: 0xEE, count: 64 + index)  // churn the allocator
+        }
+        for (index, frame) in frames.enumerated() {
+            #expect(frame.copiedBytes == Array("HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: \(index)\r\n\r\n".utf8))
+        }
+    }
+}
