@@ -26,7 +26,23 @@ enum Wiring {
         let topics = InMemoryTopicStore()
         let statistics = InMemorySubscriptionStatistics()
         let fanOut = LoopFanOut()
-        let bus = InMemoryClusterBus(sink: fanOut)
+        let group: EventLoopGroup
+        do {
+            group = try EventLoopGroup(count: config.threads)
+        } catch {
+            printFatal("wavelog-worker: \(error)")
+            return 1
+        }
+        let bus: any ClusterBus
+        if let redis = config.redis {
+            let originID = Hex.encodeLowercase(OpenSSLDigest.randomBytes(count: 8) ?? [])
+            // Redis lives on the last loop: loop 0 also reaps topics, so spread the background work.
+            bus = RedisClusterBus(
+                endpoint: redis, prefix: config.redisPrefix, originID: originID, sink: fanOut,
+                loop: group.loops[group.loops.count - 1], logger: logger)
+        } else {
+            bus = InMemoryClusterBus(sink: fanOut)
+        }
         let broker = Broker(
             ports: Broker.Ports(
                 topics: topics, bus: bus, authenticator: OpenSSLHMAC(secret: config.workerSecret),
@@ -35,10 +51,8 @@ enum Wiring {
         broker.registerWorkerTopics()
 
         // MARK: Loops, transports, listeners
-        let group: EventLoopGroup
         var node = RunningNode()
         do {
-            group = try EventLoopGroup(count: config.threads)
             let budget = ConnectionBudget(limit: config.maxConnections)
             let queueLimits = (frames: config.sendQueueFrames, bytes: config.sendQueueBytes)
             guard let wsAddress = SocketAddress(host: config.wsBind, port: config.wsPort),
@@ -85,6 +99,12 @@ enum Wiring {
         }
 
         group.loops[0].schedule(after: reapInterval) { loop in reap(broker, loop) }
+        do {
+            try bus.start()
+        } catch {
+            printFatal("wavelog-worker: \(error)")
+            return 1
+        }
         group.start()
 
         let signal = ProcessSignals.waitForTermination()
