@@ -23,7 +23,6 @@ enum Wiring {
 
         // MARK: Ports and use cases
         let clock = SystemClock()
-        let topics = InMemoryTopicStore()
         let statistics = InMemorySubscriptionStatistics()
         let fanOut = LoopFanOut()
         let group: EventLoopGroup
@@ -34,14 +33,22 @@ enum Wiring {
             return 1
         }
         let bus: any ClusterBus
+        let topics: any TopicStore
+        var services: [any LifecycleService] = []
         if let redis = config.redis {
             let originID = Hex.encodeLowercase(OpenSSLDigest.randomBytes(count: 8) ?? [])
             // Redis lives on the last loop: loop 0 also reaps topics, so spread the background work.
+            let redisLoop = group.loops[group.loops.count - 1]
+            let store = RedisTopicStore(
+                endpoint: redis, prefix: config.redisPrefix, originID: originID, clock: clock, loop: redisLoop, logger: logger)
+            topics = store
             bus = RedisClusterBus(
-                endpoint: redis, prefix: config.redisPrefix, originID: originID, sink: fanOut,
-                loop: group.loops[group.loops.count - 1], logger: logger)
+                endpoint: redis, prefix: config.redisPrefix, originID: originID, sink: fanOut, loop: redisLoop, logger: logger)
+            services = [store, bus]
         } else {
+            topics = InMemoryTopicStore()
             bus = InMemoryClusterBus(sink: fanOut)
+            services = [bus]
         }
         let broker = Broker(
             ports: Broker.Ports(
@@ -100,7 +107,7 @@ enum Wiring {
 
         group.loops[0].schedule(after: reapInterval) { loop in reap(broker, loop) }
         do {
-            try bus.start()
+            for service in services { try service.start() }
         } catch {
             printFatal("wavelog-worker: \(error)")
             return 1
@@ -110,7 +117,7 @@ enum Wiring {
         let signal = ProcessSignals.waitForTermination()
         logger.info("shutting down", metadata: ["signal": "\(signal)", "connections": "\(node.budget?.current ?? 0)"])
         node.drain(deadline: config.drainTimeout, logger: logger)
-        bus.shutdown()
+        for service in services.reversed() { service.shutdown() }
         group.stopAndJoin()
         logger.info("stopped")
         return 0
