@@ -167,9 +167,9 @@ async def close_code(ws, timeout=TIMEOUT):
 
 
 async def auth_outcome(instance, topic, first_message):
-    """Sends one first message; returns (first reply, close code), close code None on auth_ok."""
+    """Sends a first message (a callable is called then); returns (reply, close code or None on auth_ok)."""
     async with open_ws(instance, topic) as ws:
-        await ws.send(first_message)
+        await ws.send(first_message() if callable(first_message) else first_message)
         reply = await recv(ws)
         if reply == AUTH_OK:
             return reply, None
@@ -248,12 +248,15 @@ def test_auth_outcomes_answer_exact_errors_and_close_1008(make_worker):
     now = int(time.time())
     valid = token_for("session.42", user_id=7)
     h, signature = valid.split(".")
+    php = mint_php_escaped({"user_id": 3, "topic": "room/é 1", "expires": now + 60})
+    assert '"room\\/\\u00e9 1"' in bytes.fromhex(php.split(".")[0]).decode()  # signed over the escaped bytes
     cases = {
         # name: (topic, first message, expected reply, expected close code)
         "valid token": ("session.42", auth_message(valid), AUTH_OK, None),
         "valid, no user_id": ("session.42", auth_message(mint({"topic": "session.42", "expires": now + 60})), AUTH_OK, None),
-        "valid at the expiry second": ("session.42", auth_message(mint({"topic": "session.42", "expires": now + 1})), AUTH_OK, None),
-        "PHP-escaped claims": ("room/é 1", auth_message(mint_php_escaped({"user_id": 3, "topic": "room/é 1", "expires": now + 60})), AUTH_OK, None),
+        # Minted when sent: valid through its expiry second (now <= expires).
+        "valid until the next second": ("session.42", lambda: auth_message(mint({"topic": "session.42", "expires": int(time.time()) + 1})), AUTH_OK, None),
+        "PHP-escaped claims": ("room/é 1", auth_message(php), AUTH_OK, None),
         "legacy session_id number": ("session.42", auth_message(mint({"user_id": 3, "session_id": 42, "expires": now + 60})), AUTH_OK, None),
         "legacy session_id string": ("session.42", auth_message(mint({"user_id": 3, "session_id": "42", "expires": now + 60})), AUTH_OK, None),
         "legacy session_id, contest topic": ("contest_session.42", auth_message(mint({"session_id": 42, "expires": now + 60})), AUTH_OK, None),

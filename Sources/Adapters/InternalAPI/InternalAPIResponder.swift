@@ -55,7 +55,7 @@ public final class InternalAPIResponder: HTTPResponder {
             return .respond(answer.frame(keepAlive: keepAlive), keepAlive: keepAlive)
         }
         guard let presented = request.head.headers.workerSecret, secret.matches(presented) else {
-            logger.info("internal request forbidden", metadata: ["ip": "\(connection.peerHost)", "path": "\(Sanitize.forLog(request.head.path))"])
+            logger.info("internal request forbidden", metadata: ["ip": "\(connection.peerHost)", "path": "\(request.head.path.prefix(256))"])
             return .respond(canned.forbidden.frame(keepAlive: keepAlive), keepAlive: keepAlive)
         }
         let answer: EncodedFrame

@@ -1,7 +1,9 @@
 // Makes client-supplied text safe to put in a log line.
 
 /// Log-injection defence, ported from the Go worker: control characters (newlines above all)
-/// become `\xNN`, quotes and backslashes are escaped, and the result is bounded.
+/// become `\xNN`, quotes and backslashes are escaped, and the result is bounded. `LineLogHandler`
+/// applies it to every message and value exactly once, so callers pass raw text (escaping twice
+/// would corrupt what a log reader unquotes).
 public enum Sanitize {
     /// Long enough for any topic or address; longer text is cut and marked.
     public static let maxLength = 256

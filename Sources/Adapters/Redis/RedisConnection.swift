@@ -8,8 +8,10 @@ internal import Glibc
 /// exponential backoff and jitter, then logs in (AUTH, SELECT) before reporting `ready`.
 public final class RedisConnection: LoopHandler {
     /// Backoff between connection attempts: doubles from `initialBackoff` up to `maxBackoff`.
+    /// The cap is low because a node that lost Redis must resume cross-node delivery within
+    /// about two seconds of Redis returning; one connection attempt per second costs nothing.
     static let initialBackoff: Duration = .milliseconds(100)
-    static let maxBackoff: Duration = .seconds(5)
+    static let maxBackoff: Duration = .seconds(1)
 
     public enum State: Equatable {
         case disconnected, connecting, ready, stopped

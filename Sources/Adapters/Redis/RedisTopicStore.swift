@@ -28,6 +28,9 @@ public final class RedisTopicStore: TopicStore, LifecycleService, @unchecked Sen
     private var commands: RedisConnection!
     private var notices: RedisConnection!
     private var scanSeen: Set<TopicName> = []
+    /// Topics the view held when the current SCAN began: only these may be dropped when it ends,
+    /// so a notice that arrived during the SCAN is not undone by it.
+    private var scanBaseline: Set<TopicName> = []
     private var scanning = false
 
     public init(endpoint: RedisEndpoint, prefix: String, originID: String, clock: any Clock, loop: EventLoop, logger: Logger) {
@@ -179,6 +182,8 @@ public final class RedisTopicStore: TopicStore, LifecycleService, @unchecked Sen
         guard commands.state == .ready, !scanning else { return }
         scanning = true
         scanSeen = []
+        let now = clock.monotonic
+        scanBaseline = Set(view.withLock { $0.liveTopics(now: now) })
         scanStep(cursor: "0")
     }
 
@@ -204,21 +209,29 @@ public final class RedisTopicStore: TopicStore, LifecycleService, @unchecked Sen
         if !started { scanning = false }
     }
 
-    // GET and PTTL for each key, one after another (replies arrive in order on one connection).
+    // PTTL and GET for every key of a batch, pipelined on the one connection; `done` runs once
+    // the last reply is in (replies arrive in order).
     private func fetch(_ keys: ArraySlice<String>, then done: @escaping () -> Void) {
-        guard let keyName = keys.first else {
+        guard !keys.isEmpty else {
             done()
             return
         }
-        let issued = commands.command([Array("PTTL".utf8), Array(keyName.utf8)]) { [weak self] reply in
-            guard let self else { return }
-            if let milliseconds = reply?.integer, milliseconds != -2, let topic = TopicName(String(keyName.dropFirst(self.keyPrefix.count))) {
-                self.scanSeen.insert(topic)
-                self.readValue(of: keyName, topic: topic, ttlMilliseconds: milliseconds)
+        var remaining = keys.count
+        for keyName in keys {
+            let issued = commands.command([Array("PTTL".utf8), Array(keyName.utf8)]) { [weak self] reply in
+                guard let self else { return }
+                if let milliseconds = reply?.integer, milliseconds != -2, let topic = TopicName(String(keyName.dropFirst(self.keyPrefix.count))) {
+                    self.scanSeen.insert(topic)
+                    self.readValue(of: keyName, topic: topic, ttlMilliseconds: milliseconds)
+                }
+                remaining -= 1
+                if remaining == 0 { done() }
             }
-            self.fetch(keys.dropFirst(), then: done)
+            if !issued {
+                scanning = false
+                return
+            }
         }
-        if !issued { scanning = false }
     }
 
     private func readValue(of keyName: String, topic: TopicName, ttlMilliseconds: Int64) {
@@ -238,11 +251,11 @@ public final class RedisTopicStore: TopicStore, LifecycleService, @unchecked Sen
 
     private func finishScan() {
         scanning = false
-        let seen = scanSeen
+        let gone = scanBaseline.subtracting(scanSeen)
         let mine = Set(owned.withLock { $0.keys })
         let now = clock.monotonic
         view.withLock { view in
-            for topic in view.liveTopics(now: now) where !seen.contains(topic) && !mine.contains(topic) && topic != .workerStatus {
+            for topic in gone where !mine.contains(topic) && topic != .workerStatus {
                 view.unregister(topic, now: now)
             }
         }

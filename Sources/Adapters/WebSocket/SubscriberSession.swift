@@ -32,7 +32,7 @@ public final class SubscriberSession: WebSocketEndpoint {
         shard.sessionOpened(self)
         socket.loop.schedule(after: shard.authTimeout) { [weak self] _ in
             guard let self, case .awaitingAuth = self.state, let socket = self.socket else { return }
-            self.shard.logger.debug("client auth timeout", metadata: ["ip": "\(self.clientIP)", "topic": "\(Sanitize.forLog(self.topic.value))"])
+            self.shard.logger.debug("client auth timeout", metadata: ["ip": "\(self.clientIP)", "topic": "\(self.topic.value)"])
             socket.close(code: CloseCode.policyViolation, closeFrame: self.shard.frames.closePolicy)
         }
     }
@@ -55,7 +55,7 @@ public final class SubscriberSession: WebSocketEndpoint {
             state = .subscribed(subscription)
             socket.send(shard.frames.authOK)
             shard.logger.debug("client subscribed", metadata: [
-                "ip": "\(clientIP)", "topic": "\(Sanitize.forLog(topic.value))", "user_id": "\(subscription.userID)",
+                "ip": "\(clientIP)", "topic": "\(topic.value)", "user_id": "\(subscription.userID)",
                 "conn.id": "\(socket.connection.id)",
             ])
         case .failure(let failure):
@@ -66,7 +66,7 @@ public final class SubscriberSession: WebSocketEndpoint {
             case .unauthorized(let rejection): (frame, reason) = (shard.frames.unauthorized, rejection.rawValue)
             case .topicNotRegistered: (frame, reason) = (shard.frames.unauthorized, "topic_not_registered")
             }
-            shard.logger.info("client unauthorized", metadata: ["ip": "\(clientIP)", "topic": "\(Sanitize.forLog(topic.value))", "reason": "\(reason)"])
+            shard.logger.info("client unauthorized", metadata: ["ip": "\(clientIP)", "topic": "\(topic.value)", "reason": "\(reason)"])
             socket.close(code: CloseCode.policyViolation, preface: [frame], closeFrame: shard.frames.closePolicy)
         }
     }
@@ -93,7 +93,7 @@ public final class SubscriberSession: WebSocketEndpoint {
     func tokenExpired() {
         state = .ended
         guard let socket else { return }
-        shard.logger.debug("client token expired", metadata: ["ip": "\(clientIP)", "topic": "\(Sanitize.forLog(topic.value))"])
+        shard.logger.debug("client token expired", metadata: ["ip": "\(clientIP)", "topic": "\(topic.value)"])
         socket.close(code: CloseCode.policyViolation, preface: [shard.frames.authExpired], closeFrame: shard.frames.closePolicy)
     }
 

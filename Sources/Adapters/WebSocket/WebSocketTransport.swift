@@ -97,7 +97,7 @@ public final class WebSocketTransport: Transport, HTTPResponder {
         }
         if !settings.allowedOrigins.isEmpty {
             guard let origin = head.headers.origin, settings.allowedOrigins.contains(origin) else {
-                logger.info("origin refused", metadata: ["ip": "\(connection.peerHost)", "origin": "\(Sanitize.forLog(head.headers.origin ?? ""))"])
+                logger.info("origin refused", metadata: ["ip": "\(connection.peerHost)", "origin": "\((head.headers.origin ?? "").prefix(256))"])
                 return .respond(forbidden.frame(keepAlive: keepAlive), keepAlive: keepAlive)
             }
         }
@@ -112,12 +112,12 @@ public final class WebSocketTransport: Transport, HTTPResponder {
     }
 
     /// The browser's address as a proxy reports it: the first X-Forwarded-For entry, else X-Real-IP,
-    /// else the TCP peer. Sanitised, because a client can put anything in these headers.
+    /// else the TCP peer. Bounded here; the log handler escapes it, as it escapes every value.
     static func clientIP(_ headers: HTTPHeaders, peer: String) -> String {
         if let forwarded = headers.forwardedFor?.split(separator: ",").first?.trimmingSpaces(), !forwarded.isEmpty {
-            return Sanitize.forLog(forwarded.prefix(64))
+            return String(forwarded.prefix(64))
         }
-        if let real = headers.realIP.map({ Substring($0).trimmingSpaces() }), !real.isEmpty { return Sanitize.forLog(real.prefix(64)) }
+        if let real = headers.realIP.map({ Substring($0).trimmingSpaces() }), !real.isEmpty { return String(real.prefix(64)) }
         return peer
     }
 
@@ -134,7 +134,7 @@ public final class WebSocketTransport: Transport, HTTPResponder {
 
     func slowConsumerClosed(_ session: SubscriberSession) {
         counters.slowConsumerClosed()
-        logger.info("client too slow", metadata: ["ip": "\(session.clientIP)", "topic": "\(Sanitize.forLog(session.topic.value))", "close.code": "1013"])
+        logger.info("client too slow", metadata: ["ip": "\(session.clientIP)", "topic": "\(session.topic.value)", "close.code": "1013"])
     }
 
     // MARK: - Fan-out (on this loop)

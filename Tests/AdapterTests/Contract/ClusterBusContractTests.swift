@@ -1,0 +1,84 @@
+// One contract for every ClusterBus (STYLE B17): local delivery exactly once, first; the Redis
+// bus also reaches other nodes and speaks the upstream envelope.
+@testable import Adapters
+import Application
+import Domain
+import Logging
+import Testing
+import TestSupport
+
+struct ClusterBusContractTests {
+    let topic = TopicName("session.42")!
+
+    func event(_ payload: String) -> PublishedEvent {
+        PublishedEvent(topic: topic, payload: JSONPayload(validatedBytes: Array(payload.utf8)))
+    }
+
+    @Test func inMemoryBusDeliversLocallyExactlyOnce() throws {
+        let sink = RecordingSink()
+        let bus = InMemoryClusterBus(sink: sink)
+        bus.publish(event("1"))
+        bus.publish(event("2"))
+        #expect(sink.delivered == [event("1"), event("2")])
+        #expect(bus.nodeCount == nil)
+    }
+
+    @Test func redisBusReachesTheOtherNodeAndSkipsItsOwnEcho() throws {
+        let server = try RedisServer()
+        let group = try EventLoopGroup(count: 2)
+        defer {
+            group.stopAndJoin()
+            server.stop()
+        }
+        let endpoint = RedisEndpoint(host: "127.0.0.1", port: server.port)
+        let sinks = [RecordingSink(), RecordingSink()]
+        let buses = (0..<2).map { index in
+            RedisClusterBus(
+                endpoint: endpoint, prefix: "wavelog:", originID: String(repeating: "\(index)", count: 16), sink: sinks[index],
+                loop: group.loops[index], logger: Logger(label: "test"))
+        }
+        for bus in buses { try bus.start() }
+        group.start()
+        defer { for bus in buses { bus.shutdown() } }
+
+        #expect(eventually { buses.allSatisfy { $0.nodeCount == 2 } }, "both nodes subscribed")
+        buses[0].publish(event(#"{"n":1}"#))
+        buses[0].publish(event(#"{"n":2}"#))
+        #expect(eventually { sinks[1].delivered.count == 2 })
+        #expect(sinks[1].delivered == [event(#"{"n":1}"#), event(#"{"n":2}"#)])
+        // Node 0 delivered locally, once each: its own envelopes came back and were skipped.
+        #expect(eventually { buses[0].envelopesReceived == 0 && sinks[0].delivered.count == 2 })
+        #expect(sinks[0].delivered == [event(#"{"n":1}"#), event(#"{"n":2}"#)])
+
+        // An upstream Go node's envelope, published by another client, reaches both.
+        _ = try server.command(["PUBLISH", "wavelog:events", #"{"origin_id":"abcdefabcdefabcd","topic":"session.42","payload":[ 1,2 ]}"#])
+        #expect(eventually { sinks[0].delivered.count == 3 && sinks[1].delivered.count == 3 })
+        #expect(sinks[1].delivered.last == event("[ 1,2 ]"))
+    }
+
+    @Test func redisDownMeansLocalDeliveryGoesOnAndIsCounted() throws {
+        let group = try EventLoopGroup(count: 1)
+        defer { group.stopAndJoin() }
+        let sink = RecordingSink()
+        // Port 1 on loopback: nothing listens there.
+        let bus = RedisClusterBus(
+            endpoint: RedisEndpoint(host: "127.0.0.1", port: 1), prefix: "wavelog:", originID: "0123456789abcdef", sink: sink,
+            loop: group.loops[0], logger: Logger(label: "test"))
+        try bus.start()
+        group.start()
+        defer { bus.shutdown() }
+        bus.publish(event("1"))
+        #expect(sink.delivered == [event("1")])
+        #expect(eventually { bus.publishesNotFannedOut == 1 })
+        #expect(bus.nodeCount == 0)
+    }
+
+    @Test func envelopeKeepsThePayloadBytesAndDecodesBack() throws {
+        let original = PublishedEvent(topic: TopicName("a\"b")!, payload: JSONPayload(validatedBytes: Array(#"{ "x" : "\u00e9" }"#.utf8)))
+        let envelope = RedisClusterBus.envelope(originID: "0123456789abcdef", event: original)
+        #expect(String(decoding: envelope, as: UTF8.self) == #"{"origin_id":"0123456789abcdef","topic":"a\"b","payload":{ "x" : "\u00e9" }}"#)
+        #expect(RedisClusterBus.decodeEnvelope(envelope, ignoring: "ffffffffffffffff") == original)
+        #expect(RedisClusterBus.decodeEnvelope(envelope, ignoring: "0123456789abcdef") == nil)
+        #expect(RedisClusterBus.decodeEnvelope(Array(#"{"origin_id":"x","topic":"t"}"#.utf8), ignoring: "y") == nil)
+    }
+}

@@ -1,0 +1,108 @@
+// One contract for every TopicStore (STYLE B17): the in-memory store is the reference the Redis
+// store is held to, against a real redis-server.
+@testable import Adapters
+import Application
+import Domain
+import Logging
+import Testing
+import TestSupport
+
+enum TopicStoreKind: String, CaseIterable, Sendable {
+    case memory, redis
+}
+
+/// A store under test, with whatever it needs running.
+final class TopicStoreHarness {
+    let store: any TopicStore
+    let clock = SystemClock()
+    private var redis: RedisServer?
+    private var group: EventLoopGroup?
+    private var redisStore: RedisTopicStore?
+
+    init(_ kind: TopicStoreKind, prefix: String = "test:") throws {
+        switch kind {
+        case .memory:
+            store = InMemoryTopicStore()
+        case .redis:
+            let server = try RedisServer()
+            let group = try EventLoopGroup(count: 1)
+            let store = RedisTopicStore(
+                endpoint: RedisEndpoint(host: "127.0.0.1", port: server.port), prefix: prefix, originID: "0000000000000001",
+                clock: clock, loop: group.loops[0], logger: Logger(label: "test"))
+            try store.start()
+            group.start()
+            self.redis = server
+            self.group = group
+            self.redisStore = store
+            self.store = store
+        }
+    }
+
+    var server: RedisServer? { redis }
+
+    deinit {
+        redisStore?.shutdown()
+        group?.stopAndJoin()
+        redis?.stop()
+    }
+}
+
+struct TopicStoreContractTests {
+    let topic = TopicName("session.42")!
+
+    @Test(arguments: TopicStoreKind.allCases)
+    func registeredTopicsAreFoundWithTheirMeta(_ kind: TopicStoreKind) throws {
+        let harness = try TopicStoreHarness(kind)
+        let now = harness.clock.monotonic
+        harness.store.register(topic, meta: TopicMeta(requireToken: false), ttl: .seconds(60), now: now)
+        #expect(harness.store.lookup(topic, now: now) == TopicMeta(requireToken: false))
+        harness.store.register(topic, meta: .secureDefault, ttl: .seconds(60), now: now)
+        #expect(harness.store.lookup(topic, now: now) == .secureDefault)
+        #expect(harness.store.liveTopics(now: now) == [topic])
+    }
+
+    @Test(arguments: TopicStoreKind.allCases)
+    func unregisterRemovesAndUnknownTopicsAreFine(_ kind: TopicStoreKind) throws {
+        let harness = try TopicStoreHarness(kind)
+        let now = harness.clock.monotonic
+        harness.store.register(topic, meta: .secureDefault, ttl: .seconds(60), now: now)
+        harness.store.unregister(topic, now: now)
+        harness.store.unregister(TopicName("never")!, now: now)
+        #expect(harness.store.lookup(topic, now: now) == nil)
+    }
+
+    @Test(arguments: TopicStoreKind.allCases)
+    func expiredTopicsAreInvisibleAndReaped(_ kind: TopicStoreKind) throws {
+        let harness = try TopicStoreHarness(kind)
+        let now = harness.clock.monotonic
+        harness.store.register(topic, meta: .secureDefault, ttl: .seconds(60), now: now)
+        let later = now.advanced(by: .seconds(61))
+        #expect(harness.store.lookup(topic, now: later) == nil)
+        #expect(harness.store.reapExpired(now: later) == 1)
+    }
+
+    @Test func redisStoreWritesTheUpstreamKeyWithTheTTL() throws {
+        let harness = try TopicStoreHarness(.redis, prefix: "wavelog:")
+        let server = try #require(harness.server)
+        #expect(eventually { (try? server.command(["PING"])) == "+PONG\r\n" })
+        // Wait until the store's connection is up: its SET then lands in Redis.
+        #expect(eventually {
+            harness.store.register(topic, meta: TopicMeta(requireToken: false), ttl: .seconds(3600), now: harness.clock.monotonic)
+            return (try? server.command(["GET", "wavelog:topic:session.42"]))?.contains(#"{"require_token":false}"#) == true
+        })
+        let ttl = try server.command(["TTL", "wavelog:topic:session.42"])
+        #expect(ttl.hasPrefix(":3600") || ttl.hasPrefix(":3599"))
+        harness.store.unregister(topic, now: harness.clock.monotonic)
+        #expect(eventually { (try? server.command(["EXISTS", "wavelog:topic:session.42"])) == ":0\r\n" })
+    }
+
+    @Test func plainSetAndDelByAnotherClientReachTheLocalView() throws {
+        let harness = try TopicStoreHarness(.redis, prefix: "wavelog:")
+        let server = try #require(harness.server)
+        let foreign = TopicName("from.go.node")!
+        _ = try server.command(["SET", "wavelog:topic:from.go.node", #"{"require_token":false}"#, "EX", "100"])
+        #expect(eventually { harness.store.lookup(foreign, now: harness.clock.monotonic) == TopicMeta(requireToken: false) })
+        _ = try server.command(["DEL", "wavelog:topic:from.go.node"])
+        #expect(eventually { harness.store.lookup(foreign, now: harness.clock.monotonic) == nil })
+    }
+}

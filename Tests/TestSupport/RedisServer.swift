@@ -1,0 +1,118 @@
+// A private redis-server for tests: started on a free loopback port, stopped by PID.
+import Foundation
+import Glibc
+
+/// A `redis-server` process owned by a test.
+public final class RedisServer: @unchecked Sendable {
+    public let port: Int
+    private var pid: pid_t
+
+    /// Starts redis-server on a free port and waits until it answers PING.
+    public init() throws {
+        var lastError: Error = RedisServerError.notStarted("no attempt")
+        for _ in 0..<5 {
+            let port = Self.freePort()
+            guard let pid = Self.spawn(port: port) else {
+                lastError = RedisServerError.notStarted("posix_spawn failed")
+                continue
+            }
+            if Self.waitForPing(port: port, pid: pid) {
+                self.port = port
+                self.pid = pid
+                return
+            }
+            Self.terminate(pid)
+            lastError = RedisServerError.notStarted("no PONG on port \(port)")
+        }
+        throw lastError
+    }
+
+    /// Stops the server (SIGTERM to its PID, SIGKILL after 5 s) and reaps it.
+    public func stop() {
+        guard pid > 0 else { return }
+        Self.terminate(pid)
+        pid = 0
+    }
+
+    deinit { stop() }
+
+    private static func spawn(port: Int) -> pid_t? {
+        let arguments = ["/usr/bin/redis-server", "--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning"]
+        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, "/usr/bin/redis-server", &actions, nil, &argv, environ) == 0 else { return nil }
+        return pid
+    }
+
+    private static func terminate(_ pid: pid_t) {
+        kill(pid, SIGTERM)
+        var status: Int32 = 0
+        for _ in 0..<500 {
+            if waitpid(pid, &status, WNOHANG) == pid { return }
+            usleep(10_000)
+        }
+        kill(pid, SIGKILL)
+        waitpid(pid, &status, 0)
+    }
+
+    /// Sends one command over RESP and returns the raw reply text.
+    public func command(_ arguments: [String]) throws -> String {
+        let socket = try TestSocket(port: port)
+        var request = "*\(arguments.count)\r\n"
+        for argument in arguments { request += "$\(argument.utf8.count)\r\n\(argument)\r\n" }
+        try socket.send(request)
+        return String(decoding: try socket.receiveSome(), as: UTF8.self)
+    }
+
+    private static func freePort() -> Int {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) }
+        }
+        _ = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    // Polls the port until redis answers: the server has no other readiness signal.
+    private static func waitForPing(port: Int, pid: pid_t) -> Bool {
+        let deadline = Date().addingTimeInterval(10)
+        var status: Int32 = 0
+        while Date() < deadline && waitpid(pid, &status, WNOHANG) == 0 {
+            if let socket = try? TestSocket(port: port, timeoutSeconds: 1),
+                (try? socket.send("PING\r\n")) != nil,
+                let reply = try? socket.receiveSome(), String(decoding: reply, as: UTF8.self).hasPrefix("+PONG")
+            {
+                return true
+            }
+            usleep(20_000)
+        }
+        return false
+    }
+}
+
+public enum RedisServerError: Error {
+    case notStarted(String)
+}
+
+/// Waits until `condition` holds, checking every 10 ms, or fails after `seconds`.
+public func eventually(within seconds: Double = 10, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if condition() { return true }
+        usleep(10_000)
+    }
+    return condition()
+}
