@@ -7,6 +7,47 @@ public enum HTTPResponderAction {
     case respond(EncodedFrame, keepAlive: Bool)
     /// Write `response` (101) and hand the connection to `handler`, with any bytes that followed.
     case upgrade(EncodedFrame, any ConnectionHandler & UpgradedConnectionHandler)
+    /// The answer needs something asynchronous (a Redis round trip): `start` gets a reply to
+    /// resume exactly once. Later pipelined requests wait, so answers stay in order.
+    case deferred((DeferredReply) -> Void)
+}
+
+/// The pending answer of a deferred request. `resume` may be called from any thread; the action
+/// is produced and applied on the connection's loop.
+public final class DeferredReply: @unchecked Sendable {
+    private weak var handler: HTTPServerHandler?
+    private weak var connection: Connection?
+    private let loop: EventLoop
+
+    init(handler: HTTPServerHandler, connection: Connection) {
+        self.handler = handler
+        self.connection = connection
+        self.loop = connection.loop
+    }
+
+    /// Runs `produce` on the connection's loop and applies the action it returns.
+    public func resume(_ produce: @escaping () -> HTTPResponderAction) {
+        let job = ResumeJob(reply: self, produce: produce)
+        loop.execute { _ in job.run() }
+    }
+
+    fileprivate func apply(_ produce: () -> HTTPResponderAction) {
+        guard let handler, let connection, connection.state == .open else { return }
+        handler.resume(produce(), on: connection)
+    }
+}
+
+/// A deferred answer travelling to its connection's loop; only that loop runs it.
+private final class ResumeJob: @unchecked Sendable {
+    let reply: DeferredReply
+    let produce: () -> HTTPResponderAction
+
+    init(reply: DeferredReply, produce: @escaping () -> HTTPResponderAction) {
+        self.reply = reply
+        self.produce = produce
+    }
+
+    func run() { reply.apply(produce) }
 }
 
 /// A handler that takes over a connection after an HTTP upgrade.
@@ -34,6 +75,8 @@ public final class HTTPServerHandler: ConnectionHandler {
     private var deadlineGeneration: UInt64 = 0
     private var requestStartedAt: MonotonicTime?
     private var draining = false
+    /// A deferred request is being answered; input waits in `pending` until it is.
+    private var awaiting = false
     private let onClose: (HTTPServerHandler) -> Void
 
     public init(responder: any HTTPResponder, onClose: @escaping (HTTPServerHandler) -> Void) {
@@ -47,6 +90,10 @@ public final class HTTPServerHandler: ConnectionHandler {
     }
 
     public func received(_ bytes: UnsafeRawBufferPointer, on connection: Connection) {
+        if awaiting {
+            pending.append(contentsOf: bytes)
+            return
+        }
         if pending.isEmpty {
             let consumed = process(bytes, on: connection)
             if consumed < bytes.count, connection.state == .open, connection.handler === self {
@@ -63,7 +110,11 @@ public final class HTTPServerHandler: ConnectionHandler {
                 pending = []
             }
         }
-        if connection.state == .open, connection.handler === self {
+        afterInput(on: connection)
+    }
+
+    private func afterInput(on connection: Connection) {
+        if connection.state == .open, connection.handler === self, !awaiting {
             if parser.isBetweenRequests && pending.isEmpty {
                 requestStartedAt = nil
                 if draining { connection.closeAfterFlush() } else { armIdleDeadline(connection) }
@@ -94,24 +145,56 @@ public final class HTTPServerHandler: ConnectionHandler {
             case .request(let request, let consumed):
                 offset += consumed
                 requestStartedAt = nil
-                switch responder.respond(to: request, from: connection) {
-                case .respond(let response, let keepAlive):
-                    connection.send(response)
-                    if !keepAlive || draining {
-                        connection.closeAfterFlush()
-                        return bytes.count
-                    }
-                case .upgrade(let response, let handler):
-                    connection.send(response)
+                let action = responder.respond(to: request, from: connection)
+                if case .deferred(let start) = action {
+                    awaiting = true
                     deadlineGeneration &+= 1
-                    connection.handler = handler
-                    handler.upgraded(connection, pending: UnsafeRawBufferPointer(rebasing: bytes[offset...]))
-                    onClose(self)
+                    start(DeferredReply(handler: self, connection: connection))
+                    return offset
+                }
+                if apply(action, on: connection, following: UnsafeRawBufferPointer(rebasing: bytes[offset...])) {
                     return bytes.count
                 }
             }
         }
         return bytes.count
+    }
+
+    /// Carries out a non-deferred action; true when the connection is done with HTTP.
+    private func apply(_ action: HTTPResponderAction, on connection: Connection, following: UnsafeRawBufferPointer) -> Bool {
+        switch action {
+        case .respond(let response, let keepAlive):
+            connection.send(response)
+            if !keepAlive || draining {
+                connection.closeAfterFlush()
+                return true
+            }
+            return false
+        case .upgrade(let response, let handler):
+            connection.send(response)
+            deadlineGeneration &+= 1
+            connection.handler = handler
+            handler.upgraded(connection, pending: following)
+            onClose(self)
+            return true
+        case .deferred:
+            preconditionFailure("a deferred reply resumed with another deferral")
+        }
+    }
+
+    /// The answer to a deferred request is ready: write it, then serve what arrived meanwhile.
+    func resume(_ action: HTTPResponderAction, on connection: Connection) {
+        guard awaiting else { return }
+        awaiting = false
+        let buffered = pending
+        pending = []
+        let done = buffered.withUnsafeBytes { apply(action, on: connection, following: $0) }
+        if done { return }
+        if !buffered.isEmpty {
+            buffered.withUnsafeBytes { received($0, on: connection) }
+        } else {
+            afterInput(on: connection)
+        }
     }
 
     public func connectionClosed(_ connection: Connection) {
@@ -123,7 +206,7 @@ public final class HTTPServerHandler: ConnectionHandler {
     /// Shutdown: idle connections close now, busy ones after their current request.
     public func drain(_ connection: Connection) {
         draining = true
-        if parser.isBetweenRequests && pending.isEmpty { connection.closeAfterFlush() }
+        if parser.isBetweenRequests && pending.isEmpty && !awaiting { connection.closeAfterFlush() }
     }
 
     // MARK: - Deadlines

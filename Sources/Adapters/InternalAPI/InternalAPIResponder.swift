@@ -60,7 +60,16 @@ public final class InternalAPIResponder: HTTPResponder {
         }
         let answer: EncodedFrame
         switch route {
-        case .register: answer = register(request.body).frame(keepAlive: keepAlive)
+        case .register:
+            switch readRegistration(request.body) {
+            case .failure(let refusal): answer = refusal.response.frame(keepAlive: keepAlive)
+            case .success(let (topic, meta)):
+                // Answered once every node can see the topic (in a cluster: after Redis acknowledged it).
+                let ok = canned.ok.frame(keepAlive: keepAlive)
+                return .deferred { [broker] reply in
+                    broker.registerTopic(topic, meta: meta) { reply.resume { .respond(ok, keepAlive: keepAlive) } }
+                }
+            }
         case .unregister: answer = unregister(request.body).frame(keepAlive: keepAlive)
         case .publish: answer = publish(request.body).frame(keepAlive: keepAlive)
         case .status:
@@ -82,26 +91,25 @@ public final class InternalAPIResponder: HTTPResponder {
 
     // MARK: - Routes
 
-    private func register(_ body: [UInt8]) -> CannedResponse {
+    private func readRegistration(_ body: [UInt8]) -> Result<(TopicName, TopicMeta), AnswerError> {
         body.withUnsafeBufferPointer { buffer in
-            guard let object = try? JSONObjectFields(buffer) else { return canned.badRequest }
+            guard let object = try? JSONObjectFields(buffer) else { return .failure(AnswerError(canned.badRequest)) }
             let topic: TopicName
             switch readTopic(object) {
             case .success(let name): topic = name
-            case .failure(let answer): return answer.response
+            case .failure(let answer): return .failure(answer)
             }
             var meta = TopicMeta.secureDefault
             if let field = object["meta"], field.kind != .null {
-                guard field.kind == .object else { return canned.badRequest }
+                guard field.kind == .object else { return .failure(AnswerError(canned.badRequest)) }
                 let metaBytes = UnsafeBufferPointer(rebasing: buffer[field.valueRange])
-                guard let metaObject = try? JSONObjectFields(metaBytes) else { return canned.badRequest }
+                guard let metaObject = try? JSONObjectFields(metaBytes) else { return .failure(AnswerError(canned.badRequest)) }
                 if let requireToken = metaObject["require_token"], requireToken.kind != .null {
-                    guard let value = metaObject.bool(requireToken) else { return canned.badRequest }
+                    guard let value = metaObject.bool(requireToken) else { return .failure(AnswerError(canned.badRequest)) }
                     meta.requireToken = value
                 }
             }
-            broker.registerTopic(topic, meta: meta)
-            return canned.ok
+            return .success((topic, meta))
         }
     }
 

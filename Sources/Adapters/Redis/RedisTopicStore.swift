@@ -47,10 +47,59 @@ public final class RedisTopicStore: TopicStore, LifecycleService, @unchecked Sen
     // MARK: - TopicStore (any loop)
 
     public func register(_ topic: TopicName, meta: TopicMeta, ttl: Duration?, now: MonotonicTime) {
+        register(topic, meta: meta, ttl: ttl, now: now) {}
+    }
+
+    /// `confirmed` runs once Redis acknowledged the key, so any node that looks it up finds it;
+    /// at once when Redis is down (the registration is re-asserted when it returns).
+    public func register(_ topic: TopicName, meta: TopicMeta, ttl: Duration?, now: MonotonicTime, confirmed: @escaping @Sendable () -> Void) {
         view.withLock { $0.register(topic, meta: meta, ttl: ttl, now: now) }
-        guard let ttl else { return }  // Node-local topics (worker.status) stay out of Redis.
+        guard let ttl else {  // Node-local topics (worker.status) stay out of Redis.
+            confirmed()
+            return
+        }
         owned.withLock { $0[topic] = (meta, now.advanced(by: ttl)) }
-        onLoop { store in store.write(topic, meta: meta, ttl: ttl) }
+        onLoop { store in store.write(topic, meta: meta, ttl: ttl, confirmed: confirmed) }
+    }
+
+    /// On a miss, asks Redis (GET and PTTL) before answering: the key may have been written a
+    /// moment ago by another node, or before this node started and finished its first SCAN.
+    public func lookupThrough(_ topic: TopicName, now: MonotonicTime, answer: @escaping @Sendable (TopicMeta?) -> Void) {
+        if let meta = lookup(topic, now: now) {
+            answer(meta)
+            return
+        }
+        onLoop { store in store.fetchOne(topic, answer: answer) }
+    }
+
+    private func fetchOne(_ topic: TopicName, answer: @escaping @Sendable (TopicMeta?) -> Void) {
+        guard commands.state == .ready else {
+            answer(nil)
+            return
+        }
+        let keyName = keyPrefix + topic.value
+        var ttlMilliseconds: Int64 = -2
+        commands.command([Array("PTTL".utf8), Array(keyName.utf8)]) { reply in ttlMilliseconds = reply?.integer ?? -2 }
+        let issued = commands.command([Array("GET".utf8), Array(keyName.utf8)]) { [weak self] reply in
+            guard let self, case .string(let data)? = reply, ttlMilliseconds != -2 else {
+                answer(nil)
+                return
+            }
+            let meta = Self.meta(from: data)
+            let ttl: Duration? = ttlMilliseconds >= 0 ? .milliseconds(ttlMilliseconds) : nil
+            self.view.withLock { $0.register(topic, meta: meta, ttl: ttl, now: self.clock.monotonic) }
+            answer(meta)
+        }
+        if !issued { answer(nil) }
+    }
+
+    static func meta(from data: [UInt8]) -> TopicMeta {
+        data.withUnsafeBufferPointer { buffer in
+            guard let object = try? JSONObjectFields(buffer), let field = object["require_token"], let value = object.bool(field) else {
+                return .secureDefault
+            }
+            return TopicMeta(requireToken: value)
+        }
     }
 
     public func unregister(_ topic: TopicName, now: MonotonicTime) {
@@ -109,11 +158,17 @@ public final class RedisTopicStore: TopicStore, LifecycleService, @unchecked Sen
 
     private func value(_ meta: TopicMeta) -> [UInt8] { Array("{\"require_token\":\(meta.requireToken)}".utf8) }
 
-    private func write(_ topic: TopicName, meta: TopicMeta, ttl: Duration) {
+    private func write(_ topic: TopicName, meta: TopicMeta, ttl: Duration, confirmed: (@Sendable () -> Void)? = nil) {
         // EX takes whole seconds; round up so a key never expires before the local view.
         let seconds = max(1, (ttl.wholeNanoseconds + 999_999_999) / 1_000_000_000)
-        guard commands.state == .ready else { return }  // Re-asserted on reconnect.
-        commands.command([Array("SET".utf8), key(topic), value(meta), Array("EX".utf8), Array(String(seconds).utf8)])
+        guard commands.state == .ready else {  // Re-asserted on reconnect.
+            confirmed?()
+            return
+        }
+        let issued = commands.command([Array("SET".utf8), key(topic), value(meta), Array("EX".utf8), Array(String(seconds).utf8)]) { _ in
+            confirmed?()
+        }
+        if !issued { confirmed?() }
         notify("register", topic, meta: meta, ttlMilliseconds: ttl.wholeNanoseconds / 1_000_000)
     }
 
@@ -237,12 +292,7 @@ public final class RedisTopicStore: TopicStore, LifecycleService, @unchecked Sen
     private func readValue(of keyName: String, topic: TopicName, ttlMilliseconds: Int64) {
         commands.command([Array("GET".utf8), Array(keyName.utf8)]) { [weak self] reply in
             guard let self, case .string(let data)? = reply else { return }
-            let meta: TopicMeta = data.withUnsafeBufferPointer { buffer in
-                guard let object = try? JSONObjectFields(buffer), let field = object["require_token"], let value = object.bool(field) else {
-                    return .secureDefault
-                }
-                return TopicMeta(requireToken: value)
-            }
+            let meta = Self.meta(from: data)
             let ttl: Duration? = ttlMilliseconds >= 0 ? .milliseconds(ttlMilliseconds) : nil
             let now = self.clock.monotonic
             self.view.withLock { $0.register(topic, meta: meta, ttl: ttl, now: now) }

@@ -87,8 +87,26 @@ public final class WebSocketTransport: Transport, HTTPResponder {
         }
         guard let topic = TopicName(topicText) else { return .respond(badRequest.frame(keepAlive: keepAlive), keepAlive: keepAlive) }
         guard broker.topics.lookup(topic, now: broker.clock.monotonic) != nil else {
-            return .respond(notRegistered.frame(keepAlive: keepAlive), keepAlive: keepAlive)
+            // Not in the local view: in a cluster it may have been registered elsewhere a moment ago.
+            // The Redis answer arrives on another loop; only this loop opens the box.
+            let confined = HandshakeContext(transport: self, connection: connection)
+            return .deferred { [broker] reply in
+                broker.topics.lookupThrough(topic, now: broker.clock.monotonic) { meta in
+                    reply.resume {
+                        let (transport, connection) = (confined.transport, confined.connection)
+                        guard meta != nil else { return .respond(transport.notRegistered.frame(keepAlive: keepAlive), keepAlive: keepAlive) }
+                        return transport.upgrade(request, topic: topic, from: connection)
+                    }
+                }
+            }
         }
+        return upgrade(request, topic: topic, from: connection)
+    }
+
+    /// The checks after the topic: a WebSocket handshake, version 13, an allowed origin.
+    private func upgrade(_ request: HTTPRequest, topic: TopicName, from connection: Connection) -> HTTPResponderAction {
+        let head = request.head
+        let keepAlive = head.keepAlive
         let key: String
         switch WebSocketHandshake.validate(head) {
         case .success(let clientKey): key = clientKey
@@ -151,6 +169,17 @@ public final class WebSocketTransport: Transport, HTTPResponder {
             for key in self.broker.expireTokens(in: &self.index) { key.session.tokenExpired() }
             self.scheduleExpiryCheck()
         }
+    }
+}
+
+/// A handshake waiting for a Redis answer, carried back to its loop; only that loop reads it.
+private final class HandshakeContext: @unchecked Sendable {
+    let transport: WebSocketTransport
+    let connection: Connection
+
+    init(transport: WebSocketTransport, connection: Connection) {
+        self.transport = transport
+        self.connection = connection
     }
 }
 

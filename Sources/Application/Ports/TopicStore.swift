@@ -13,4 +13,21 @@ public protocol TopicStore: Sendable {
     func liveTopics(now: MonotonicTime) -> [TopicName]
     /// Frees expired topics; returns how many.
     func reapExpired(now: MonotonicTime) -> Int
+    /// Registers like `register`, and calls `confirmed` (on any thread) once every node can see
+    /// the topic: at once for a single node, after the shared store acknowledged it for a cluster.
+    func register(_ topic: TopicName, meta: TopicMeta, ttl: Duration?, now: MonotonicTime, confirmed: @escaping @Sendable () -> Void)
+    /// Looks `topic` up, asking the shared store when the local view does not know it (a topic
+    /// registered elsewhere a moment ago, or before this node started). `answer` runs on any thread.
+    func lookupThrough(_ topic: TopicName, now: MonotonicTime, answer: @escaping @Sendable (TopicMeta?) -> Void)
+}
+
+extension TopicStore {
+    public func register(_ topic: TopicName, meta: TopicMeta, ttl: Duration?, now: MonotonicTime, confirmed: @escaping @Sendable () -> Void) {
+        register(topic, meta: meta, ttl: ttl, now: now)
+        confirmed()
+    }
+
+    public func lookupThrough(_ topic: TopicName, now: MonotonicTime, answer: @escaping @Sendable (TopicMeta?) -> Void) {
+        answer(lookup(topic, now: now))
+    }
 }

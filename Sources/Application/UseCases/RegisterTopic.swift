@@ -18,7 +18,12 @@ public struct RegisterTopic: Sendable {
     }
 
     public func callAsFunction(_ topic: TopicName, meta: TopicMeta) {
-        topics.register(topic, meta: meta, ttl: ttl, now: clock.monotonic)
+        callAsFunction(topic, meta: meta) {}
+    }
+
+    /// Registers and calls `confirmed` once every node can see the topic (see `TopicStore`).
+    public func callAsFunction(_ topic: TopicName, meta: TopicMeta, confirmed: @escaping @Sendable () -> Void) {
+        topics.register(topic, meta: meta, ttl: ttl, now: clock.monotonic, confirmed: confirmed)
         logger.debug("topic registered", metadata: ["topic": "\(topic)", "require_token": "\(meta.requireToken)"])
     }
 }
