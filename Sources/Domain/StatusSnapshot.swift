@@ -13,6 +13,10 @@ public struct StatusSnapshot: Sendable, Equatable {
     public var activeTopics: [TopicName]?
     /// -1 without a cluster, as upstream reports.
     public var clusterNodes: Int
+    /// Extension: whether the cluster link is up (nil without a cluster).
+    public var clusterConnected: Bool?
+    /// Extension: publishes not fanned out while the link was down (nil without a cluster).
+    public var clusterUnsent: Int?
 
     public init(
         version: String, uptimeSeconds: Int64, registeredTopicCount: Int, activeTopicCount: Int,

@@ -510,6 +510,7 @@ def test_redis_outage_never_stalls_a_node_and_cross_node_delivery_resumes(privat
     timeline = {}
     sent = []  # (seq, monotonic time the publish was sent)
     status_answers = []  # (monotonic time, HTTP status, seconds it took) during the outage
+    link_reports = []  # the status extension `cluster_connected` during the outage
 
     def stream():
         publisher = Publisher(a)
@@ -533,8 +534,9 @@ def test_redis_outage_never_stalls_a_node_and_cross_node_delivery_resumes(privat
                 seq += 1
                 if "stopped" in timeline and "restarted" not in timeline:
                     asked = time.monotonic()
-                    code, _ = statuses.call("GET", "/internal/status?topics=0")
+                    code, body = statuses.call("GET", "/internal/status?topics=0")
                     status_answers.append((asked, code, time.monotonic() - asked))
+                    link_reports.append(json.loads(body).get("cluster_connected"))
                 next_at += interval
                 pause = next_at - time.monotonic()
                 if pause > 0:
@@ -612,6 +614,12 @@ def test_redis_outage_never_stalls_a_node_and_cross_node_delivery_resumes(privat
     # The goal (issue [cluster]) is 2 s; the reconnect backoff is capped at 1 s (with jitter).
     for name, seconds in figures.items():
         assert seconds <= 2.0, f"{name}: cross-node delivery resumed only {seconds:.2f}s after Redis came back"
+    # The outage is reported: the status extension showed the link down, and the publishes made
+    # meanwhile are counted as not fanned out.
+    assert False in link_reports, link_reports[:5]
+    final = json.loads(request(a.internal_port, "GET", "/internal/status?topics=0")[2])
+    assert final["cluster_connected"] is True and final["cluster_unsent"] > 0, final
+    assert request(a.internal_port, "GET", "/internal/ready")[0::2] == (200, b"ready\n")
 
 
 def test_a_node_started_while_redis_is_down_serves_local_subscribers(make_worker):

@@ -219,3 +219,11 @@ def test_port_in_use_is_one_clear_line(make_worker):
     result = subprocess.run([worker_binary(), "-config", config], capture_output=True, text=True, timeout=30)
     assert result.returncode == 1
     assert f"bind(ws_bind/ws_port 127.0.0.1:{first.internal_port}): address already in use" in result.stderr
+
+
+def test_readiness_extension_and_single_node_status_has_no_cluster_fields(worker):
+    assert request(worker.internal_port, "GET", "/internal/ready")[0::2] == (200, b"ready\n")
+    assert request(worker.internal_port, "GET", "/internal/ready", secret=None)[0] == 403
+    assert request(worker.internal_port, "POST", "/internal/ready", "")[0] == 405
+    report = json.loads(request(worker.internal_port, "GET", "/internal/status")[2])
+    assert "cluster_connected" not in report and "cluster_unsent" not in report

@@ -31,6 +31,8 @@ public final class RecordingBus: ClusterBus {
 
     public var published: [PublishedEvent] { events.withLock { $0 } }
 
+    public var health: ClusterHealth? { nil }
+
     public func start() throws {}
     public func shutdown() {}
 }

@@ -7,16 +7,20 @@ public final class RedisServer: @unchecked Sendable {
     public let port: Int
     private var pid: pid_t
 
+    private let password: String?
+
     /// Starts redis-server on a free port and waits until it answers PING.
-    public init() throws {
+    /// - Parameter password: sets `requirepass`.
+    public init(password: String? = nil) throws {
+        self.password = password
         var lastError: Error = RedisServerError.notStarted("no attempt")
         for _ in 0..<5 {
             let port = Self.freePort()
-            guard let pid = Self.spawn(port: port) else {
+            guard let pid = Self.spawn(port: port, password: password) else {
                 lastError = RedisServerError.notStarted("posix_spawn failed")
                 continue
             }
-            if Self.waitForPing(port: port, pid: pid) {
+            if Self.waitForPing(port: port, pid: pid, password: password) {
                 self.port = port
                 self.pid = pid
                 return
@@ -36,8 +40,9 @@ public final class RedisServer: @unchecked Sendable {
 
     deinit { stop() }
 
-    private static func spawn(port: Int) -> pid_t? {
+    private static func spawn(port: Int, password: String?) -> pid_t? {
         let arguments = ["/usr/bin/redis-server", "--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning"]
+            + (password.map { ["--requirepass", $0] } ?? [])
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var actions = posix_spawn_file_actions_t()
@@ -61,13 +66,32 @@ public final class RedisServer: @unchecked Sendable {
         waitpid(pid, &status, 0)
     }
 
-    /// Sends one command over RESP and returns the raw reply text.
-    public func command(_ arguments: [String]) throws -> String {
+    /// Sends one command over RESP (after AUTH and SELECT `database` when needed) and returns
+    /// the raw reply text of that command.
+    public func command(_ arguments: [String], database: Int = 0) throws -> String {
         let socket = try TestSocket(port: port)
-        var request = "*\(arguments.count)\r\n"
-        for argument in arguments { request += "$\(argument.utf8.count)\r\n\(argument)\r\n" }
+        var preamble: [[String]] = []
+        if let password { preamble.append(["AUTH", password]) }
+        if database != 0 { preamble.append(["SELECT", "\(database)"]) }
+        var request = ""
+        for command in preamble + [arguments] {
+            request += "*\(command.count)\r\n"
+            for argument in command { request += "$\(argument.utf8.count)\r\n\(argument)\r\n" }
+        }
         try socket.send(request)
-        return String(decoding: try socket.receiveSome(), as: UTF8.self)
+        // Each preamble command answers +OK.
+        // Bytes, not Characters: "\r\n" is one Character in Swift.
+        let okPrefix = Array(String(repeating: "+OK\r\n", count: preamble.count).utf8)
+        var reply: [UInt8] = []
+        while true {
+            let chunk = try socket.receiveSome()
+            if chunk.isEmpty { throw RedisServerError.notStarted("connection closed") }
+            reply += chunk
+            if reply.count > okPrefix.count {
+                guard reply.starts(with: okPrefix) else { return String(decoding: reply, as: UTF8.self) }
+                return String(decoding: reply[okPrefix.count...], as: UTF8.self)
+            }
+        }
     }
 
     private static func freePort() -> Int {
@@ -87,13 +111,13 @@ public final class RedisServer: @unchecked Sendable {
     }
 
     // Polls the port until redis answers: the server has no other readiness signal.
-    private static func waitForPing(port: Int, pid: pid_t) -> Bool {
+    private static func waitForPing(port: Int, pid: pid_t, password: String?) -> Bool {
         let deadline = Date().addingTimeInterval(10)
         var status: Int32 = 0
         while Date() < deadline && waitpid(pid, &status, WNOHANG) == 0 {
             if let socket = try? TestSocket(port: port, timeoutSeconds: 1),
-                (try? socket.send("PING\r\n")) != nil,
-                let reply = try? socket.receiveSome(), String(decoding: reply, as: UTF8.self).hasPrefix("+PONG")
+                (try? socket.send(password.map { "*2\r\n$4\r\nAUTH\r\n$\($0.utf8.count)\r\n\($0)\r\nPING\r\n" } ?? "PING\r\n")) != nil,
+                let reply = try? socket.receive(through: "PONG\r\n"), reply.contains("+PONG")
             {
                 return true
             }

@@ -22,6 +22,8 @@ public final class InternalAPIResponder: HTTPResponder {
         let missingTopic = CannedResponse { HTTPResponse.text(.badRequest, "missing topic", keepAlive: $0) }
         let missingPayload = CannedResponse { HTTPResponse.text(.badRequest, "missing payload", keepAlive: $0) }
         let topicNotRegistered = CannedResponse { HTTPResponse.text(.notFound, "topic not registered", keepAlive: $0) }
+        let ready = CannedResponse { HTTPResponse.text(.ok, "ready", keepAlive: $0) }
+        let notReady = CannedResponse { HTTPResponse.text(.serviceUnavailable, "redis unavailable", keepAlive: $0) }
         let payloadTooLarge = HTTPResponse.text(.payloadTooLarge, "payload too large", keepAlive: false)
         let headersTooLarge = HTTPResponse.text(.headersTooLarge, "request header fields too large", keepAlive: false)
         let badRequestClose = HTTPResponse.text(.badRequest, "bad request", keepAlive: false)
@@ -36,7 +38,7 @@ public final class InternalAPIResponder: HTTPResponder {
     }
 
     private enum Route {
-        case register, unregister, publish, status
+        case register, unregister, publish, status, ready
     }
 
     public func respond(to request: HTTPRequest, from connection: Connection) -> HTTPResponderAction {
@@ -47,11 +49,12 @@ public final class InternalAPIResponder: HTTPResponder {
         case "/internal/unregister": route = .unregister
         case "/internal/publish", "/internal/push": route = .publish
         case "/internal/status": route = .status
+        case "/internal/ready": route = .ready
         default: return .respond(canned.notFound.frame(keepAlive: keepAlive), keepAlive: keepAlive)
         }
-        let expected: HTTPMethod = route == .status ? .get : .post
+        let expected: HTTPMethod = route == .status || route == .ready ? .get : .post
         guard request.head.method == expected else {
-            let answer = route == .status ? canned.getOnly : canned.postOnly
+            let answer = expected == .get ? canned.getOnly : canned.postOnly
             return .respond(answer.frame(keepAlive: keepAlive), keepAlive: keepAlive)
         }
         guard let presented = request.head.headers.workerSecret, secret.matches(presented) else {
@@ -72,6 +75,10 @@ public final class InternalAPIResponder: HTTPResponder {
             }
         case .unregister: answer = unregister(request.body).frame(keepAlive: keepAlive)
         case .publish: answer = publish(request.body).frame(keepAlive: keepAlive)
+        case .ready:
+            // Extension for load balancers: 503 while the cluster link is down.
+            let connected = broker.reportStatus(includeTopicLists: false).clusterConnected ?? true
+            answer = connected ? canned.ready.frame(keepAlive: keepAlive) : canned.notReady.frame(keepAlive: keepAlive)
         case .status:
             let lists = request.head.queryValue("topics").map { $0 != "0" && $0 != "false" } ?? true
             let body = StatusJSON.encode(broker.reportStatus(includeTopicLists: lists))

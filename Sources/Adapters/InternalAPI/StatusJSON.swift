@@ -10,7 +10,11 @@ public enum StatusJSON {
         json += ",\"connected_clients\":\(status.connectedClients),\"connected_sockets\":\(status.connectedSockets)"
         if let topics = status.registeredTopics { json += ",\"topic_list\":" + list(topics) }
         if let topics = status.activeTopics { json += ",\"active_topic_list\":" + list(topics) }
-        json += ",\"cluster_nodes\":\(status.clusterNodes)}"
+        json += ",\"cluster_nodes\":\(status.clusterNodes)"
+        // Extensions, present only in cluster mode; clients written for upstream ignore them.
+        if let connected = status.clusterConnected { json += ",\"cluster_connected\":\(connected)" }
+        if let unsent = status.clusterUnsent { json += ",\"cluster_unsent\":\(unsent)" }
+        json += "}"
         return Array(json.utf8)
     }
 

@@ -15,6 +15,8 @@ public final class InMemoryClusterBus: ClusterBus {
 
     public var nodeCount: Int? { nil }
 
+    public var health: ClusterHealth? { nil }
+
     public func start() throws {}
 
     public func shutdown() {}

@@ -23,6 +23,7 @@ public final class RedisClusterBus: ClusterBus, @unchecked Sendable {
     private var publisher: RedisConnection!
     private var subscriber: RedisConnection!
     private let nodes = Atomic<Int>(0)
+    private let linkUp = Atomic<Bool>(false)
     private let notFannedOut = Atomic<Int>(0)
     private let received = Atomic<Int>(0)
 
@@ -41,6 +42,10 @@ public final class RedisClusterBus: ClusterBus, @unchecked Sendable {
 
     /// Nodes subscribed to the channel (this one included); 0 while Redis is unreachable.
     public var nodeCount: Int? { nodes.load(ordering: .relaxed) }
+
+    public var health: ClusterHealth? {
+        ClusterHealth(connected: linkUp.load(ordering: .relaxed), publishesNotFannedOut: publishesNotFannedOut)
+    }
 
     /// Publishes that reached local subscribers but not Redis (it was down).
     public var publishesNotFannedOut: Int { notFannedOut.load(ordering: .relaxed) }
@@ -64,7 +69,11 @@ public final class RedisClusterBus: ClusterBus, @unchecked Sendable {
     private func startOnLoop() {
         subscriber.onReady = { [weak self] in self?.subscribe() }
         subscriber.onLost = { [weak self] in self?.nodes.store(0, ordering: .relaxed) }
-        publisher.onReady = { [weak self] in self?.refreshNodeCount() }
+        publisher.onReady = { [weak self] in
+            self?.linkUp.store(true, ordering: .relaxed)
+            self?.refreshNodeCount()
+        }
+        publisher.onLost = { [weak self] in self?.linkUp.store(false, ordering: .relaxed) }
         publisher.start()
         subscriber.start()
         scheduleNodeCount()

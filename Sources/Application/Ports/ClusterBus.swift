@@ -21,4 +21,19 @@ public protocol ClusterBus: LifecycleService {
     func publish(_ event: PublishedEvent)
     /// Number of nodes sharing the bus, or nil when running alone.
     var nodeCount: Int? { get }
+    /// The link to the other nodes, or nil when running alone.
+    var health: ClusterHealth? { get }
+}
+
+/// How the link to the other nodes is doing (extension fields of the status report).
+public struct ClusterHealth: Sendable, Equatable {
+    /// True while publishes reach the other nodes.
+    public var connected: Bool
+    /// Publishes delivered locally but not fanned out because the link was down.
+    public var publishesNotFannedOut: Int
+
+    public init(connected: Bool, publishesNotFannedOut: Int) {
+        self.connected = connected
+        self.publishesNotFannedOut = publishesNotFannedOut
+    }
 }

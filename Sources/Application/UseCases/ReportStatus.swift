@@ -27,7 +27,8 @@ public struct ReportStatus: Sendable {
         let now = clock.monotonic
         let registered = topics.liveTopics(now: now)
         let counters = statistics.snapshot()
-        return StatusSnapshot(
+        let health = bus.health
+        var snapshot = StatusSnapshot(
             version: version,
             uptimeSeconds: now.duration(since: startedAt).wholeSeconds,
             registeredTopicCount: registered.count,
@@ -38,5 +39,8 @@ public struct ReportStatus: Sendable {
             activeTopics: includeTopicLists ? counters.activeTopics : nil,
             clusterNodes: bus.nodeCount ?? -1
         )
+        snapshot.clusterConnected = health?.connected
+        snapshot.clusterUnsent = health?.publishesNotFannedOut
+        return snapshot
     }
 }

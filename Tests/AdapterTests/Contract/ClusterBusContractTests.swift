@@ -82,3 +82,63 @@ struct ClusterBusContractTests {
         #expect(RedisClusterBus.decodeEnvelope(Array(#"{"origin_id":"x","topic":"t"}"#.utf8), ignoring: "y") == nil)
     }
 }
+
+struct RedisLoginTests {
+    let topic = TopicName("session.42")!
+
+    @Test func busAndStoreLogInWithPasswordAndDatabase() throws {
+        let server = try RedisServer(password: "s3cret pass")
+        let group = try EventLoopGroup(count: 2)
+        defer {
+            group.stopAndJoin()
+            server.stop()
+        }
+        let endpoint = try RedisEndpoint(url: "redis://:s3cret%20pass@127.0.0.1:\(server.port)/3")
+        let sinks = [RecordingSink(), RecordingSink()]
+        let buses = (0..<2).map { index in
+            RedisClusterBus(
+                endpoint: endpoint, prefix: "wavelog:", originID: String(repeating: "\(index)", count: 16), sink: sinks[index],
+                loop: group.loops[index], logger: Logger(label: "test"))
+        }
+        let store = RedisTopicStore(
+            endpoint: endpoint, prefix: "wavelog:", originID: "0000000000000000", clock: SystemClock(), loop: group.loops[0],
+            logger: Logger(label: "test"))
+        for bus in buses { try bus.start() }
+        try store.start()
+        group.start()
+        defer {
+            store.shutdown()
+            for bus in buses { bus.shutdown() }
+        }
+        #expect(eventually { buses.allSatisfy { $0.nodeCount == 2 && $0.health?.connected == true } })
+        buses[0].publish(PublishedEvent(topic: topic, payload: JSONPayload(validatedBytes: Array("7".utf8))))
+        #expect(eventually { sinks[1].delivered.count == 1 })
+        // SELECT 3: the registration lands in database 3, not 0.
+        #expect(eventually {
+            store.register(topic, meta: .secureDefault, ttl: .seconds(60), now: SystemClock().monotonic)
+            return (try? server.command(["EXISTS", "wavelog:topic:session.42"], database: 3)) == ":1\r\n"
+        })
+        #expect(try server.command(["EXISTS", "wavelog:topic:session.42"]) == ":0\r\n")
+    }
+
+    @Test func wrongPasswordKeepsLocalDeliveryAndReportsTheLinkDown() throws {
+        let server = try RedisServer(password: "right")
+        let group = try EventLoopGroup(count: 1)
+        defer {
+            group.stopAndJoin()
+            server.stop()
+        }
+        let sink = RecordingSink()
+        let bus = RedisClusterBus(
+            endpoint: RedisEndpoint(host: "127.0.0.1", port: server.port, password: "wrong"), prefix: "wavelog:",
+            originID: "0123456789abcdef", sink: sink, loop: group.loops[0], logger: Logger(label: "test"))
+        try bus.start()
+        group.start()
+        defer { bus.shutdown() }
+        bus.publish(PublishedEvent(topic: topic, payload: JSONPayload(validatedBytes: Array("1".utf8))))
+        #expect(sink.delivered.count == 1)
+        #expect(eventually { bus.publishesNotFannedOut == 1 })
+        #expect(bus.health?.connected == false)
+        #expect(bus.nodeCount == 0)
+    }
+}
