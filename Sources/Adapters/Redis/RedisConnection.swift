@@ -48,19 +48,47 @@ public final class RedisConnection: LoopHandler {
         attempt()
     }
 
-    /// Closes the connection and stops retrying. Pending callbacks get nil.
+    /// Closes the connection now and stops retrying; pending callbacks get nil. Must not be
+    /// called from inside a hiredis callback. (redisAsyncDisconnect would wait for pending
+    /// replies, which a subscribed connection always has, so it never closed.)
     public func stop() {
         state = .stopped
         if let context {
-            redisAsyncDisconnect(context)
+            redisAsyncFree(context)
+            self.context = nil
         }
     }
 
     private func attempt() {
         guard state == .disconnected else { return }
-        // hiredis resolves names with getaddrinfo, which blocks; redis_url should name an IP
-        // address in production (documented in config.sample.yaml).
-        guard let context = redisAsyncConnect(endpoint.host, Int32(endpoint.port)) else {
+        guard HostResolver.isAddressLiteral(endpoint.host) else {
+            // hiredis would resolve the name with getaddrinfo, which blocks: resolve on a thread
+            // of its own (a container's "redis" may take seconds to answer), then connect here.
+            state = .connecting
+            let host = endpoint.host
+            let connection = UnsafeTransfer(self)
+            let loop = self.loop
+            DetachedThread.run {
+                let address = HostResolver.resolve(host)
+                loop.execute { _ in connection.value.resolved(address) }
+            }
+            return
+        }
+        connect(to: endpoint.host)
+    }
+
+    private func resolved(_ address: String?) {
+        guard state == .connecting, context == nil else { return }  // Stopped meanwhile.
+        state = .disconnected
+        guard let address else {
+            scheduleRetry(reason: "cannot resolve \(endpoint.host)")
+            return
+        }
+        connect(to: address)
+    }
+
+    private func connect(to address: String) {
+        guard let context = redisAsyncConnect(address, Int32(endpoint.port)) else {
             scheduleRetry(reason: "out of memory")
             return
         }

@@ -142,3 +142,21 @@ struct RedisLoginTests {
         #expect(bus.nodeCount == 0)
     }
 }
+
+struct RedisHostNameTests {
+    @Test func hostNamesAreResolvedOffTheLoopAndConnect() throws {
+        let server = try RedisServer()
+        let group = try EventLoopGroup(count: 1)
+        defer {
+            group.stopAndJoin()
+            server.stop()
+        }
+        let bus = RedisClusterBus(
+            endpoint: RedisEndpoint(host: "localhost", port: server.port), prefix: "wavelog:", originID: "0123456789abcdef",
+            sink: RecordingSink(), loop: group.loops[0], logger: Logger(label: "test"))
+        try bus.start()
+        group.start()
+        defer { bus.shutdown() }
+        #expect(eventually { bus.health?.connected == true })
+    }
+}
