@@ -213,27 +213,15 @@ public struct JSONReader: ~Copyable {
     // RFC 3629 §4: no overlong forms, no UTF-16 surrogates, nothing above U+10FFFF.
     private mutating func utf8Sequence() throws(JSONError) {
         let start = position
-        let lead = bytes[position]
-        let length: Int
-        var lowerBound: UInt8 = 0x80
-        var upperBound: UInt8 = 0xBF
-        switch lead {
-        case 0xC2...0xDF: length = 2
-        case 0xE0: length = 3; lowerBound = 0xA0
-        case 0xE1...0xEC, 0xEE...0xEF: length = 3
-        case 0xED: length = 3; upperBound = 0x9F
-        case 0xF0: length = 4; lowerBound = 0x90
-        case 0xF1...0xF3: length = 4
-        case 0xF4: length = 4; upperBound = 0x8F
-        default: throw JSONError(kind: .invalidUTF8, offset: start)
-        }
-        guard position + length <= bytes.count else { throw JSONError(kind: .invalidUTF8, offset: start) }
-        let second = bytes[position + 1]
-        guard second >= lowerBound, second <= upperBound else { throw JSONError(kind: .invalidUTF8, offset: start) }
-        for index in (position + 2)..<(position + length) where bytes[index] & 0xC0 != 0x80 {
+        guard let lead = UTF8Lead(bytes[position]), position + lead.length <= bytes.count else {
             throw JSONError(kind: .invalidUTF8, offset: start)
         }
-        position += length
+        let second = bytes[position + 1]
+        guard second >= lead.secondLower, second <= lead.secondUpper else { throw JSONError(kind: .invalidUTF8, offset: start) }
+        for index in (position + 2)..<(position + lead.length) where bytes[index] & 0xC0 != 0x80 {
+            throw JSONError(kind: .invalidUTF8, offset: start)
+        }
+        position += lead.length
     }
 
     private mutating func number() throws(JSONError) {

@@ -1,6 +1,30 @@
-// Incremental UTF-8 validation, so a text message split over fragments fails as early as possible.
+// UTF-8 validation (RFC 3629 §4), shared by the JSON reader and the WebSocket decoder.
 
-/// Validates UTF-8 across chunk boundaries (RFC 3629 §4: no overlongs, no surrogates, ≤ U+10FFFF).
+/// The rule for a multi-byte sequence, decided by its lead byte.
+struct UTF8Lead {
+    /// Bytes in the whole sequence (2-4).
+    let length: Int
+    /// Allowed range of the second byte: excludes overlong forms, UTF-16 surrogates, > U+10FFFF.
+    let secondLower: UInt8
+    let secondUpper: UInt8
+
+    /// nil for a byte that cannot start a multi-byte sequence (continuation bytes, C0, C1, F5-FF).
+    init?(_ lead: UInt8) {
+        switch lead {
+        case 0xC2...0xDF: (length, secondLower, secondUpper) = (2, 0x80, 0xBF)
+        case 0xE0: (length, secondLower, secondUpper) = (3, 0xA0, 0xBF)
+        case 0xE1...0xEC, 0xEE...0xEF: (length, secondLower, secondUpper) = (3, 0x80, 0xBF)
+        case 0xED: (length, secondLower, secondUpper) = (3, 0x80, 0x9F)
+        case 0xF0: (length, secondLower, secondUpper) = (4, 0x90, 0xBF)
+        case 0xF1...0xF3: (length, secondLower, secondUpper) = (4, 0x80, 0xBF)
+        case 0xF4: (length, secondLower, secondUpper) = (4, 0x80, 0x8F)
+        default: return nil
+        }
+    }
+}
+
+/// Validates UTF-8 across chunk boundaries, so a text message split over fragments fails as
+/// early as possible.
 struct UTF8Validator {
     private var remaining = 0
     private var lower: UInt8 = 0x80
@@ -16,17 +40,11 @@ struct UTF8Validator {
                 upper = 0xBF
                 continue
             }
-            switch byte {
-            case 0x00...0x7F: continue
-            case 0xC2...0xDF: remaining = 1
-            case 0xE0: remaining = 2; lower = 0xA0
-            case 0xE1...0xEC, 0xEE...0xEF: remaining = 2
-            case 0xED: remaining = 2; upper = 0x9F
-            case 0xF0: remaining = 3; lower = 0x90
-            case 0xF1...0xF3: remaining = 3
-            case 0xF4: remaining = 3; upper = 0x8F
-            default: return false
-            }
+            if byte < 0x80 { continue }
+            guard let lead = UTF8Lead(byte) else { return false }
+            remaining = lead.length - 1
+            lower = lead.secondLower
+            upper = lead.secondUpper
         }
         return true
     }

@@ -36,12 +36,11 @@ public struct WebSocketFrameParser {
 
     /// Decodes the next frame from the unconsumed `bytes`.
     public mutating func parse(_ bytes: UnsafeRawBufferPointer) throws(WebSocketProtocolError) -> Result {
-        let offset = 0
         do {
-            guard let header = try FrameHeader(bytes, at: offset) else { return .needMoreBytes }
+            guard let header = try FrameHeader(bytes, at: 0) else { return .needMoreBytes }
             try check(header)
-            guard bytes.count - offset - header.headerLength >= header.payloadLength else { return .needMoreBytes }
-            let payloadStart = offset + header.headerLength
+            guard bytes.count - header.headerLength >= header.payloadLength else { return .needMoreBytes }
+            let payloadStart = header.headerLength
             let payload = UnsafeRawBufferPointer(rebasing: bytes[payloadStart..<(payloadStart + header.payloadLength)])
             let frameEnd = payloadStart + header.payloadLength
 
