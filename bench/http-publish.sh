@@ -6,8 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-5}
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
-swift build -c release --product wavelog-worker >/dev/null
-bin="$(swift build -c release --show-bin-path)/wavelog-worker"
+if [ -z "${WORKER_BIN:-}" ]; then
+  swift build -c release --product wavelog-worker >/dev/null
+fi
+bin="${WORKER_BIN:-$(swift build -c release --show-bin-path)/wavelog-worker}"
 export WORKER_SECRET=bench-secret-0123456789abcdef0123456789
 dir=$(mktemp -d)
 clk=$(getconf CLK_TCK)

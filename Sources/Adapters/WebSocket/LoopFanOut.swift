@@ -3,8 +3,9 @@ public import Application
 
 /// Delivers events to the WebSocket shards of every loop (ARCHITECTURE.md "Runtime model").
 ///
-/// The push frame is encoded once per event; each loop receives a reference to it. The loop
-/// that handled the publish delivers at once; the others through `execute`, in publish order.
+/// The push frame is encoded once per event; each loop with subscribers receives a reference to
+/// it. The loop that handled the publish delivers at once; the others through `execute`, in
+/// publish order. Loops without any subscriber are not woken.
 public final class LoopFanOut: SubscriberSink, @unchecked Sendable {
     // Written only before the loops start (App wiring); read-only afterwards.
     private var shards: [WebSocketTransport] = []
@@ -17,9 +18,10 @@ public final class LoopFanOut: SubscriberSink, @unchecked Sendable {
     }
 
     public func deliver(_ event: PublishedEvent) {
+        guard shards.contains(where: \.hasSubscribers) else { return }  // Nobody listens: no encoding either.
         let frame = WebSocketFrameEncoder.push(payload: event.payload.bytes)
         let topic = event.topic
-        for shard in shards {
+        for shard in shards where shard.hasSubscribers {
             if shard.loop.inLoop {
                 shard.deliver(frame, to: topic)
             } else {

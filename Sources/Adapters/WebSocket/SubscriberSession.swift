@@ -50,6 +50,7 @@ public final class SubscriberSession: WebSocketEndpoint {
 
     private func authenticate(_ message: AuthMessage, on socket: WebSocketConnection) {
         let result = shard.broker.authenticateSubscriber(key, topic: topic, message: message, into: &shard.index)
+        shard.indexChanged()
         switch result {
         case .success(let subscription):
             state = .subscribed(subscription)
@@ -105,6 +106,7 @@ public final class SubscriberSession: WebSocketEndpoint {
     public func closed(_ socket: WebSocketConnection) {
         if case .subscribed = state {
             shard.broker.disconnect(key, from: &shard.index)
+            shard.indexChanged()
         }
         state = .ended
         shard.sessionClosed(self)

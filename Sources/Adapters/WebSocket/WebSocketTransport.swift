@@ -28,6 +28,9 @@ public final class WebSocketTransport: Transport, HTTPResponder {
     let counters: WebSocketCounters
     public let loop: EventLoop
     var index = SubscriptionIndex<SessionKey>()
+    /// `index.count`, readable from other loops: the fan-out skips a loop with no subscribers
+    /// instead of waking it for nothing. Updated after every change to `index`.
+    private let subscribedCount = Atomic<Int>(0)
     private var sessions: [ObjectIdentifier: SubscriberSession] = [:]
     private lazy var http = HTTPTransport(responder: self)
     private var draining = false
@@ -157,6 +160,14 @@ public final class WebSocketTransport: Transport, HTTPResponder {
 
     // MARK: - Fan-out (on this loop)
 
+    func indexChanged() {
+        subscribedCount.store(index.count, ordering: .relaxed)
+    }
+
+    /// Whether any socket of this loop is subscribed. Any thread; may lag a subscribe by one
+    /// publish, which is the same race a publish and a subscribe always have.
+    public var hasSubscribers: Bool { subscribedCount.load(ordering: .relaxed) > 0 }
+
     /// Writes the shared `frame` to every subscriber of `topic` on this loop.
     /// O(subscribers of the topic on this loop); no allocation or copy per subscriber.
     public func deliver(_ frame: EncodedFrame, to topic: TopicName) {
@@ -166,7 +177,9 @@ public final class WebSocketTransport: Transport, HTTPResponder {
     private func scheduleExpiryCheck() {
         loop.schedule(after: Self.expiryCheckInterval) { [weak self] _ in
             guard let self else { return }
-            for key in self.broker.expireTokens(in: &self.index) { key.session.tokenExpired() }
+            let expired = self.broker.expireTokens(in: &self.index)
+            if !expired.isEmpty { self.indexChanged() }
+            for key in expired { key.session.tokenExpired() }
             self.scheduleExpiryCheck()
         }
     }
