@@ -4,20 +4,19 @@ import Logging
 
 /// What the running node holds per loop, for shutdown.
 struct RunningNode {
-    private var parts: [(loop: EventLoop, listeners: [Listener], transports: [any Transport])] = []
+    private var parts: [LoopParts] = []
     var budget: ConnectionBudget?
 
     mutating func add(loop: EventLoop, listeners: [Listener], transports: [any Transport]) {
-        parts.append((loop, listeners, transports))
+        parts.append(LoopParts(loop: loop, listeners: listeners, transports: transports))
     }
 
     /// Stops accepting, lets transports close gracefully, and force-closes what is left at `deadline`.
     func drain(deadline: Duration, logger: Logger) {
         for part in parts {
-            let work = UncheckedBox(part)
             part.loop.execute { _ in
-                for listener in work.value.listeners { listener.close() }
-                for transport in work.value.transports { transport.drain() }
+                for listener in part.listeners { listener.close() }
+                for transport in part.transports { transport.drain() }
             }
         }
         let step: Duration = .milliseconds(20)
@@ -30,16 +29,22 @@ struct RunningNode {
         if left > 0 {
             logger.warning("drain deadline passed", metadata: ["connections": "\(left)"])
             for part in parts {
-                let work = UncheckedBox(part)
-                part.loop.execute { _ in for transport in work.value.transports { transport.closeAll() } }
+                part.loop.execute { _ in for transport in part.transports { transport.closeAll() } }
             }
         }
     }
 }
 
-/// Carries loop-confined objects to their own loop through `execute`. Only the loop that owns
-/// the contents may open the box.
-struct UncheckedBox<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
+/// One loop's listeners and transports. Loop-confined: only `loop` touches them, through
+/// `execute` (a final class rather than a tuple in a generic box, see the [cluster] notes).
+final class LoopParts: @unchecked Sendable {
+    let loop: EventLoop
+    let listeners: [Listener]
+    let transports: [any Transport]
+
+    init(loop: EventLoop, listeners: [Listener], transports: [any Transport]) {
+        self.loop = loop
+        self.listeners = listeners
+        self.transports = transports
+    }
 }
