@@ -8,8 +8,9 @@ let package = Package(
     platforms: [.macOS(.v15)],
     dependencies: [.package(name: "wavelog-worker", path: "..")],
     targets: [
-        .executableTarget(name: "FuzzHTTPParser", dependencies: [.product(name: "WorkerCore", package: "wavelog-worker")]),
-        .executableTarget(name: "FuzzJSONReader", dependencies: [.product(name: "WorkerCore", package: "wavelog-worker")]),
-        .executableTarget(name: "FuzzWebSocketDecoder", dependencies: [.product(name: "WorkerCore", package: "wavelog-worker")]),
+        .target(name: "FuzzSupport"),
+        .executableTarget(name: "FuzzHTTPParser", dependencies: ["FuzzSupport", .product(name: "WorkerCore", package: "wavelog-worker")]),
+        .executableTarget(name: "FuzzJSONReader", dependencies: ["FuzzSupport", .product(name: "WorkerCore", package: "wavelog-worker")]),
+        .executableTarget(name: "FuzzWebSocketDecoder", dependencies: ["FuzzSupport", .product(name: "WorkerCore", package: "wavelog-worker")]),
     ]
 )

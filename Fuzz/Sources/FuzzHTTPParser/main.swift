@@ -1,25 +1,9 @@
 // libFuzzer target: the HTTP/1.1 request parser must end every input in a defined state.
 import Adapters
-import Glibc
-
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<Int32>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32
-) -> Int32
+import FuzzSupport
 
 /// Feeds the input whole and then split at a point derived from its first byte, as a connection
 /// would receive it; both must agree, and nothing may be consumed past the input.
-func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
-    guard let data else { return 0 }
-    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
-    let whole = run(bytes, split: bytes.count)
-    let split = run(bytes, split: size == 0 ? 0 : Int(bytes[0]) % (size + 1))
-    precondition(whole == split, "chunking changed the outcome")
-    return 0
-}
-
 func run(_ bytes: [UInt8], split: Int) -> String {
     var parser = HTTPRequestParser()
     var pending: [UInt8] = []
@@ -49,6 +33,4 @@ func run(_ bytes: [UInt8], split: Int) -> String {
     return log
 }
 
-var argc = CommandLine.argc
-var argv = CommandLine.unsafeArgv
-exit(LLVMFuzzerRunDriver(&argc, &argv) { fuzzOne($0, $1) })
+runFuzzer { expectSameOutcomeWhenSplit($0, run) }

@@ -227,7 +227,7 @@ public final class HTTPServerHandler: ConnectionHandler {
         // the whole request within requestTimeout.
         connection.loop.schedule(after: HTTPLimits.headTimeout) { [weak self, weak connection] loop in
             guard let self, let connection, self.deadlineGeneration == generation else { return }
-            if self.parserStillInHead {
+            if self.parser.isReadingHead {
                 self.timeOut(connection)
             } else {
                 loop.schedule(after: HTTPLimits.requestTimeout - HTTPLimits.headTimeout) { [weak self, weak connection] _ in
@@ -236,11 +236,6 @@ public final class HTTPServerHandler: ConnectionHandler {
                 }
             }
         }
-    }
-
-    private var parserStillInHead: Bool {
-        // The parser is still reading a head when nothing but a partial head is buffered.
-        parser.isBetweenRequests || parser.isReadingHead
     }
 
     private func timeOut(_ connection: Connection) {

@@ -16,7 +16,9 @@ public final class SubscriberSession: WebSocketEndpoint {
     let clientIP: String
     private unowned let shard: WebSocketTransport
     private(set) var state: State = .awaitingAuth
-    private(set) weak var socket: WebSocketConnection?
+    /// Strong, so a push costs no weak-reference load; the cycle with `socket.endpoint` ends
+    /// in `closed(_:)`, which every ending of the connection calls.
+    private(set) var socket: WebSocketConnection?
     private var lastStatusAnswer: MonotonicTime?
 
     init(topic: TopicName, clientIP: String, shard: WebSocketTransport) {
@@ -109,6 +111,7 @@ public final class SubscriberSession: WebSocketEndpoint {
             shard.indexChanged()
         }
         state = .ended
+        self.socket = nil
         shard.sessionClosed(self)
     }
 }
