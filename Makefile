@@ -9,8 +9,11 @@ BUILD_PACKAGES := libssl-dev libhiredis-dev libyaml-dev pkg-config
 # Tools the tests drive: a real redis-server, curl and Python WebSocket clients for system tests.
 TEST_PACKAGES := redis-server redis-tools curl python3 python3-venv python3-pip
 VENV := .build/venv
+# The reference server and tools `make bench` compares against and pins with.
+BENCH_PACKAGES := nginx-light libnginx-mod-nchan redis-server util-linux procps python3
+BENCH_RUNS ?= 2
 
-.PHONY: all deps test-deps build debug test system-test check-layers run fuzz bench conformance clean
+.PHONY: all deps test-deps build debug test system-test check-layers run fuzz bench bench-load bench-micro conformance clean
 
 all: build
 
@@ -60,6 +63,18 @@ conformance: $(VENV)/.installed
 
 fuzz: deps
 	scripts/fuzz.sh
+
+# Not part of `make test`: figures, not verdicts. bench-load compares with nginx+nchan (bench/run.py).
+bench: bench-load bench-micro
+
+bench-load: deps
+	$(call apt_install,$(BENCH_PACKAGES))
+	$(SWIFT) build -c release --product wavelog-worker
+	$(SWIFT) build -c release --product wavelog-load
+	python3 bench/run.py --runs $(BENCH_RUNS) --bin "$$($(SWIFT) build -c release --show-bin-path)"
+
+bench-micro: deps
+	cd Benchmarks && $(SWIFT) package benchmark
 
 run: build
 	scripts/run-dev.sh "$$($(SWIFT) build -c release --show-bin-path)/wavelog-worker"

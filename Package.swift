@@ -15,6 +15,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "wavelog-worker", targets: ["App"]),
+        // The [bench] load generator: a client of the wire protocol, not of the worker's code.
+        .executable(name: "wavelog-load", targets: ["LoadGenerator"]),
         // Exposed so the fuzz package (Fuzz/) and benchmarks can link the codecs.
         .library(name: "WorkerCore", targets: ["Domain", "Application", "Adapters"]),
     ],
@@ -42,6 +44,7 @@ let package = Package(
             dependencies: ["Domain", "Application", "Adapters", logging],
             swiftSettings: strictSettings
         ),
+        .executableTarget(name: "LoadGenerator", dependencies: ["CLinux", "COpenSSL"], swiftSettings: strictSettings),
 
         // MARK: - Tests
         .target(

@@ -1,0 +1,96 @@
+// What differs between the servers under test: how to subscribe, authenticate and publish.
+import COpenSSL
+
+enum Dialect: String {
+    /// wavelog-worker (or the upstream Go worker): `/ws?topic=`, an auth frame, `/internal/publish`.
+    case worker
+    /// nginx + nchan: WebSocket `/sub/T`, `POST /pub?id=T`, no authentication.
+    case nchan
+
+    func handshake(topic: String, port: UInt16) -> [UInt8] {
+        let path = self == .worker ? "/ws?topic=\(topic)" : "/sub/\(topic)"
+        return Array((
+            "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            + "Origin: http://127.0.0.1\r\n\r\n").utf8)
+    }
+
+    /// The masked frame a subscriber sends once upgraded; nil when the server wants none.
+    func authFrame(topic: String, secret: String) -> [UInt8]? {
+        guard self == .worker else { return nil }
+        let token = Token.mint(topic: topic, secret: secret)
+        return ClientFrame.maskedText(Array("{\"type\":\"auth\",\"token\":\"\(token)\"}".utf8))
+    }
+
+    /// The HTTP request that publishes `payload` to `topic`, as PHP's curl sends it.
+    func publishRequest(topic: String, payload: [UInt8], secret: String, port: UInt16) -> [UInt8] {
+        switch self {
+        case .worker:
+            let body = Array("{\"topic\":\"\(topic)\",\"payload\":".utf8) + payload + [UInt8(ascii: "}")]
+            return Array((
+                "POST /internal/publish HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nAccept: */*\r\n"
+                + "X-Worker-Secret: \(secret)\r\nContent-Type: application/json\r\n"
+                + "Content-Length: \(body.count)\r\n\r\n").utf8) + body
+        case .nchan:
+            return Array((
+                "POST /pub?id=\(topic) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nAccept: */*\r\n"
+                + "Content-Type: application/json\r\nContent-Length: \(payload.count)\r\n\r\n").utf8) + payload
+        }
+    }
+
+    /// Setup the server needs before subscribers come (the worker's topic registry).
+    func registerRequest(topic: String, secret: String, port: UInt16) -> [UInt8]? {
+        guard self == .worker else { return nil }
+        let body = "{\"topic\":\"\(topic)\",\"meta\":{\"require_token\":true}}"
+        return Array((
+            "POST /internal/register HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nX-Worker-Secret: \(secret)\r\n"
+            + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)").utf8)
+    }
+
+    /// A frame that tells the subscriber it is in; nchan has none, the 101 is enough.
+    var waitsForAuthReply: Bool { self == .worker }
+}
+
+/// Tokens as PROTOCOL.md "Tokens" and PHP's `hash_hmac` mint them.
+enum Token {
+    static func mint(topic: String, secret: String) -> String {
+        let claims = "{\"user_id\":0,\"topic\":\"\(topic)\",\"expires\":4102444800}"
+        let head = hex(Array(claims.utf8))
+        var mac = [UInt8](repeating: 0, count: 32)
+        var length: UInt32 = 0
+        let key = Array(secret.utf8)
+        let message = Array(head.utf8)
+        _ = HMAC(EVP_sha256(), key, Int32(key.count), message, message.count, &mac, &length)
+        return head + "." + hex(mac)
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 15)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// Client-to-server frames must be masked (RFC 6455 5.3); a fixed key is fine for a load test.
+enum ClientFrame {
+    static let maskKey: [UInt8] = [0x37, 0xFA, 0x21, 0x3D]
+
+    static func maskedText(_ payload: [UInt8]) -> [UInt8] { masked(opcode: 0x1, payload) }
+
+    static func masked(opcode: UInt8, _ payload: [UInt8]) -> [UInt8] {
+        var frame: [UInt8] = [0x80 | opcode]
+        if payload.count < 126 {
+            frame.append(0x80 | UInt8(payload.count))
+        } else {
+            frame += [0x80 | 126, UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)]
+        }
+        frame += maskKey
+        for (index, byte) in payload.enumerated() { frame.append(byte ^ maskKey[index & 3]) }
+        return frame
+    }
+}

@@ -1,0 +1,85 @@
+// Command-line flags; every scenario of bench/run.py is a combination of these.
+struct LoadOptions {
+    enum Mode: String { case connect, fanout, publish }
+
+    var mode = Mode.fanout
+    var dialect = Dialect.worker
+    var wsPort: UInt16 = 9000
+    var httpPort: UInt16 = 9001
+    var secret = ""
+    var serverProcesses: [Int32] = []
+    var topics = 1
+    var subscribersPerTopic = 0
+    /// Publishes per second; 0 publishes as fast as the window allows.
+    var rate = 0.0
+    var seconds = 5.0
+    /// Publishes a topic may have in flight (sent, not yet received by all its subscribers).
+    var window = 8
+    var publishers = 2
+    var keepAlive = true
+    var payloadBytes = 128
+    var setupConcurrency = 256
+    var drainSeconds = 10.0
+
+    static let usage = """
+        usage: wavelog-load --mode connect|fanout|publish --dialect worker|nchan --ws-port P --http-port P
+               [--secret S] [--pid PID]... [--topics N] [--subscribers N (per topic)] [--rate R/s, 0 = max]
+               [--seconds S] [--window N] [--publishers N] [--new-connection] [--payload-bytes N]
+               [--setup-concurrency N] [--drain-seconds S]
+        Prints one JSON object of figures; server CPU and RSS come from /proc of every --pid.
+        """
+
+    static func parse(_ arguments: [String]) throws(UsageError) -> LoadOptions {
+        var options = LoadOptions()
+        var rest = arguments[...]
+        func value(_ flag: String) throws(UsageError) -> String {
+            guard let next = rest.popFirst() else { throw UsageError("\(flag) needs a value") }
+            return next
+        }
+        func number<T: LosslessStringConvertible>(_ flag: String, _: T.Type) throws(UsageError) -> T {
+            let text = try value(flag)
+            guard let parsed = T(text) else { throw UsageError("\(flag): not a number: \(text)") }
+            return parsed
+        }
+        while let flag = rest.popFirst() {
+            switch flag {
+            case "--mode":
+                let text = try value(flag)
+                guard let mode = Mode(rawValue: text) else { throw UsageError("--mode: unknown \(text)") }
+                options.mode = mode
+            case "--dialect":
+                let text = try value(flag)
+                guard let dialect = Dialect(rawValue: text) else { throw UsageError("--dialect: unknown \(text)") }
+                options.dialect = dialect
+            case "--ws-port": options.wsPort = try number(flag, UInt16.self)
+            case "--http-port": options.httpPort = try number(flag, UInt16.self)
+            case "--secret": options.secret = try value(flag)
+            case "--pid": options.serverProcesses.append(try number(flag, Int32.self))
+            case "--topics": options.topics = try number(flag, Int.self)
+            case "--subscribers": options.subscribersPerTopic = try number(flag, Int.self)
+            case "--rate": options.rate = try number(flag, Double.self)
+            case "--seconds": options.seconds = try number(flag, Double.self)
+            case "--window": options.window = try number(flag, Int.self)
+            case "--publishers": options.publishers = try number(flag, Int.self)
+            case "--new-connection": options.keepAlive = false
+            case "--payload-bytes": options.payloadBytes = try number(flag, Int.self)
+            case "--setup-concurrency": options.setupConcurrency = try number(flag, Int.self)
+            case "--drain-seconds": options.drainSeconds = try number(flag, Double.self)
+            case "--help", "-h": throw UsageError("")
+            default: throw UsageError("unknown flag \(flag)")
+            }
+        }
+        guard options.topics >= 1, options.publishers >= 1, options.window >= 1, options.setupConcurrency >= 1 else {
+            throw UsageError("--topics, --publishers, --window and --setup-concurrency must be at least 1")
+        }
+        if options.mode != .publish && options.subscribersPerTopic < 1 {
+            throw UsageError("--mode \(options.mode.rawValue) needs --subscribers")
+        }
+        return options
+    }
+}
+
+struct UsageError: Error {
+    let message: String
+    init(_ message: String) { self.message = message }
+}

@@ -1,0 +1,54 @@
+// The server's side of the figures, read from /proc: CPU time of all its threads and its RSS.
+import Glibc
+
+struct ServerProbe {
+    let processes: [Int32]
+
+    /// Nanoseconds on CPU, summed over every thread (schedstat is exact, unlike the 10 ms ticks
+    /// of /proc/PID/stat).
+    func cpuNanoseconds() -> UInt64 {
+        var total: UInt64 = 0
+        for process in processes {
+            for task in Self.tasks(of: process) {
+                guard let text = Self.read("/proc/\(process)/task/\(task)/schedstat"),
+                      let first = text.split(separator: " ").first, let value = UInt64(first) else { continue }
+                total += value
+            }
+        }
+        return total
+    }
+
+    func residentKiB() -> Int {
+        processes.reduce(0) { sum, process in
+            guard let text = Self.read("/proc/\(process)/status"),
+                  let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) else { return sum }
+            return sum + (Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0)
+        }
+    }
+
+    private static func tasks(of process: Int32) -> [String] {
+        guard let directory = opendir("/proc/\(process)/task") else { return [] }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name.first?.isNumber == true { names.append(name) }
+        }
+        return names
+    }
+
+    private static func read(_ path: String) -> String? {
+        guard let file = fopen(path, "r") else { return nil }
+        defer { fclose(file) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = fread(&chunk, 1, chunk.count, file)
+            if count <= 0 { break }
+            bytes += chunk[0..<count]
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

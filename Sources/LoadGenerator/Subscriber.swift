@@ -1,0 +1,157 @@
+// One WebSocket subscriber: handshake, optional auth, then counting and timing every push.
+import Glibc
+import CLinux
+
+final class Subscriber: ReactorClient {
+    enum State { case connecting, upgrading, authenticating, subscribed, closed }
+
+    let descriptor: Int32
+    let topic: Int
+    private(set) var state = State.connecting
+    private let setup: SubscriberSetup
+    private let tally: Tally
+    private var carry: [UInt8] = []
+    private var outbox = Outbox()
+    /// Pushes seen. Publishes sent on different connections may be served in either order,
+    /// so loss is what is missing at the end, not a gap in the sequence.
+    private(set) var received = 0
+
+    init(topic: Int, setup: SubscriberSetup, tally: Tally) {
+        self.topic = topic
+        self.setup = setup
+        self.tally = tally
+        descriptor = ClientSocket.connect(port: setup.port)
+    }
+
+    func writable(_ reactor: Reactor) {
+        if state == .connecting {
+            guard ClientSocket.connectError(descriptor) == 0 else { return fail(reactor) }
+            state = .upgrading
+            send(setup.handshakes[topic], reactor)
+            if outbox.isEmpty { reactor.watchWritable(self, false) }
+            return
+        }
+        if !outbox.flush(descriptor) { reactor.watchWritable(self, false) }
+    }
+
+    func failed(_ reactor: Reactor) { fail(reactor) }
+
+    func readable(_ reactor: Reactor) {
+        let count = recv(descriptor, reactor.readBuffer.baseAddress, reactor.readBuffer.count, 0)
+        if count == 0 { return fail(reactor) }
+        if count < 0 {
+            if clinux_errno() == EAGAIN { return }
+            return fail(reactor)
+        }
+        let now = Clock.now()
+        let fresh = UnsafeRawBufferPointer(rebasing: reactor.readBuffer[0..<count])
+        if carry.isEmpty {
+            let used = consume(fresh, now: now, reactor)
+            if used < count && state != .closed { carry = Array(fresh[used...]) }
+        } else {
+            carry += fresh
+            let used = carry.withUnsafeBytes { consume($0, now: now, reactor) }
+            if state != .closed { carry.removeFirst(used) }
+        }
+    }
+
+    /// Handles whole units (the HTTP answer, frames) and returns the bytes used.
+    private func consume(_ bytes: UnsafeRawBufferPointer, now: UInt64, _ reactor: Reactor) -> Int {
+        var offset = 0
+        if state == .upgrading {
+            guard let end = Scan.headerEnd(bytes) else { return 0 }
+            guard Scan.statusCode(bytes) == 101 else { fail(reactor); return bytes.count }
+            offset = end
+            if let auth = setup.authFrames?[topic] {
+                state = .authenticating
+                send(auth, reactor)
+            } else {
+                subscribed()
+            }
+        }
+        while state == .authenticating || state == .subscribed {
+            guard let frame = ServerFrame.parse(bytes, at: offset) else { break }
+            offset = frame.end
+            let payload = UnsafeRawBufferPointer(rebasing: bytes[frame.payloadStart..<frame.end])
+            switch frame.opcode {
+            case 0x1 where state == .subscribed: delivery(payload, now: now)
+            case 0x1:
+                guard Scan.contains(payload, Scan.authOK) else { fail(reactor); return bytes.count }
+                subscribed()
+            case 0x8:
+                let code = payload.count >= 2 ? UInt16(payload[0]) << 8 | UInt16(payload[1]) : 1005
+                tally.closedByServer[code, default: 0] += 1
+                close(reactor)
+                return bytes.count
+            case 0x9: send(ClientFrame.masked(opcode: 0xA, Array(payload)), reactor)
+            default: tally.unexpectedFrames += 1
+            }
+        }
+        return offset
+    }
+
+    private func subscribed() {
+        state = .subscribed
+        tally.ready += 1
+    }
+
+    private func delivery(_ payload: UnsafeRawBufferPointer, now: UInt64) {
+        guard Scan.number(after: Scan.sequenceKey, in: payload) != nil,
+              let sent = Scan.number(after: Scan.timeKey, in: payload) else {
+            tally.unexpectedFrames += 1
+            return
+        }
+        received += 1
+        tally.deliveries += 1
+        tally.latency.record(microseconds: now > UInt64(sent) ? (now - UInt64(sent)) / 1000 : 0)
+    }
+
+    private func send(_ bytes: [UInt8], _ reactor: Reactor) {
+        let left = bytes.withUnsafeBytes { outbox.send($0, on: descriptor) }
+        if left { reactor.watchWritable(self, true) }
+    }
+
+    private func fail(_ reactor: Reactor) {
+        guard state != .closed else { return }
+        if state != .subscribed { tally.failedSetups += 1 }
+        close(reactor)
+    }
+
+    func close(_ reactor: Reactor) {
+        guard state != .closed else { return }
+        state = .closed
+        reactor.remove(self)
+    }
+}
+
+/// What every subscriber of a run shares, built once per topic.
+struct SubscriberSetup {
+    let port: UInt16
+    let handshakes: [[UInt8]]
+    let authFrames: [[UInt8]]?
+}
+
+/// One frame from the server: unmasked (RFC 6455 5.1), so the payload can be read in place.
+struct ServerFrame {
+    let opcode: UInt8
+    let payloadStart: Int
+    let end: Int
+
+    static func parse(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> ServerFrame? {
+        guard bytes.count - offset >= 2 else { return nil }
+        let opcode = bytes[offset] & 0x0F
+        var length = Int(bytes[offset + 1] & 0x7F)
+        var header = 2
+        if length == 126 {
+            guard bytes.count - offset >= 4 else { return nil }
+            length = Int(bytes[offset + 2]) << 8 | Int(bytes[offset + 3])
+            header = 4
+        } else if length == 127 {
+            guard bytes.count - offset >= 10 else { return nil }
+            length = (0..<8).reduce(0) { $0 << 8 | Int(bytes[offset + 2 + $1]) }
+            header = 10
+        }
+        guard bytes.count - offset - header >= length else { return nil }
+        return ServerFrame(opcode: opcode, payloadStart: offset + header, end: offset + header + length)
+    }
+}

@@ -1,0 +1,259 @@
+#!/usr/bin/env python3
+"""`make bench`: every [bench] scenario against wavelog-worker and nginx+nchan in one run.
+
+Each server is started afresh per scenario and pinned with taskset to CPU 0; the load generator
+(wavelog-load, one epoll loop) runs on CPU 1 and reads the server's CPU time and memory from
+/proc. Figures are server CPU time divided by the work done, so the ratio ours/nchan is what
+counts on a shared, noisy machine; each cell is the median of --runs runs.
+
+Usage: bench/run.py [--runs N] [--only NAME,...] [--bin DIR] [--json FILE]
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SECRET = "bench-secret-0123456789abcdef0123456789"
+SERVER_CPU, CLIENT_CPU = "0", "1"
+
+# name, load generator flags, the figures that scenario is about.
+SCENARIOS = [
+    ("idle-10k", "--mode connect --topics 1000 --subscribers 10",
+     ["cpu_us_per_connection", "rss_kib_per_connection"]),
+    ("fanout-1x1000", "--mode fanout --topics 1 --subscribers 1000 --seconds 5",
+     ["deliveries_per_s", "cpu_us_per_delivery", "latency_p50_us", "latency_p99_us", "lost"]),
+    ("fanout-1x10000", "--mode fanout --topics 1 --subscribers 10000 --seconds 5",
+     ["deliveries_per_s", "cpu_us_per_delivery", "latency_p50_us", "latency_p99_us", "lost"]),
+    ("latency-1x10000-3/s", "--mode fanout --topics 1 --subscribers 10000 --rate 3 --seconds 10",
+     ["cpu_us_per_delivery", "latency_p50_us", "latency_p99_us", "latency_max_us", "lost"]),
+    ("fanout-1000x10", "--mode fanout --topics 1000 --subscribers 10 --seconds 5",
+     ["deliveries_per_s", "cpu_us_per_delivery", "latency_p50_us", "latency_p99_us", "lost"]),
+    ("publish-keepalive", "--mode publish --publishers 4 --seconds 5",
+     ["requests_per_s", "cpu_us_per_request"]),
+    ("publish-new-connection", "--mode publish --publishers 4 --new-connection --seconds 5",
+     ["requests_per_s", "cpu_us_per_request"]),
+]
+LOWER_IS_BETTER = {"cpu_us_per_connection", "rss_kib_per_connection", "cpu_us_per_delivery", "cpu_us_per_request",
+                   "latency_p50_us", "latency_p99_us", "latency_max_us", "lost"}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(port, process, what):
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError(f"{what} is not listening on {port}")
+
+
+class Server:
+    """A started server: the PIDs whose CPU is measured, its ports, and how to stop it."""
+
+    def __init__(self, process, measured, ws_port, http_port, directory):
+        self.process, self.measured, self.ws_port, self.http_port = process, measured, ws_port, http_port
+        self.directory = directory
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def start_worker(binary, cpus=SERVER_CPU, threads=1, extra=""):
+    directory = tempfile.mkdtemp(prefix="bench-worker-")
+    ws, internal = free_port(), free_port()
+    config = os.path.join(directory, "config.yaml")
+    with open(config, "w") as f:
+        f.write(f'worker_secret: "{SECRET}"\nws_port: {ws}\nws_bind: "127.0.0.1"\ninternal_port: {internal}\n'
+                f"threads: {threads}\nlog_level: warning\nmax_connections: 19000\n{extra}")
+    log = open(os.path.join(directory, "log"), "w")
+    process = subprocess.Popen(["taskset", "-c", cpus, binary, "-config", config], stdout=log, stderr=log)
+    wait_listening(ws, process, "wavelog-worker")
+    wait_listening(internal, process, "wavelog-worker")
+    return Server(process, [process.pid], ws, internal, directory)
+
+
+def start_nchan(cpus=SERVER_CPU, extra_http=""):
+    directory = tempfile.mkdtemp(prefix="bench-nchan-")
+    port = free_port()
+    template = open(os.path.join(HERE, "nchan.conf")).read()
+    config = template.replace("@PORT@", str(port)).replace("@DIR@", directory).replace("@HTTP@", extra_http)
+    path = os.path.join(directory, "nginx.conf")
+    open(path, "w").write(config)
+    log = open(os.path.join(directory, "stderr"), "w")
+    process = subprocess.Popen(["taskset", "-c", cpus, "nginx", "-c", path, "-e", os.path.join(directory, "error.log")],
+                               stdout=log, stderr=log)
+    wait_listening(port, process, "nginx")
+    workers = []
+    deadline = time.monotonic() + 10
+    while not workers and time.monotonic() < deadline:
+        out = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout
+        workers = [int(pid) for pid in out.split()]
+        time.sleep(0.02)
+    if not workers:
+        raise RuntimeError("nginx has no worker process")
+    return Server(process, workers, port, port, directory)
+
+
+def load(bindir, server, dialect, flags):
+    command = ["taskset", "-c", CLIENT_CPU, os.path.join(bindir, "wavelog-load"), "--dialect", dialect,
+               "--ws-port", str(server.ws_port), "--http-port", str(server.http_port), "--secret", SECRET]
+    for pid in server.measured:
+        command += ["--pid", str(pid)]
+    result = subprocess.run(command + flags.split(), capture_output=True, text=True, timeout=300)
+    if result.returncode != 0 and not result.stdout.strip():
+        raise RuntimeError(f"wavelog-load failed: {result.stderr.strip()}")
+    return json.loads(result.stdout)
+
+
+def median_report(reports):
+    merged = dict(reports[0])
+    for key, value in reports[0].items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            merged[key] = statistics.median(report[key] for report in reports)
+    merged["lost"] = sum(report["lost"] for report in reports)  # loss is never averaged away
+    merged["closed_1013"] = sum(report["closed_by_server"].get("1013", 0) for report in reports)
+    return merged
+
+
+def run_scenario(bindir, name, flags, runs):
+    results = {}
+    for target in ("worker", "nchan"):
+        reports = []
+        for _ in range(runs):
+            server = start_worker(os.path.join(bindir, "wavelog-worker")) if target == "worker" else start_nchan()
+            try:
+                reports.append(load(bindir, server, target, flags))
+            finally:
+                server.stop()
+        results[target] = median_report(reports)
+    return results
+
+
+def scaling(bindir, runs):
+    """threads: 1 vs threads: 2 on both cores, the load generator unpinned beside them."""
+    figures = {}
+    for threads in (1, 2):
+        rates = []
+        for _ in range(runs):
+            server = start_worker(os.path.join(bindir, "wavelog-worker"), cpus="0,1", threads=threads)
+            try:
+                command = [os.path.join(bindir, "wavelog-load"), "--dialect", "worker", "--ws-port", str(server.ws_port),
+                           "--http-port", str(server.http_port), "--secret", SECRET, "--pid", str(server.process.pid),
+                           "--mode", "fanout", "--topics", "100", "--subscribers", "50", "--seconds", "5"]
+                report = json.loads(subprocess.run(command, capture_output=True, text=True, timeout=300).stdout)
+                rates.append(report["deliveries_per_s"])
+            finally:
+                server.stop()
+        figures[threads] = statistics.median(rates)
+    return figures
+
+
+def cluster(bindir, runs):
+    """Subscribers on node B, publishes to node A through a real redis-server: cross-node latency."""
+    reports = []
+    for _ in range(runs):
+        directory = tempfile.mkdtemp(prefix="bench-redis-")
+        port = free_port()
+        redis = subprocess.Popen(["taskset", "-c", SERVER_CPU, "redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                                  "--save", "", "--appendonly", "no", "--dir", directory],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        nodes = []
+        try:
+            wait_listening(port, redis, "redis-server")
+            extra = f'redis_url: "redis://127.0.0.1:{port}"\n'
+            nodes = [start_worker(os.path.join(bindir, "wavelog-worker"), extra=extra) for _ in range(2)]
+            command = ["taskset", "-c", CLIENT_CPU, os.path.join(bindir, "wavelog-load"), "--dialect", "worker",
+                       "--ws-port", str(nodes[1].ws_port), "--http-port", str(nodes[0].http_port), "--secret", SECRET,
+                       "--pid", str(nodes[0].process.pid), "--pid", str(nodes[1].process.pid), "--pid", str(redis.pid),
+                       "--mode", "fanout", "--topics", "1", "--subscribers", "1000", "--rate", "20", "--seconds", "5"]
+            # The registry reaches node B through Redis; give it the moment PROTOCOL allows for that.
+            reports.append(json.loads(subprocess.run(command, capture_output=True, text=True, timeout=300).stdout))
+        finally:
+            for node in nodes:
+                node.stop()
+            redis.terminate()
+            redis.wait()
+            shutil.rmtree(directory, ignore_errors=True)
+    return median_report(reports)
+
+
+def ratio(ours, theirs):
+    if not theirs:
+        return "-"
+    return f"{ours / theirs:.2f}x"
+
+
+def fmt(value):
+    if isinstance(value, float):
+        return f"{value:,.1f}" if value >= 100 else f"{value:.2f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--only", default="")
+    parser.add_argument("--bin", default=None, help="folder with release wavelog-worker and wavelog-load")
+    parser.add_argument("--json", default="bench-results/latest.json")
+    args = parser.parse_args()
+    bindir = args.bin or subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], capture_output=True,
+                                        text=True, check=True).stdout.strip()
+    only = set(filter(None, args.only.split(",")))
+    everything = {}
+    print(f"{'scenario':24} {'figure':24} {'wavelog-worker':>16} {'nginx+nchan':>16} {'ours/nchan':>10}")
+    for name, flags, figures in SCENARIOS:
+        if only and name not in only:
+            continue
+        results = run_scenario(bindir, name, flags, args.runs)
+        everything[name] = results
+        for figure in figures:
+            ours, theirs = results["worker"][figure], results["nchan"][figure]
+            print(f"{name:24} {figure:24} {fmt(ours):>16} {fmt(theirs):>16} {ratio(ours, theirs):>10}")
+        for target in ("worker", "nchan"):
+            report = results[target]
+            if report["lost"] or report["closed_1013"] or report["failed_setups"] or report.get("requests_failed"):
+                print(f"{'':24} {target}: lost {report['lost']}, closed 1013 {report['closed_1013']}, "
+                      f"failed set-ups {report['failed_setups']}, failed requests {report.get('requests_failed', 0)}")
+        sys.stdout.flush()
+    if not only or "cluster" in only:
+        report = cluster(bindir, args.runs)
+        everything["cluster"] = {"worker": report}
+        for figure in ("latency_p50_us", "latency_p99_us", "latency_max_us", "cpu_us_per_delivery", "lost"):
+            print(f"{'cluster-2-nodes':24} {figure:24} {fmt(report[figure]):>16} {'-':>16} {'-':>10}")
+    if not only or "scaling" in only:
+        figures = scaling(bindir, args.runs)
+        everything["scaling"] = figures
+        print(f"{'threads-2-vs-1':24} {'deliveries_per_s':24} {fmt(figures[2]):>16} {fmt(figures[1]):>16} "
+              f"{figures[2] / figures[1]:.2f}x (threads 2 / threads 1, both cores, generator unpinned)")
+    os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)
+    with open(args.json, "w") as f:
+        json.dump(everything, f, indent=1, default=str)
+    print(f"raw figures: {args.json}")
+
+
+if __name__ == "__main__":
+    main()
