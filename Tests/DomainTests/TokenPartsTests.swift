@@ -31,6 +31,16 @@ struct TokenPartsTests {
         #expect(ConstantTime.equals([UInt8](), [UInt8]()))
     }
 
+    /// Arrays take the contiguous fast path, lazy views the generic walk; both follow one rule.
+    @Test(arguments: ["", "s", "secret", "secreT", "secret!", "xsecret"])
+    func constantTimeEqualsAgreesOnBothPaths(other: String) {
+        let secret = Array("secret".utf8)
+        let expected = secret == Array(other.utf8)
+        #expect(ConstantTime.equals(secret, Array(other.utf8)) == expected)
+        #expect(ConstantTime.equals(secret.lazy.map { $0 }, Array(other.utf8).lazy.map { $0 }) == expected)
+        #expect(ConstantTime.equals(Array(other.utf8), secret) == expected)
+    }
+
     @Test func sharedSecretNeedsThirtyTwoCharactersAndNeverMatchesEmpty() {
         #expect(SharedSecret(String(repeating: "s", count: 31)) == nil)
         let secret = SharedSecret(String(repeating: "s", count: 32))!
