@@ -6,7 +6,10 @@ Each server is started afresh per scenario and pinned with taskset to CPU 0; the
 /proc. Figures are server CPU time divided by the work done, so the ratio ours/nchan is what
 counts on a shared, noisy machine; each cell is the median of --runs runs.
 
-Usage: bench/run.py [--runs N] [--only NAME,...] [--bin DIR] [--json FILE]
+Usage: bench/run.py [--runs N] [--only NAME,...] [--bin DIR] [--json FILE] [--baseline BINARY]
+
+--baseline runs an older wavelog-worker binary in the same run as a third column, so an
+optimisation's effect is a ratio measured under the same noise.
 """
 import argparse
 import json
@@ -139,18 +142,19 @@ def median_report(reports):
     return merged
 
 
-def run_scenario(bindir, name, flags, runs):
-    results = {}
-    for target in ("worker", "nchan"):
-        reports = []
-        for _ in range(runs):
-            server = start_worker(os.path.join(bindir, "wavelog-worker")) if target == "worker" else start_nchan()
+def run_scenario(bindir, flags, runs, baseline=None):
+    """Runs alternate between the servers, so a burst of noise does not land on one of them."""
+    binaries = {"worker": os.path.join(bindir, "wavelog-worker"), "baseline": baseline}
+    targets = ["worker", "nchan"] + (["baseline"] if baseline else [])
+    reports = {target: [] for target in targets}
+    for _ in range(runs):
+        for target in targets:
+            server = start_nchan() if target == "nchan" else start_worker(binaries[target])
             try:
-                reports.append(load(bindir, server, target, flags))
+                reports[target].append(load(bindir, server, "nchan" if target == "nchan" else "worker", flags))
             finally:
                 server.stop()
-        results[target] = median_report(reports)
-    return results
+    return {target: median_report(found) for target, found in reports.items()}
 
 
 def scaling(bindir, runs):
@@ -219,21 +223,27 @@ def main():
     parser.add_argument("--only", default="")
     parser.add_argument("--bin", default=None, help="folder with release wavelog-worker and wavelog-load")
     parser.add_argument("--json", default="bench-results/latest.json")
+    parser.add_argument("--baseline", default=None, help="an older wavelog-worker to compare in the same run")
     args = parser.parse_args()
     bindir = args.bin or subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], capture_output=True,
                                         text=True, check=True).stdout.strip()
     only = set(filter(None, args.only.split(",")))
     everything = {}
-    print(f"{'scenario':24} {'figure':24} {'wavelog-worker':>16} {'nginx+nchan':>16} {'ours/nchan':>10}")
+    extra = f" {'baseline':>16} {'ours/baseline':>13}" if args.baseline else ""
+    print(f"{'scenario':24} {'figure':24} {'wavelog-worker':>16} {'nginx+nchan':>16} {'ours/nchan':>10}{extra}")
     for name, flags, figures in SCENARIOS:
         if only and name not in only:
             continue
-        results = run_scenario(bindir, name, flags, args.runs)
+        results = run_scenario(bindir, flags, args.runs, args.baseline)
         everything[name] = results
         for figure in figures:
             ours, theirs = results["worker"][figure], results["nchan"][figure]
-            print(f"{name:24} {figure:24} {fmt(ours):>16} {fmt(theirs):>16} {ratio(ours, theirs):>10}")
-        for target in ("worker", "nchan"):
+            line = f"{name:24} {figure:24} {fmt(ours):>16} {fmt(theirs):>16} {ratio(ours, theirs):>10}"
+            if args.baseline:
+                before = results["baseline"][figure]
+                line += f" {fmt(before):>16} {ratio(ours, before):>13}"
+            print(line)
+        for target in results:
             report = results[target]
             if report["lost"] or report["closed_1013"] or report["failed_setups"] or report.get("requests_failed"):
                 print(f"{'':24} {target}: lost {report['lost']}, closed 1013 {report['closed_1013']}, "

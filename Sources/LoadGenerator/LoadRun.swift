@@ -15,7 +15,8 @@ final class LoadRun {
     private var nextTopic = 0
     private var expectedDeliveries = 0
     private var requestsAnswered = 0
-    private var requestsFailed = 0
+    /// Refused requests by status; 0 is a connection that failed before an answer.
+    private var failures: [Int: Int] = [:]
     private let padding: String
 
     init(_ options: LoadOptions) {
@@ -96,7 +97,7 @@ final class LoadRun {
         publishers = (0..<options.publishers).map { _ in Publisher(port: options.httpPort, keepAlive: options.keepAlive) }
         for publisher in publishers {
             publisher.onAnswer = { [self] publisher, status, reactor in
-                if (200..<300).contains(status) { requestsAnswered += 1 } else { requestsFailed += 1 }
+                if (200..<300).contains(status) { requestsAnswered += 1 } else { failures[status, default: 0] += 1 }
                 if options.rate == 0 { pump(reactor) }
             }
         }
@@ -125,7 +126,7 @@ final class LoadRun {
         report.drained = drained
         report.publishes = published.reduce(0, +)
         report.requestsAnswered = requestsAnswered
-        report.requestsFailed = requestsFailed
+        report.failures = failures
         report.deliveries = tally.deliveries
         report.lost = tally.lost
         report.closedByServer = tally.closedByServer

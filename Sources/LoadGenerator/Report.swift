@@ -11,7 +11,7 @@ struct Report {
     var drained = true
     var publishes = 0
     var requestsAnswered = 0
-    var requestsFailed = 0
+    var failures: [Int: Int] = [:]
     var deliveries = 0
     var lost = 0
     var closedByServer: [UInt16: Int] = [:]
@@ -27,6 +27,7 @@ struct Report {
     var latencyMax: UInt64 = 0
 
     var json: String {
+        let failed = failures.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }.joined(separator: ",")
         let closes = closedByServer.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }.joined(separator: ",")
         let fields: [(String, String)] = [
             ("mode", "\"\(options.mode.rawValue)\""), ("dialect", "\"\(options.dialect.rawValue)\""),
@@ -35,7 +36,7 @@ struct Report {
             ("setup_seconds", format(setupSeconds)), ("cpu_us_per_connection", format(cpuMicrosecondsPerConnection)),
             ("rss_kib_per_connection", format(residentKiBPerConnection)), ("rss_kib", "\(residentKiB)"),
             ("drained", "\(drained)"), ("publishes", "\(publishes)"), ("requests", "\(requestsAnswered)"),
-            ("requests_failed", "\(requestsFailed)"), ("deliveries", "\(deliveries)"), ("lost", "\(lost)"),
+            ("requests_failed", "\(failures.values.reduce(0, +))"), ("failed_by_status", "{\(failed)}"), ("deliveries", "\(deliveries)"), ("lost", "\(lost)"),
             ("closed_by_server", "{\(closes)}"), ("unexpected_frames", "\(unexpectedFrames)"),
             ("seconds", format(seconds)), ("deliveries_per_s", format(deliveriesPerSecond)),
             ("requests_per_s", format(requestsPerSecond)), ("cpu_us_per_delivery", format(cpuMicrosecondsPerDelivery)),
