@@ -159,21 +159,23 @@ def run_scenario(bindir, flags, runs, baseline=None):
 
 def scaling(bindir, runs):
     """threads: 1 vs threads: 2 on both cores, the load generator unpinned beside them."""
-    figures = {}
+    figures, reports = {}, {}
     for threads in (1, 2):
         rates = []
+        reports[threads] = []
         for _ in range(runs):
             server = start_worker(os.path.join(bindir, "wavelog-worker"), cpus="0,1", threads=threads)
             try:
                 command = [os.path.join(bindir, "wavelog-load"), "--dialect", "worker", "--ws-port", str(server.ws_port),
                            "--http-port", str(server.http_port), "--secret", SECRET, "--pid", str(server.process.pid),
-                           "--mode", "fanout", "--topics", "100", "--subscribers", "50", "--seconds", "5"]
+                           "--mode", "fanout", "--topics", "1", "--subscribers", "2000", "--publishers", "4", "--window", "64", "--seconds", "5"]
                 report = json.loads(subprocess.run(command, capture_output=True, text=True, timeout=300).stdout)
                 rates.append(report["deliveries_per_s"])
+                reports[threads].append(report)
             finally:
                 server.stop()
         figures[threads] = statistics.median(rates)
-    return figures
+    return figures, reports
 
 
 def cluster(bindir, runs):
@@ -255,8 +257,8 @@ def main():
         for figure in ("latency_p50_us", "latency_p99_us", "latency_max_us", "cpu_us_per_delivery", "lost"):
             print(f"{'cluster-2-nodes':24} {figure:24} {fmt(report[figure]):>16} {'-':>16} {'-':>10}")
     if not only or "scaling" in only:
-        figures = scaling(bindir, args.runs)
-        everything["scaling"] = figures
+        figures, reports = scaling(bindir, args.runs)
+        everything["scaling"] = reports
         print(f"{'threads-2-vs-1':24} {'deliveries_per_s':24} {fmt(figures[2]):>16} {fmt(figures[1]):>16} "
               f"{figures[2] / figures[1]:.2f}x (threads 2 / threads 1, both cores, generator unpinned)")
     os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)

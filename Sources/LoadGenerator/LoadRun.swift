@@ -17,6 +17,8 @@ final class LoadRun {
     private var requestsAnswered = 0
     /// Refused requests by status; 0 is a connection that failed before an answer.
     private var failures: [Int: Int] = [:]
+    /// From submitting a publish to its answer (for nchan too: it answers after queueing).
+    private var roundTrips = LatencyHistogram()
     private let padding: String
 
     init(_ options: LoadOptions) {
@@ -98,6 +100,7 @@ final class LoadRun {
         for publisher in publishers {
             publisher.onAnswer = { [self] publisher, status, reactor in
                 if (200..<300).contains(status) { requestsAnswered += 1 } else { failures[status, default: 0] += 1 }
+                roundTrips.record(microseconds: (Clock.now() - publisher.submittedAt) / 1000)
                 if options.rate == 0 { pump(reactor) }
             }
         }
@@ -140,6 +143,9 @@ final class LoadRun {
         report.latencyP50 = tally.latency.percentile(0.50)
         report.latencyP99 = tally.latency.percentile(0.99)
         report.latencyMax = tally.latency.maximum
+        report.requestP50 = roundTrips.percentile(0.50)
+        report.requestP99 = roundTrips.percentile(0.99)
+        report.requestMax = roundTrips.maximum
         report.residentKiB = probe.residentKiB()
     }
 

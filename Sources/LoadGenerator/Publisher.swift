@@ -9,6 +9,8 @@ final class Publisher: ReactorClient {
     private let keepAlive: Bool
     private var connected = false
     private var inFlight: [UInt8]?
+    /// When the request in flight was submitted, for the answer's round-trip time.
+    private(set) var submittedAt: UInt64 = 0
     private var inbox: [UInt8] = []
     private var outbox = Outbox()
     /// Called with the status of each answer, 0 when the connection failed instead.
@@ -24,6 +26,7 @@ final class Publisher: ReactorClient {
     func submit(_ request: [UInt8], _ reactor: Reactor) {
         precondition(inFlight == nil, "one request at a time")
         inFlight = request
+        submittedAt = Clock.now()
         if descriptor < 0 {
             descriptor = ClientSocket.connect(port: port)
             connected = false
