@@ -1,12 +1,15 @@
 // A binary min-heap of (expiry, key): token expiry costs nothing per idle connection per tick.
 
 /// Min-heap ordered by expiry. Removal is lazy: the owner skips entries it no longer knows.
+@usableFromInline
 struct ExpiryHeap<Key> {
-    private var storage: [(key: Key, expires: UnixTime)] = []
+    @usableFromInline var storage: [(key: Key, expires: UnixTime)] = []
 
-    var isEmpty: Bool { storage.isEmpty }
+    @inlinable init() {}
 
-    mutating func insert(_ key: Key, at expires: UnixTime) {
+    @inlinable var isEmpty: Bool { storage.isEmpty }
+
+    @inlinable mutating func insert(_ key: Key, at expires: UnixTime) {
         storage.append((key, expires))
         var child = storage.count - 1
         while child > 0 {
@@ -17,11 +20,11 @@ struct ExpiryHeap<Key> {
         }
     }
 
-    func peek() -> (Key, UnixTime)? {
+    @inlinable func peek() -> (Key, UnixTime)? {
         storage.first.map { ($0.key, $0.expires) }
     }
 
-    mutating func pop() {
+    @inlinable mutating func pop() {
         guard !storage.isEmpty else { return }
         storage.swapAt(0, storage.count - 1)
         storage.removeLast()

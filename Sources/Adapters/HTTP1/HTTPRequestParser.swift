@@ -158,12 +158,15 @@ public struct HTTPRequestParser {
         guard !target.isEmpty, target.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { throw .badRequest("target") }
 
         // Absolute-form (RFC 9112 §3.2.2): keep only the path and query.
-        let targetText = String(decoding: target, as: UTF8.self)
-        var path = targetText
-        if targetText.hasPrefix("http://") || targetText.hasPrefix("https://") {
-            let afterScheme = targetText[targetText.index(targetText.firstIndex(of: ":")!, offsetBy: 3)...]
-            path = afterScheme.firstIndex(of: "/").map { String(afterScheme[$0...]) } ?? "/"
-        } else if targetText != "*" && !targetText.hasPrefix("/") {
+        let path: String
+        if target.starts(with: "http://".utf8) || target.starts(with: "https://".utf8) {
+            let authorityStart = target.firstIndex(of: UInt8(ascii: ":"))! + 3
+            path = target[authorityStart...].firstIndex(of: UInt8(ascii: "/")).map {
+                String(decoding: UnsafeRawBufferPointer(rebasing: target[$0...]), as: UTF8.self)
+            } ?? "/"
+        } else if target[0] == UInt8(ascii: "/") || (target.count == 1 && target[0] == UInt8(ascii: "*")) {
+            path = String(decoding: target, as: UTF8.self)
+        } else {
             throw .badRequest("target")
         }
 
@@ -171,9 +174,7 @@ public struct HTTPRequestParser {
             version[6] == UInt8(ascii: "."), version[7] >= 0x30, version[7] <= 0x39
         else { throw .badRequest("version") }
         guard version[5] == UInt8(ascii: "1") else { throw .versionNotSupported }
-        let methodText = String(decoding: method, as: UTF8.self)
-        return HTTPRequestHead(
-            method: HTTPMethod(methodText[...]), target: path, minorVersion: Int(version[7] - 0x30), headers: HTTPHeaders())
+        return HTTPRequestHead(method: HTTPMethod(method), target: path, minorVersion: Int(version[7] - 0x30), headers: HTTPHeaders())
     }
 
     private static func decodeField(_ line: UnsafeRawBufferPointer, into headers: inout HTTPHeaders) throws(HTTPParseError) {

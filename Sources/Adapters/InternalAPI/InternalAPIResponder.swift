@@ -43,14 +43,20 @@ public final class InternalAPIResponder: HTTPResponder {
 
     public func respond(to request: HTTPRequest, from connection: Connection) -> HTTPResponderAction {
         let keepAlive = request.head.keepAlive
+        let head = request.head
         let route: Route
-        switch request.head.path {
-        case "/internal/register": route = .register
-        case "/internal/unregister": route = .unregister
-        case "/internal/publish", "/internal/push": route = .publish
-        case "/internal/status": route = .status
-        case "/internal/ready": route = .ready
-        default: return .respond(canned.notFound.frame(keepAlive: keepAlive), keepAlive: keepAlive)
+        if head.pathIs("/internal/publish") || head.pathIs("/internal/push") {
+            route = .publish
+        } else if head.pathIs("/internal/register") {
+            route = .register
+        } else if head.pathIs("/internal/unregister") {
+            route = .unregister
+        } else if head.pathIs("/internal/status") {
+            route = .status
+        } else if head.pathIs("/internal/ready") {
+            route = .ready
+        } else {
+            return .respond(canned.notFound.frame(keepAlive: keepAlive), keepAlive: keepAlive)
         }
         let expected: HTTPMethod = route == .status || route == .ready ? .get : .post
         guard request.head.method == expected else {

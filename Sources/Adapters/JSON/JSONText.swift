@@ -14,6 +14,9 @@ public enum JSONText {
     /// Decodes the contents of a validated string (the bytes between the quotes).
     /// A lone UTF-16 surrogate becomes U+FFFD, as Go's encoding/json does.
     public static func unescape(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> String {
+        // Tokens and topics rarely hold escapes: copy them whole instead of byte by byte.
+        let slice = UnsafeBufferPointer(rebasing: bytes[range])
+        if !slice.contains(UInt8(ascii: "\\")) { return String(decoding: slice, as: UTF8.self) }
         var out: [UInt8] = []
         out.reserveCapacity(range.count)
         var index = range.lowerBound

@@ -84,7 +84,7 @@ public final class WebSocketTransport: Transport, HTTPResponder {
     public func respond(to request: HTTPRequest, from connection: Connection) -> HTTPResponderAction {
         let head = request.head
         let keepAlive = head.keepAlive
-        guard head.path == "/ws" else { return .respond(notFound.frame(keepAlive: keepAlive), keepAlive: keepAlive) }
+        guard head.pathIs("/ws") else { return .respond(notFound.frame(keepAlive: keepAlive), keepAlive: keepAlive) }
         guard let topicText = head.queryValue("topic"), !topicText.isEmpty else {
             return .respond(missingTopic.frame(keepAlive: keepAlive), keepAlive: keepAlive)
         }

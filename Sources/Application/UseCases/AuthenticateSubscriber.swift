@@ -36,11 +36,11 @@ public struct Subscription: Sendable, Equatable {
 
 /// Verifies a subscriber's auth message and subscribes it in its loop's index.
 public struct AuthenticateSubscriber: Sendable {
-    let topics: any TopicStore
-    let authenticator: any MessageAuthenticator
-    let claimsDecoder: any ClaimsDecoder
-    let statistics: any SubscriptionStatisticsStore
-    let clock: any Clock
+    @usableFromInline let topics: any TopicStore
+    @usableFromInline let authenticator: any MessageAuthenticator
+    @usableFromInline let claimsDecoder: any ClaimsDecoder
+    @usableFromInline let statistics: any SubscriptionStatisticsStore
+    @usableFromInline let clock: any Clock
 
     public init(
         topics: any TopicStore, authenticator: any MessageAuthenticator, claimsDecoder: any ClaimsDecoder,
@@ -54,6 +54,7 @@ public struct AuthenticateSubscriber: Sendable {
     }
 
     /// Authenticates `subscriber` for `topic` and, on success, subscribes it in `index`.
+    @inlinable
     public func callAsFunction<Subscriber: Hashable>(
         _ subscriber: Subscriber, topic: TopicName, message: AuthMessage,
         into index: inout SubscriptionIndex<Subscriber>

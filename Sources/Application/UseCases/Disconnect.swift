@@ -3,7 +3,7 @@ public import Domain
 
 /// Removes a subscriber from its loop's index and from the node-wide statistics.
 public struct Disconnect: Sendable {
-    let statistics: any SubscriptionStatisticsStore
+    @usableFromInline let statistics: any SubscriptionStatisticsStore
 
     public init(statistics: any SubscriptionStatisticsStore) {
         self.statistics = statistics
@@ -11,6 +11,7 @@ public struct Disconnect: Sendable {
 
     /// Returns the subscription that ended, or nil if `subscriber` never authenticated.
     @discardableResult
+    @inlinable
     public func callAsFunction<Subscriber: Hashable>(
         _ subscriber: Subscriber, from index: inout SubscriptionIndex<Subscriber>
     ) -> SubscriptionIndex<Subscriber>.Subscription? {

@@ -4,8 +4,8 @@ public import Domain
 /// Finds the subscribers of one loop whose token has expired, and unsubscribes them.
 /// The transport then sends `auth_expired` and closes 1008.
 public struct ExpireTokens: Sendable {
-    let statistics: any SubscriptionStatisticsStore
-    let clock: any Clock
+    @usableFromInline let statistics: any SubscriptionStatisticsStore
+    @usableFromInline let clock: any Clock
 
     public init(statistics: any SubscriptionStatisticsStore, clock: any Clock) {
         self.statistics = statistics
@@ -13,6 +13,7 @@ public struct ExpireTokens: Sendable {
     }
 
     /// The subscribers to close. O(expired × log n), so it can run every second.
+    @inlinable
     public func callAsFunction<Subscriber: Hashable>(in index: inout SubscriptionIndex<Subscriber>) -> [Subscriber] {
         let expired = index.removeExpired(at: clock.unixTime)
         for (_, subscription) in expired {

@@ -189,6 +189,29 @@ struct HTTPRequestParserTests {
         #expect(request.head.queryValue("y") == nil)
     }
 
+    /// Path and query are split on the first `?` byte; matching is byte for byte.
+    @Test(arguments: [
+        ("/ws?topic=caf%C3%A9&x", "/ws", "topic=caf%C3%A9&x", "café"),
+        ("/ws", "/ws", "", nil),
+        ("/ws?", "/ws", "", nil),
+        ("/w%C3%A9s?topic=a?b=c&topic=z", "/w%C3%A9s", "topic=a?b=c&topic=z", "a?b=c"),
+        ("/ws?x=1&topic", "/ws", "x=1&topic", ""),
+        ("/ws?=1&topic=%zz", "/ws", "=1&topic=%zz", nil),
+    ] as [(String, String, String, String?)])
+    func pathAndQuerySplitOnTheFirstQuestionMark(target: String, path: String, query: String, topic: String?) {
+        var parser = HTTPRequestParser()
+        let bytes = Array("GET \(target) HTTP/1.1\r\nHost: h\r\n\r\n".utf8)
+        guard case .request(let request, _)? = try? bytes.withUnsafeBytes({ try parser.parse($0) }) else {
+            Issue.record("not parsed: \(target)")
+            return
+        }
+        let head = request.head
+        #expect(head.path == path)
+        #expect(head.query == query)
+        #expect(head.queryValue("topic") == topic)
+        #expect(head.pathIs("/ws") == (path == "/ws"))
+    }
+
     @Test func randomBytesNeverCrashAndAlwaysEndDefined() {
         var generator = SeededGenerator(seed: 42)
         for _ in 0..<2000 {

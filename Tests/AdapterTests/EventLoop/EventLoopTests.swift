@@ -215,6 +215,31 @@ struct EventLoopTests {
         }
     }
 
+    /// The listener sets TCP_NODELAY once and accepted sockets inherit it; were that ever not so,
+    /// pushes would wait up to 40 ms for delayed ACKs.
+    @Test func acceptedSocketsInheritNoDelay() throws {
+        let host = "127.0.0.1"  // IPv6 inherits the same way; CI machines may lack ::1.
+        let listener = try Listener.bind(SocketAddress(host: host, port: 0)!, key: "ws_bind")
+        defer { Syscall.close(listener) }
+        var bound = SocketAddress(host: host, port: 0)!
+        getsockname(listener, withUnsafeMutablePointer(to: &bound.storage) { UnsafeMutableRawPointer($0).assumingMemoryBound(to: sockaddr.self) }, &bound.length)
+        let client = socket(bound.family, Int32(SOCK_STREAM.rawValue), 0)
+        defer { Syscall.close(client) }
+        var storage = bound.storage
+        let connected = withUnsafePointer(to: &storage) { connect(client, UnsafeRawPointer($0).assumingMemoryBound(to: sockaddr.self), bound.length) }
+        #expect(connected == 0)
+        var accepted: Int32 = -1
+        var pollEntry = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
+        #expect(poll(&pollEntry, 1, 10_000) == 1)
+        accepted = accept(listener, nil, nil)
+        defer { Syscall.close(accepted) }
+        #expect(accepted >= 0)
+        var value: Int32 = 0
+        var length = socklen_t(4)
+        #expect(getsockopt(accepted, Int32(IPPROTO_TCP), TCP_NODELAY, &value, &length) == 0)
+        #expect(value != 0)
+    }
+
     @Test func bindToAForeignAddressFailsWithAClearMessage() {
         #expect {
             _ = try Listener.bind(SocketAddress(host: "192.0.2.1", port: 0)!, key: "internal_bind")
