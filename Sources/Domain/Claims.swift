@@ -73,7 +73,7 @@ public struct Claims: Sendable, Equatable {
 
         switch binding {
         case .topic(let bound):
-            guard bound.utf8.elementsEqual(topic.value.utf8) else { throw .wrongTopic }
+            guard Bytes.equal(bound, topic.value) else { throw .wrongTopic }
         case .sessionID(let session):
             guard !session.isEmpty, session.utf8.elementsEqual(topic.lastSegment.utf8) else { throw .wrongTopic }
         }

@@ -83,11 +83,15 @@ public struct HTTPRequestHead: Sendable, Equatable {
 
     /// The first value of query parameter `name`, percent-decoded.
     public func queryValue(_ name: String) -> String? {
-        let query = query
-        for pair in query.utf8.split(separator: UInt8(ascii: "&")) {
+        let query = query.utf8
+        var pairStart = query.startIndex
+        while pairStart < query.endIndex {
+            let pairEnd = query[pairStart...].firstIndex(of: UInt8(ascii: "&")) ?? query.endIndex
+            let pair = query[pairStart..<pairEnd]
+            pairStart = pairEnd < query.endIndex ? query.index(after: pairEnd) : pairEnd
+            if pair.isEmpty { continue }
             let equals = pair.firstIndex(of: UInt8(ascii: "="))
-            let key = Substring(pair[..<(equals ?? pair.endIndex)])
-            guard let decodedKey = PercentDecoding.decode(key), decodedKey == name else { continue }
+            guard let key = PercentDecoding.decode(Substring(pair[..<(equals ?? pair.endIndex)])), key == name else { continue }
             guard let equals else { return "" }
             return PercentDecoding.decode(Substring(pair[pair.index(after: equals)...]))
         }

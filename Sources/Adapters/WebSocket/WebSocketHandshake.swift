@@ -63,7 +63,11 @@ public enum Base64 {
 
     /// The decoded length of well-formed base64 text, or nil when it is not base64.
     public static func decodedCount(_ text: String) -> Int? {
-        let bytes = Array(text.utf8)
+        var text = text
+        return text.withUTF8 { decodedCount($0) }
+    }
+
+    private static func decodedCount(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
         guard bytes.count % 4 == 0, !bytes.isEmpty else { return nil }
         var padding = 0
         for (index, byte) in bytes.enumerated() {
@@ -71,9 +75,19 @@ public enum Base64 {
                 guard index >= bytes.count - 2 else { return nil }
                 padding += 1
             } else {
-                guard padding == 0, alphabet.contains(byte) else { return nil }
+                guard padding == 0, isDigit(byte) else { return nil }
             }
         }
         return bytes.count / 4 * 3 - padding
+    }
+
+    private static func isDigit(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+            UInt8(ascii: "+"), UInt8(ascii: "/"):
+            return true
+        default:
+            return false
+        }
     }
 }
