@@ -5,7 +5,8 @@ so pair it with bench/run.py for the whole cost.
 
 Each binary runs under `valgrind --tool=callgrind` once idle and once per workload; the
 difference divided by the operations is the figure. Workloads: N connections set up
-(handshake + auth, and the close when the generator leaves), N keep-alive publishes.
+(handshake + auth, and the close when the generator leaves), N keep-alive publishes, and
+N/10 publishes to 100 subscribers (per delivery, publish cost included).
 
 Usage: bench/instructions.py BINARY [BINARY...] [--connections N] [--publishes N]
 """
@@ -60,6 +61,7 @@ def main():
         ("per keep-alive publish", args.publishes,
          ["--mode", "publish", "--publishers", "1", "--seconds", "600", "--max-publishes", str(args.publishes)]),
     ]
+    subscribers = ["--topics", "1", "--subscribers", "100"]
     print(f"{'binary':40} {'workload':26} {'instructions':>14}")
     for binary in args.binaries:
         idle = instructions(binary, load, [])
@@ -67,6 +69,12 @@ def main():
             total = instructions(binary, load, flags)
             print(f"{os.path.basename(binary):40} {name:26} {(total - idle) / count:>14,.0f}")
             sys.stdout.flush()
+        # Deliveries: 1 x 100 subscribers with and without the publishes, the difference per push.
+        connected = instructions(binary, load, ["--mode", "connect", *subscribers])
+        fanned = instructions(binary, load, ["--mode", "fanout", *subscribers, "--publishers", "1", "--seconds", "600",
+                                             "--max-publishes", str(args.publishes // 10)])
+        deliveries = args.publishes // 10 * 100
+        print(f"{os.path.basename(binary):40} {'per delivery (1 x 100)':26} {(fanned - connected) / deliveries:>14,.0f}")
 
 
 if __name__ == "__main__":
