@@ -179,32 +179,41 @@ def scaling(bindir, runs):
 
 
 def cluster(bindir, runs):
-    """Subscribers on node B, publishes to node A through a real redis-server: cross-node latency."""
-    reports = []
+    """Two nodes sharing one redis-server: subscribers on node B, publishes to node A, for both
+    servers (nchan through nchan_redis_url). Cross-node latency, and CPU of both nodes and Redis."""
+    flags = ["--mode", "fanout", "--topics", "1", "--subscribers", "1000", "--rate", "20", "--seconds", "5"]
+    reports = {"worker": [], "nchan": []}
     for _ in range(runs):
-        directory = tempfile.mkdtemp(prefix="bench-redis-")
-        port = free_port()
-        redis = subprocess.Popen(["taskset", "-c", SERVER_CPU, "redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                                  "--save", "", "--appendonly", "no", "--dir", directory],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        nodes = []
-        try:
-            wait_listening(port, redis, "redis-server")
-            extra = f'redis_url: "redis://127.0.0.1:{port}"\n'
-            nodes = [start_worker(os.path.join(bindir, "wavelog-worker"), extra=extra) for _ in range(2)]
-            command = ["taskset", "-c", CLIENT_CPU, os.path.join(bindir, "wavelog-load"), "--dialect", "worker",
-                       "--ws-port", str(nodes[1].ws_port), "--http-port", str(nodes[0].http_port), "--secret", SECRET,
-                       "--pid", str(nodes[0].process.pid), "--pid", str(nodes[1].process.pid), "--pid", str(redis.pid),
-                       "--mode", "fanout", "--topics", "1", "--subscribers", "1000", "--rate", "20", "--seconds", "5"]
-            # The registry reaches node B through Redis; give it the moment PROTOCOL allows for that.
-            reports.append(json.loads(subprocess.run(command, capture_output=True, text=True, timeout=300).stdout))
-        finally:
-            for node in nodes:
-                node.stop()
-            redis.terminate()
-            redis.wait()
-            shutil.rmtree(directory, ignore_errors=True)
-    return median_report(reports)
+        for target in reports:
+            directory = tempfile.mkdtemp(prefix="bench-redis-")
+            port = free_port()
+            redis = subprocess.Popen(["taskset", "-c", SERVER_CPU, "redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                                      "--save", "", "--appendonly", "no", "--dir", directory],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            nodes = []
+            try:
+                wait_listening(port, redis, "redis-server")
+                if target == "worker":
+                    extra = f'redis_url: "redis://127.0.0.1:{port}"\n'
+                    nodes = [start_worker(os.path.join(bindir, "wavelog-worker"), extra=extra) for _ in range(2)]
+                else:
+                    link = f'nchan_redis_url "redis://127.0.0.1:{port}"; nchan_use_redis on;'
+                    nodes = [start_nchan(extra_http=link) for _ in range(2)]
+                command = ["taskset", "-c", CLIENT_CPU, os.path.join(bindir, "wavelog-load"), "--dialect", target,
+                           "--ws-port", str(nodes[1].ws_port), "--http-port", str(nodes[0].http_port), "--secret", SECRET,
+                           "--pid", str(redis.pid)]
+                for node in nodes:
+                    for pid in node.measured:
+                        command += ["--pid", str(pid)]
+                result = subprocess.run(command + flags, capture_output=True, text=True, timeout=300)
+                reports[target].append(json.loads(result.stdout))
+            finally:
+                for node in nodes:
+                    node.stop()
+                redis.terminate()
+                redis.wait()
+                shutil.rmtree(directory, ignore_errors=True)
+    return {target: median_report(found) for target, found in reports.items()}
 
 
 def ratio(ours, theirs):
@@ -252,10 +261,11 @@ def main():
                       f"failed set-ups {report['failed_setups']}, failed requests {report.get('requests_failed', 0)}")
         sys.stdout.flush()
     if not only or "cluster" in only:
-        report = cluster(bindir, args.runs)
-        everything["cluster"] = {"worker": report}
+        results = cluster(bindir, args.runs)
+        everything["cluster"] = results
         for figure in ("latency_p50_us", "latency_p99_us", "latency_max_us", "cpu_us_per_delivery", "lost"):
-            print(f"{'cluster-2-nodes':24} {figure:24} {fmt(report[figure]):>16} {'-':>16} {'-':>10}")
+            ours, theirs = results["worker"][figure], results["nchan"][figure]
+            print(f"{'cluster-2-nodes':24} {figure:24} {fmt(ours):>16} {fmt(theirs):>16} {ratio(ours, theirs):>10}")
     if not only or "scaling" in only:
         figures, reports = scaling(bindir, args.runs)
         everything["scaling"] = reports
