@@ -30,6 +30,8 @@ public final class EpollPoller: Poller {
         try control(EPOLL_CTL_MOD, descriptor, interest: interest, generation: generation)
     }
 
+    public func forgetClosing(_ descriptor: Int32) {}
+
     public func deregister(_ descriptor: Int32) throws(SystemError) {
         var unused = epoll_event()
         try Syscall.blocking("epoll_ctl(DEL)", { epoll_ctl(epollDescriptor, EPOLL_CTL_DEL, descriptor, &unused) })

@@ -88,6 +88,17 @@ public final class EventLoop: @unchecked Sendable {
         slots[position].interest = []
     }
 
+    /// Stops watching `descriptor` because the caller closes it right after; cheaper than
+    /// `deregister` with epoll, which drops closed sockets itself.
+    public func deregisterForClose(_ descriptor: Int32) {
+        assertInLoop()
+        let position = Int(descriptor)
+        guard position < slots.count, slots[position].handler != nil else { return }
+        poller.forgetClosing(descriptor)
+        slots[position].handler = nil
+        slots[position].interest = []
+    }
+
     public func interest(of descriptor: Int32) -> PollerInterest {
         let position = Int(descriptor)
         return position < slots.count ? slots[position].interest : []

@@ -30,6 +30,11 @@ public final class PollPoller: Poller {
         generations[position] = generation
     }
 
+    public func forgetClosing(_ descriptor: Int32) {
+        // Unknown descriptors cannot occur here: the loop only forgets what it registered.
+        try? deregister(descriptor)
+    }
+
     public func deregister(_ descriptor: Int32) throws(SystemError) {
         guard let position = positions.removeValue(forKey: descriptor) else { throw SystemError(call: "poll deregister", errno: ENOENT) }
         let last = descriptors.count - 1

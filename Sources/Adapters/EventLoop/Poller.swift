@@ -33,6 +33,10 @@ public protocol Poller: AnyObject {
     func register(_ descriptor: Int32, interest: PollerInterest, generation: UInt32) throws(SystemError)
     func modify(_ descriptor: Int32, interest: PollerInterest, generation: UInt32) throws(SystemError)
     func deregister(_ descriptor: Int32) throws(SystemError)
+    /// Forgets a descriptor its owner is about to close. epoll needs no call for that (the
+    /// kernel drops a closed socket from the set; we never dup them), which saves a system call
+    /// per connection; poll must drop it from its array.
+    func forgetClosing(_ descriptor: Int32)
     /// Blocks up to `timeoutMilliseconds` (-1: forever) and fills `events`; returns the count.
     /// A wake-up is consumed here and never reported as an event.
     func wait(timeoutMilliseconds: Int32, into events: inout [PollerEvent]) throws(SystemError) -> Int

@@ -190,7 +190,7 @@ public final class Connection: LoopHandler, Flushable {
     public func close() {
         guard state != .closed else { return }
         state = .closed
-        loop.deregister(descriptor)
+        loop.deregisterForClose(descriptor)
         Syscall.close(descriptor)
         queue.removeAll()
         budget?.release()

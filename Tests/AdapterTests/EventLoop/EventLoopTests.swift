@@ -218,7 +218,10 @@ struct EventLoopTests {
     /// The listener sets TCP_NODELAY once and accepted sockets inherit it; were that ever not so,
     /// pushes would wait up to 40 ms for delayed ACKs.
     @Test func acceptedSocketsInheritNoDelay() throws {
-        let host = "127.0.0.1"  // IPv6 inherits the same way; CI machines may lack ::1.
+        // 127.0.0.2: a SO_REUSEPORT listener on a port picked by the kernel must not join the
+        // port group of a parallel test's listener on 127.0.0.1 and take its connections.
+        // (IPv6 inherits the same way; CI machines may lack ::1.)
+        let host = "127.0.0.2"
         let listener = try Listener.bind(SocketAddress(host: host, port: 0)!, key: "ws_bind")
         defer { Syscall.close(listener) }
         var bound = SocketAddress(host: host, port: 0)!

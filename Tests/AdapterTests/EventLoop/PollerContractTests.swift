@@ -55,6 +55,31 @@ struct PollerContractTests {
         #expect(try poller.wait(timeoutMilliseconds: 0, into: &events) == 0)
     }
 
+    /// A closed descriptor is gone without a deregister, and its number can be registered again
+    /// (epoll would refuse the second registration with EEXIST if the first had lingered).
+    @Test(arguments: kinds)
+    func forgottenAndClosedDescriptorsReportNothingAndTheirNumberIsReusable(_ kind: PollerKind) throws {
+        let poller = try kind.make()
+        defer { poller.close() }
+        let (a, b) = socketPair()
+        defer { close(b) }
+        try poller.register(a, interest: [.readable, .writable], generation: 1)
+        poller.forgetClosing(a)
+        // dup2 closes the old socket and puts a new one at the same number in one step, so a
+        // parallel test cannot take the number in between.
+        let (c, d) = socketPair()
+        #expect(dup2(c, a) == a)
+        close(c)
+        defer { close(a); close(d) }
+        _ = send(b, "x", 1, Int32(MSG_NOSIGNAL))
+        var events: [PollerEvent] = []
+        #expect(try poller.wait(timeoutMilliseconds: 0, into: &events) == 0)
+        try poller.register(a, interest: .readable, generation: 2)
+        _ = send(d, "y", 1, Int32(MSG_NOSIGNAL))
+        #expect(try poller.wait(timeoutMilliseconds: 5000, into: &events) == 1)
+        #expect(events[0].descriptor == a && events[0].generation == 2)
+    }
+
     @Test(arguments: kinds)
     func peerCloseIsReportedAsReadableOrHangup(_ kind: PollerKind) throws {
         let poller = try kind.make()
