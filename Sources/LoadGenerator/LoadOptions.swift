@@ -22,12 +22,15 @@ struct LoadOptions {
     var drainSeconds = 10.0
     /// Stop publishing after this many (0: only --seconds ends the run), for counted workloads.
     var maxPublishes = 0
+    /// Lazy readers: sleep this long after each batch (see Reactor).
+    var readPauseMicroseconds: UInt32 = 0
 
     static let usage = """
         usage: wavelog-load --mode connect|fanout|publish --dialect worker|nchan --ws-port P --http-port P
                [--secret S] [--pid PID]... [--topics N] [--subscribers N (per topic)] [--rate R/s, 0 = max]
                [--seconds S] [--window N] [--publishers N] [--new-connection] [--payload-bytes N]
                [--setup-concurrency N] [--drain-seconds S] [--max-publishes N]
+               [--read-pause-us N (lazy readers while publishing)]
         Prints one JSON object of figures; server CPU and RSS come from /proc of every --pid.
         """
 
@@ -68,6 +71,7 @@ struct LoadOptions {
             case "--setup-concurrency": options.setupConcurrency = try number(flag, Int.self)
             case "--drain-seconds": options.drainSeconds = try number(flag, Double.self)
             case "--max-publishes": options.maxPublishes = try number(flag, Int.self)
+            case "--read-pause-us": options.readPauseMicroseconds = try number(flag, UInt32.self)
             case "--help", "-h": throw UsageError("")
             default: throw UsageError("unknown flag \(flag)")
             }

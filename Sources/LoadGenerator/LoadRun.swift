@@ -109,6 +109,7 @@ final class LoadRun {
         let started = Clock.now()
         let stopAt = started + UInt64(options.seconds * 1e9)
         publishing = true
+        reactor.pauseAfterBatchMicroseconds = options.readPauseMicroseconds
         if options.rate > 0 {
             tick(reactor, interval: UInt64(1e9 / options.rate))
         } else {
@@ -116,6 +117,7 @@ final class LoadRun {
         }
         reactor.run(until: stopAt) { !publishing }
         publishing = false
+        reactor.pauseAfterBatchMicroseconds = 0
         // Drain: everything published must arrive, or the run reports it lost.
         let drainUntil = Clock.now() + UInt64(options.drainSeconds * 1e9)
         let drained = reactor.run(until: drainUntil) {

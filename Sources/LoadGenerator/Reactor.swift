@@ -16,6 +16,10 @@ final class Reactor {
     private var clients: [(any ReactorClient)?] = []
     private var kernelEvents = [epoll_event](repeating: epoll_event(), count: 1024)
     private var timers: [(deadline: UInt64, action: (Reactor) -> Void)] = []
+    /// Sleep after each batch of events, so pushes pile up in the socket buffers and one read
+    /// takes many: the generator then needs a fraction of a core, which leaves the other core
+    /// to a worker with `threads: 2` on a 2-core machine (the threads scenario).
+    var pauseAfterBatchMicroseconds: UInt32 = 0
     /// One buffer lent to whichever socket is readable.
     let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 * 1024, alignment: 16)
 
@@ -79,6 +83,8 @@ final class Reactor {
                 if bits & (EPOLLIN.rawValue | EPOLLRDHUP.rawValue) != 0, let client = clients[descriptor] { client.readable(self) }
                 if bits & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0, let client = clients[descriptor] { client.failed(self) }
             }
+            if ready == Int32(kernelEvents.count) { kernelEvents += [epoll_event](repeating: epoll_event(), count: kernelEvents.count) }
+            if pauseAfterBatchMicroseconds > 0 && ready > 0 { usleep(pauseAfterBatchMicroseconds) }
         }
         return true
     }
