@@ -141,15 +141,12 @@ public final class InternalAPIResponder: HTTPResponder {
 
     private func publish(_ body: [UInt8]) -> CannedResponse {
         body.withUnsafeBufferPointer { buffer in
-            guard let object = try? JSONObjectFields(buffer) else { return canned.badRequest }
             let topic: TopicName
-            switch readTopic(object) {
-            case .success(let name): topic = name
-            case .failure(let answer): return answer.response
+            let payload: JSONPayload
+            switch PublishBody.read(buffer) {
+            case .success(let read): (topic, payload) = read
+            case .failure(let refusal): return answer(for: refusal)
             }
-            // `"payload": null` is a value and is forwarded; only a missing payload is an error.
-            guard let payloadField = object["payload"] else { return canned.missingPayload }
-            let payload = JSONPayload(validatedBytes: object.rawValue(payloadField))
             do throws(PublishError) {
                 try broker.publishEvent(topic: topic, payload: payload)
                 return canned.ok
@@ -162,11 +159,15 @@ public final class InternalAPIResponder: HTTPResponder {
     }
 
     private func readTopic(_ object: JSONObjectFields) -> Result<TopicName, AnswerError> {
-        guard let field = object["topic"], field.kind != .null else { return .failure(AnswerError(canned.missingTopic)) }
-        guard let text = object.string(field) else { return .failure(AnswerError(canned.badRequest)) }
-        guard !text.isEmpty else { return .failure(AnswerError(canned.missingTopic)) }
-        guard let topic = TopicName(text) else { return .failure(AnswerError(canned.badRequest)) }
-        return .success(topic)
+        PublishBody.topic(in: object).mapError { AnswerError(answer(for: $0)) }
+    }
+
+    private func answer(for refusal: BodyRefusal) -> CannedResponse {
+        switch refusal {
+        case .badRequest: canned.badRequest
+        case .missingTopic: canned.missingTopic
+        case .missingPayload: canned.missingPayload
+        }
     }
 }
 
