@@ -39,28 +39,23 @@ enum Scan {
     /// The decimal after `key`, e.g. `"q":` in a payload.
     static func number(after key: [UInt8], in bytes: UnsafeRawBufferPointer) -> Int? {
         guard let at = find(key, in: bytes) else { return nil }
-        var index = at + key.count
-        var value = 0
-        var digits = 0
-        while index < bytes.count, bytes[index] >= 48, bytes[index] <= 57 {
-            value = value * 10 + Int(bytes[index] - 48)
-            index += 1
-            digits += 1
-        }
-        return digits > 0 ? value : nil
+        return digits(in: bytes, from: at + key.count)
     }
 
     /// Content-Length of a response head (case-insensitive), 0 when absent.
     static func contentLengthValue(_ head: UnsafeRawBufferPointer) -> Int {
         var lowered = [UInt8](head)
         for index in lowered.indices where lowered[index] >= 65 && lowered[index] <= 90 { lowered[index] += 32 }
-        return lowered.withUnsafeBytes { number(afterSkippingSpaces: contentLength, in: $0) } ?? 0
+        return lowered.withUnsafeBytes { bytes -> Int? in
+            guard let at = find(contentLength, in: bytes) else { return nil }
+            var index = at + contentLength.count
+            while index < bytes.count, bytes[index] == 32 { index += 1 }
+            return digits(in: bytes, from: index)
+        } ?? 0
     }
 
-    private static func number(afterSkippingSpaces key: [UInt8], in bytes: UnsafeRawBufferPointer) -> Int? {
-        guard let at = find(key, in: bytes) else { return nil }
-        var index = at + key.count
-        while index < bytes.count, bytes[index] == 32 { index += 1 }
+    private static func digits(in bytes: UnsafeRawBufferPointer, from start: Int) -> Int? {
+        var index = start
         var value = 0
         var digits = 0
         while index < bytes.count, bytes[index] >= 48, bytes[index] <= 57 {
