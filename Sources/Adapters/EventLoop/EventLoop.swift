@@ -104,6 +104,9 @@ public final class EventLoop: @unchecked Sendable {
         return position < slots.count ? slots[position].interest : []
     }
 
+    /// Timers waiting in the heap, for tests that bound it.
+    var pendingTimerCount: Int { timers.count }
+
     /// Registered descriptors (listeners, connections, Redis).
     public var registeredCount: Int { slots.reduce(0) { $0 + ($1.handler == nil ? 0 : 1) } }
 

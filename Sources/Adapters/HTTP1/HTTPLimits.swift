@@ -17,3 +17,19 @@ public enum HTTPLimits {
     /// An idle keep-alive connection is closed after this.
     public static let keepAliveTimeout: Duration = .seconds(30)
 }
+
+/// The three deadlines of an HTTP connection; tests shorten them, the worker uses `standard`.
+public struct HTTPTimeouts: Sendable {
+    public var head: Duration
+    public var request: Duration
+    public var keepAlive: Duration
+
+    public init(head: Duration, request: Duration, keepAlive: Duration) {
+        self.head = head
+        self.request = request
+        self.keepAlive = keepAlive
+    }
+
+    public static let standard = HTTPTimeouts(
+        head: HTTPLimits.headTimeout, request: HTTPLimits.requestTimeout, keepAlive: HTTPLimits.keepAliveTimeout)
+}

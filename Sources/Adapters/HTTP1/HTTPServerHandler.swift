@@ -80,9 +80,11 @@ public final class HTTPServerHandler: ConnectionHandler {
     /// A deferred request is being answered; input waits in `pending` until it is.
     private var awaiting = false
     private let onClose: (HTTPServerHandler) -> Void
+    private let timeouts: HTTPTimeouts
 
-    public init(responder: any HTTPResponder, onClose: @escaping (HTTPServerHandler) -> Void) {
+    public init(responder: any HTTPResponder, timeouts: HTTPTimeouts = .standard, onClose: @escaping (HTTPServerHandler) -> Void) {
         self.responder = responder
+        self.timeouts = timeouts
         self.onClose = onClose
     }
 
@@ -231,12 +233,12 @@ public final class HTTPServerHandler: ConnectionHandler {
     }
 
     private func armIdleDeadline(_ connection: Connection) {
-        setDeadline(.idle(connection.loop.now.advanced(by: HTTPLimits.keepAliveTimeout)), connection)
+        setDeadline(.idle(connection.loop.now.advanced(by: timeouts.keepAlive)), connection)
     }
 
     private func armRequestDeadline(_ connection: Connection) {
         let now = connection.loop.now
-        setDeadline(.head(now.advanced(by: HTTPLimits.headTimeout), request: now.advanced(by: HTTPLimits.requestTimeout)), connection)
+        setDeadline(.head(now.advanced(by: timeouts.head), request: now.advanced(by: timeouts.request)), connection)
     }
 
     /// A keep-alive connection moves its deadline on every request; scheduling a timer each time

@@ -5,14 +5,16 @@ public final class HTTPTransport: Transport {
     private let responder: any HTTPResponder
     private var connections: [UInt64: (Connection, HTTPServerHandler)] = [:]
     private var draining = false
+    private let timeouts: HTTPTimeouts
 
-    public init(responder: any HTTPResponder) {
+    public init(responder: any HTTPResponder, timeouts: HTTPTimeouts = .standard) {
         self.responder = responder
+        self.timeouts = timeouts
     }
 
     public func accepted(_ connection: Connection) {
         let id = connection.id
-        let handler = HTTPServerHandler(responder: responder) { [weak self] _ in
+        let handler = HTTPServerHandler(responder: responder, timeouts: timeouts) { [weak self] _ in
             self?.connections.removeValue(forKey: id)
         }
         connection.handler = handler
