@@ -19,6 +19,14 @@ public struct SharedSecret: Sendable, CustomStringConvertible, CustomDebugString
         !presented.isEmpty && ConstantTime.equals(presented, bytes)
     }
 
+    /// The header as the HTTP parser keeps it; not generic, so no call crosses the module
+    /// boundary through protocol witnesses (800 instructions of a keep-alive publish).
+    public func matches(_ presented: [UInt8]) -> Bool {
+        !presented.isEmpty && presented.withUnsafeBytes { left in
+            bytes.withUnsafeBytes { right in ConstantTime.equals(left, right) }
+        }
+    }
+
     public var description: String { "<redacted>" }
     public var debugDescription: String { "<redacted>" }
 }
