@@ -17,6 +17,7 @@ public final class EventLoop: @unchecked Sendable {
     private var events: [PollerEvent] = Array(repeating: PollerEvent(descriptor: -1, generation: 0, readable: false, writable: false, hangup: false), count: 256)
     private var timers = TimerHeap()
     private var dirty: [any Flushable] = []
+    private var dirtyEarly: [any Flushable] = []
     private var nextGeneration: UInt32 = 0
     private var stopping = false
     private var ownerThread: pthread_t?
@@ -125,9 +126,9 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Asks for `flushable.flush` before the loop next sleeps. The caller keeps its own
     /// "already dirty" flag so it is queued once per turn.
-    public func markDirty(_ flushable: any Flushable) {
+    public func markDirty(_ flushable: any Flushable, early: Bool = false) {
         assertInLoop()
-        dirty.append(flushable)
+        if early { dirtyEarly.append(flushable) } else { dirty.append(flushable) }
     }
 
     // MARK: - Cross-thread
@@ -187,7 +188,7 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func nextTimeoutMilliseconds() -> Int32 {
-        if wakeupPending.load(ordering: .acquiring) || !dirty.isEmpty { return 0 }
+        if wakeupPending.load(ordering: .acquiring) || !dirty.isEmpty || !dirtyEarly.isEmpty { return 0 }
         guard let deadline = timers.nextDeadline else { return -1 }
         let remaining = deadline - Self.readMonotonic().nanoseconds
         if remaining <= 0 { return 0 }
@@ -230,7 +231,10 @@ public final class EventLoop: @unchecked Sendable {
 
     private func flushDirty() {
         // Flushing can make other connections dirty (a close that notifies a peer): loop until calm.
-        while !dirty.isEmpty {
+        while !dirty.isEmpty || !dirtyEarly.isEmpty {
+            let early = dirtyEarly
+            dirtyEarly.removeAll(keepingCapacity: true)
+            for flushable in early { flushable.flush(on: self) }
             let batch = dirty
             dirty.removeAll(keepingCapacity: true)
             for flushable in batch { flushable.flush(on: self) }

@@ -81,6 +81,7 @@ public final class HTTPServerHandler: ConnectionHandler {
     private var awaiting = false
     private let onClose: (HTTPServerHandler) -> Void
     private let timeouts: HTTPTimeouts
+    private let timerGuard = TimerGuard()
 
     public init(responder: any HTTPResponder, timeouts: HTTPTimeouts = .standard, onClose: @escaping (HTTPServerHandler) -> Void) {
         self.responder = responder
@@ -88,8 +89,11 @@ public final class HTTPServerHandler: ConnectionHandler {
         self.onClose = onClose
     }
 
+    deinit { timerGuard.ownerDeinitialized() }
+
     /// Arms the keep-alive deadline of a new connection.
     public func start(_ connection: Connection) {
+        connection.flushesEarly = true
         armIdleDeadline(connection)
     }
 
@@ -178,6 +182,7 @@ public final class HTTPServerHandler: ConnectionHandler {
             connection.send(response)
             deadline = .none
             connection.handler = handler
+            connection.flushesEarly = false  // pushes are the bulk, not the answers
             handler.upgraded(connection, pending: following)
             onClose(self)
             return true
@@ -254,8 +259,10 @@ public final class HTTPServerHandler: ConnectionHandler {
 
     private func arm(_ at: MonotonicTime, _ connection: Connection) {
         timerDueAt = at
-        connection.loop.schedule(at: at) { [weak self, weak connection] loop in
-            guard let self, let connection else { return }
+        // The connection outlives its handler: the transport holds both until the handler's
+        // onClose, and a handler only a connection still points at dies with it.
+        connection.loop.schedule(at: at) { [timerGuard, unowned(unsafe) self, unowned(unsafe) connection] loop in
+            guard !timerGuard.ownerIsGone else { return }
             if self.timerDueAt == at { self.timerDueAt = nil }
             self.deadlineFired(connection, now: loop.now)
         }

@@ -27,13 +27,17 @@ public final class SubscriberSession: WebSocketEndpoint {
         self.shard = shard
     }
 
+    private let timerGuard = TimerGuard()
+
+    deinit { timerGuard.ownerDeinitialized() }
+
     var key: SessionKey { SessionKey(self) }
 
     public func opened(_ socket: WebSocketConnection) {
         self.socket = socket
         shard.sessionOpened(self)
-        socket.loop.schedule(after: shard.authTimeout) { [weak self] _ in
-            guard let self, case .awaitingAuth = self.state, let socket = self.socket else { return }
+        socket.loop.schedule(after: shard.authTimeout) { [timerGuard, unowned(unsafe) self] _ in
+            guard !timerGuard.ownerIsGone, case .awaitingAuth = self.state, let socket = self.socket else { return }
             self.shard.logger.debug("client auth timeout", metadata: ["ip": "\(self.clientIP)", "topic": "\(self.topic.value)"])
             socket.close(code: CloseCode.policyViolation, closeFrame: self.shard.frames.closePolicy)
         }

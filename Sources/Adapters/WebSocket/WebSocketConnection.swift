@@ -31,9 +31,12 @@ public final class WebSocketConnection: ConnectionHandler, UpgradedConnectionHan
     private var pending: [UInt8] = []
     private var lastHeard: MonotonicTime
     private var timerGeneration: UInt64 = 0
+    private let timerGuard = TimerGuard()
     /// True once we sent a close frame; nothing else may follow it (RFC 6455 §5.5.1).
     public private(set) var closeSent = false
     private var endpointClosed = false
+
+    deinit { timerGuard.ownerDeinitialized() }
 
     public init(connection: Connection, endpoint: any WebSocketEndpoint, settings: WebSocketSettings) {
         self.connection = connection
@@ -151,8 +154,8 @@ public final class WebSocketConnection: ConnectionHandler, UpgradedConnectionHan
     private func armPingTimer() {
         timerGeneration &+= 1
         let generation = timerGeneration
-        connection.loop.schedule(after: settings.pingInterval) { [weak self] loop in
-            guard let self, self.timerGeneration == generation, self.connection.state == .open else { return }
+        connection.loop.schedule(after: settings.pingInterval) { [timerGuard, unowned(unsafe) self] loop in
+            guard !timerGuard.ownerIsGone, self.timerGeneration == generation, self.connection.state == .open else { return }
             if loop.now.duration(since: self.lastHeard) >= self.settings.idleTimeout {
                 self.close(code: CloseCode.goingAway)
                 return

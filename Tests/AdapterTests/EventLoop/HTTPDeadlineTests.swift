@@ -88,4 +88,20 @@ struct HTTPDeadlineTests {
         }
         #expect(harness.timersPending() <= 2)
     }
+
+    /// Timers hold their owner unowned, behind a TimerGuard: a deadline that fires after the
+    /// connection and its handler are gone must do nothing, and the loop must go on serving.
+    @Test func aDeadlineOutlivingItsConnectionIsHarmless() throws {
+        let harness = try HTTPHarness(HTTPTimeouts(head: Self.long, request: Self.long, keepAlive: .milliseconds(100)))
+        do {
+            let client = try TestSocket(port: harness.port, timeoutSeconds: 30)
+            try client.send(Self.request)
+            _ = try client.receive(through: "\r\n\r\n")
+            _ = try client.receive(exactly: 3)
+        }  // The client closes before its keep-alive deadline; the server's side follows.
+        #expect(eventually(within: 30) { harness.timersPending() == 0 })
+        let next = try TestSocket(port: harness.port, timeoutSeconds: 30)
+        try next.send(Self.request)
+        #expect(try next.receive(through: "\r\n\r\n").hasPrefix("HTTP/1.1 200"))
+    }
 }
