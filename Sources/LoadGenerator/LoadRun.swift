@@ -115,7 +115,13 @@ final class LoadRun {
         } else {
             pump(reactor)
         }
-        reactor.run(until: stopAt) { !publishing }
+        reactor.run(until: stopAt) {
+            // Pushes free the window too, not only answers: when every answer came back before
+            // the pushes it allowed (threads: 2 delivers on another loop), nothing else would
+            // publish again and the run would stall.
+            if options.rate == 0 { pump(reactor) }
+            return !publishing
+        }
         publishing = false
         reactor.pauseAfterBatchMicroseconds = 0
         // Drain: everything published must arrive, or the run reports it lost.
