@@ -15,12 +15,8 @@ public struct SharedSecret: Sendable, CustomStringConvertible, CustomDebugString
     }
 
     /// Compares a presented `X-Worker-Secret` in constant time; an empty one never matches.
-    public func matches<C: Collection<UInt8>>(_ presented: C) -> Bool {
-        !presented.isEmpty && ConstantTime.equals(presented, bytes)
-    }
-
-    /// The header as the HTTP parser keeps it; not generic, so no call crosses the module
-    /// boundary through protocol witnesses (800 instructions of a keep-alive publish).
+    /// Not generic, so no call crosses the module boundary through protocol witnesses (800
+    /// instructions of a keep-alive publish).
     public func matches(_ presented: [UInt8]) -> Bool {
         !presented.isEmpty && presented.withUnsafeBytes { left in
             bytes.withUnsafeBytes { right in ConstantTime.equals(left, right) }

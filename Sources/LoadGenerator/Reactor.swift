@@ -67,7 +67,7 @@ final class Reactor {
             if now >= deadline { return false }
             runDueTimers(now)
             if done() { return true }
-            let nextTimer = timers.map(\.deadline).min() ?? deadline
+            let nextTimer = timers.lazy.map(\.deadline).min() ?? deadline
             let wait = min(deadline, nextTimer)
             let timeout = wait > now ? Int32(min((wait - now + 999_999) / 1_000_000, 1000)) : 0
             let ready = epoll_wait(epollDescriptor, &kernelEvents, Int32(kernelEvents.count), timeout)

@@ -10,18 +10,15 @@ public enum HTTPLimits {
     public static let maxBodyBytes = 1 << 20
     /// A chunk-size line with its extensions.
     static let maxChunkLineBytes = 1024
-    /// From the first byte of a request to its complete head (slow-loris defence).
-    public static let headTimeout: Duration = .seconds(10)
-    /// From the first byte of a request to its complete body.
-    public static let requestTimeout: Duration = .seconds(30)
-    /// An idle keep-alive connection is closed after this.
-    public static let keepAliveTimeout: Duration = .seconds(30)
 }
 
 /// The three deadlines of an HTTP connection; tests shorten them, the worker uses `standard`.
 public struct HTTPTimeouts: Sendable {
+    /// From the first byte of a request to its complete head (slow-loris defence).
     public var head: Duration
+    /// From the first byte of a request to its complete body.
     public var request: Duration
+    /// An idle keep-alive connection is closed after this.
     public var keepAlive: Duration
 
     public init(head: Duration, request: Duration, keepAlive: Duration) {
@@ -30,6 +27,5 @@ public struct HTTPTimeouts: Sendable {
         self.keepAlive = keepAlive
     }
 
-    public static let standard = HTTPTimeouts(
-        head: HTTPLimits.headTimeout, request: HTTPLimits.requestTimeout, keepAlive: HTTPLimits.keepAliveTimeout)
+    public static let standard = HTTPTimeouts(head: .seconds(10), request: .seconds(30), keepAlive: .seconds(30))
 }

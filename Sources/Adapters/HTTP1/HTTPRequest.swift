@@ -6,18 +6,22 @@ public enum HTTPMethod: Sendable, Equatable {
 
     /// Methods are case-sensitive tokens (RFC 9110 §9.1), compared as bytes.
     init(_ token: UnsafeRawBufferPointer) {
-        func matches(_ name: StaticString) -> Bool {
-            token.elementsEqual(UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
-        }
-        switch token.count {
-        case 3 where matches("GET"): self = .get
-        case 4 where matches("POST"): self = .post
-        case 4 where matches("HEAD"): self = .head
-        case 3 where matches("PUT"): self = .put
-        case 6 where matches("DELETE"): self = .delete
-        case 7 where matches("OPTIONS"): self = .options
-        case 5 where matches("PATCH"): self = .patch
-        default: self = .other(String(decoding: token, as: UTF8.self))
+        if token.holds("GET") {
+            self = .get
+        } else if token.holds("POST") {
+            self = .post
+        } else if token.holds("HEAD") {
+            self = .head
+        } else if token.holds("PUT") {
+            self = .put
+        } else if token.holds("DELETE") {
+            self = .delete
+        } else if token.holds("OPTIONS") {
+            self = .options
+        } else if token.holds("PATCH") {
+            self = .patch
+        } else {
+            self = .other(String(decoding: token, as: UTF8.self))
         }
     }
 }
@@ -67,13 +71,12 @@ public struct HTTPRequestHead: Sendable, Equatable {
 
     /// True when the path is exactly `literal`, byte for byte.
     public func pathIs(_ literal: StaticString) -> Bool {
-        let expected = UnsafeRawBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount)
-        let fast = target.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
-            let count = expected.count
+        var target = target  // withUTF8 only copies a string that is not contiguous UTF-8 already
+        return target.withUTF8 { bytes in
+            let count = literal.utf8CodeUnitCount
             guard bytes.count == count || (bytes.count > count && bytes[count] == UInt8(ascii: "?")) else { return false }
-            return UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[0..<count]).elementsEqual(expected)
+            return UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[0..<count]).holds(literal)
         }
-        return fast ?? path.utf8.elementsEqual(expected)
     }
 
     /// RFC 9112 §9.3: HTTP/1.1 persists unless `close`; HTTP/1.0 only with `keep-alive`.
@@ -96,6 +99,14 @@ public struct HTTPRequestHead: Sendable, Equatable {
             return PercentDecoding.decode(Substring(pair[pair.index(after: equals)...]))
         }
         return nil
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    /// True when these bytes are exactly `literal`'s UTF-8.
+    func holds(_ literal: StaticString) -> Bool {
+        count == literal.utf8CodeUnitCount
+            && elementsEqual(UnsafeRawBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
     }
 }
 

@@ -271,7 +271,7 @@ public final class HTTPServerHandler: ConnectionHandler {
     private func deadlineFired(_ connection: Connection, now: MonotonicTime) {
         guard connection.state == .open, connection.handler === self, let at = deadline.instant else { return }
         guard now >= at else {
-            if timerDueAt == nil || timerDueAt! > at { arm(at, connection) }
+            if timerDueAt.map({ $0 > at }) ?? true { arm(at, connection) }
             return
         }
         switch deadline {
