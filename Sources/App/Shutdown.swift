@@ -1,4 +1,4 @@
-// Graceful shutdown in two phases (STYLE B21): stop accepting and drain, then force-close.
+// Graceful shutdown in two phases: stop accepting and drain, then force-close.
 import Adapters
 import Logging
 
@@ -7,16 +7,17 @@ struct RunningNode {
     private var parts: [LoopParts] = []
     var budget: ConnectionBudget?
 
-    mutating func add(loop: EventLoop, listeners: [Listener], transports: [any Transport]) {
-        parts.append(LoopParts(loop: loop, listeners: listeners, transports: transports))
+    mutating func add(loop: EventLoop, listeners: [Listener], drainables: [any Drainable]) {
+        parts.append(LoopParts(loop: loop, listeners: listeners, drainables: drainables))
     }
 
     /// Stops accepting, lets transports close gracefully, and force-closes what is left at `deadline`.
     func drain(deadline: Duration, logger: Logger) {
         for part in parts {
+            let confined = LoopBound(part)
             part.loop.execute { _ in
-                for listener in part.listeners { listener.close() }
-                for transport in part.transports { transport.drain() }
+                for listener in confined.value.listeners { listener.close() }
+                for drainable in confined.value.drainables { drainable.drain() }
             }
         }
         let step: Duration = .milliseconds(20)
@@ -29,22 +30,22 @@ struct RunningNode {
         if left > 0 {
             logger.warning("drain deadline passed", metadata: ["connections": "\(left)"])
             for part in parts {
-                part.loop.execute { _ in for transport in part.transports { transport.closeAll() } }
+                let confined = LoopBound(part)
+                part.loop.execute { _ in for drainable in confined.value.drainables { drainable.closeAll() } }
             }
         }
     }
 }
 
-/// One loop's listeners and transports. Loop-confined: only `loop` touches them, through
-/// `execute` (a final class rather than a tuple in a generic box, see the [cluster] notes).
-final class LoopParts: @unchecked Sendable {
+/// One loop's listeners and what must hear about shutdown; only `loop` touches them.
+final class LoopParts {
     let loop: EventLoop
     let listeners: [Listener]
-    let transports: [any Transport]
+    let drainables: [any Drainable]
 
-    init(loop: EventLoop, listeners: [Listener], transports: [any Transport]) {
+    init(loop: EventLoop, listeners: [Listener], drainables: [any Drainable]) {
         self.loop = loop
         self.listeners = listeners
-        self.transports = transports
+        self.drainables = drainables
     }
 }

@@ -12,8 +12,9 @@ enum Wiring {
     /// Builds the node from `loaded` and runs it until SIGTERM/SIGINT; returns the exit status.
     static func run(_ loaded: LoadedConfig, version: String) -> Int32 {
         let config = loaded.config
+        let logFormat: LineLogHandler.Format = config.logFormat == .json ? .json : .logfmt
         LoggingSystem.bootstrap { label in
-            LineLogHandler(label: label, level: config.logLevel, format: config.logFormat)
+            LineLogHandler(label: label, level: config.logLevel, format: logFormat)
         }
         var logger = Logger(label: "wavelog-worker")
         logger.logLevel = config.logLevel
@@ -24,7 +25,8 @@ enum Wiring {
         // MARK: Ports and use cases
         let clock = SystemClock()
         let statistics = InMemorySubscriptionStatistics()
-        let fanOut = LoopFanOut()
+        let formats = WireFormats()
+        let fanOut = LoopFanOut(formats: formats)
         let group: EventLoopGroup
         do {
             group = try EventLoopGroup(count: config.threads)
@@ -70,19 +72,20 @@ enum Wiring {
             }
             var internalAddress = try Listener.probe(internalRequested, key: "internal_bind/internal_port")
             var publicAddress = try Listener.probe(wsAddress, key: "ws_bind/ws_port")
-            var webSocketSettings = WebSocketTransport.Settings()
-            webSocketSettings.authTimeout = config.authTimeout
-            webSocketSettings.webSocket.pingInterval = config.pingInterval
-            webSocketSettings.webSocket.idleTimeout = config.idleTimeout
-            webSocketSettings.allowedOrigins = Set(config.allowedOrigins)
-            let frames = SubscriberFrames()
-            let counters = WebSocketCounters()
+            let transports = browserTransports(config, formats: formats).filter { config.transports.contains($0.name) }.map(\.transport)
+            var policy = Admission.Policy()
+            policy.allowedOrigins = Set(config.allowedOrigins)
+            let admission = Admission(broker: broker, policy: policy, logger: logger)
+            let counters = EngineCounters()
             for loop in group.loops {
                 let internalTransport = HTTPTransport(responder: InternalAPIResponder(broker: broker, secret: config.workerSecret, logger: logger))
-                let publicTransport = WebSocketTransport(
-                    loop: loop, broker: broker, settings: webSocketSettings, frames: frames, counters: counters, logger: logger)
-                publicTransport.start()
-                fanOut.attach(publicTransport)
+                let shard = SubscriberShard(loop: loop, broker: broker, counters: counters, logger: logger)
+                shard.start()
+                fanOut.attach(shard)
+                let router = Router()
+                let context = TransportContext(loop: loop, broker: broker, admission: admission, shard: shard, router: router, logger: logger)
+                let drainables = transports.flatMap { $0.install(in: context) }
+                let publicTransport = HTTPTransport(responder: router)
                 let internalListener = try Listener(
                     address: internalAddress, key: "internal_bind/internal_port", loop: loop, transport: internalTransport,
                     budget: budget, queueLimits: queueLimits, logger: logger)
@@ -92,7 +95,9 @@ enum Wiring {
                 // Port 0 picks a free port once; the other loops share it through SO_REUSEPORT.
                 internalAddress = internalListener.address
                 publicAddress = publicListener.address
-                node.add(loop: loop, listeners: [internalListener, publicListener], transports: [internalTransport, publicTransport])
+                node.add(
+                    loop: loop, listeners: [internalListener, publicListener],
+                    drainables: [internalTransport, publicTransport, shard] + drainables)
             }
             node.budget = budget
             logger.info("listening", metadata: [
@@ -121,6 +126,22 @@ enum Wiring {
         group.stopAndJoin()
         logger.info("stopped")
         return 0
+    }
+
+    /// Every browser transport this build has; `transports` in the configuration picks among them.
+    /// A new transport is one more line here.
+    static func browserTransports(_ config: WorkerConfig, formats: WireFormats) -> [(name: String, transport: any BrowserTransport)] {
+        var webSocket = WebSocketTransport.Settings()
+        webSocket.authTimeout = config.authTimeout
+        webSocket.webSocket.pingInterval = config.pingInterval
+        webSocket.webSocket.idleTimeout = config.idleTimeout
+        var sse = SSETransport.Settings()
+        sse.heartbeatInterval = config.sseHeartbeat
+        sse.retry = config.sseRetry
+        return [
+            (WebSocketTransport.name, WebSocketTransport(settings: webSocket, formats: formats)),
+            (SSETransport.name, SSETransport(settings: sse, formats: formats)),
+        ]
     }
 
     private static func reap(_ broker: Broker, _ loop: EventLoop) {

@@ -12,9 +12,9 @@ public struct Broker: Sendable {
     public let expireTokens: ExpireTokens
     public let reportStatus: ReportStatus
     public let reapExpiredTopics: ReapExpiredTopics
-    /// Topic lookups for the handshake (404 before the upgrade).
-    public let topics: any TopicStore
-    public let clock: any Clock
+    public let resolveTopic: ResolveTopic
+    private let topics: any TopicStore
+    private let clock: any Clock
 
     /// The ports a broker needs, and the settings its use cases read.
     public struct Ports: Sendable {
@@ -54,6 +54,7 @@ public struct Broker: Sendable {
             startedAt: startedAt, version: version
         )
         reapExpiredTopics = ReapExpiredTopics(topics: ports.topics, clock: ports.clock, logger: logger)
+        resolveTopic = ResolveTopic(topics: ports.topics, clock: ports.clock)
         topics = ports.topics
         clock = ports.clock
     }

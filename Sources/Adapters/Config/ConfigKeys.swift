@@ -9,6 +9,7 @@ enum ConfigKeys {
         "ws_port", "ws_bind", "internal_port", "internal_bind", "worker_secret", "redis_url", "topic_ttl",
         "redis_prefix", "threads", "allowed_origins", "log_level", "log_format", "max_connections",
         "send_queue_frames", "send_queue_bytes", "auth_timeout", "ping_interval", "idle_timeout", "drain_timeout",
+        "transports", "sse_heartbeat", "sse_retry",
     ]
 
     static func decode(_ values: [String: ConfigValue], cores: Int) throws(ConfigError) -> WorkerConfig {
@@ -64,6 +65,15 @@ enum ConfigKeys {
             case "ping_interval": config.pingInterval = try duration(value, key)
             case "idle_timeout": config.idleTimeout = try duration(value, key)
             case "drain_timeout": config.drainTimeout = try duration(value, key)
+            case "transports":
+                let names = try stringList(value, key).map { $0.lowercased() }
+                guard !names.isEmpty else { throw error(value, key, "expected at least one of \(WorkerConfig.transportNames.joined(separator: ", "))") }
+                for name in names where !WorkerConfig.transportNames.contains(name) {
+                    throw error(value, key, "expected \(WorkerConfig.transportNames.joined(separator: ", ")), got \"\(Sanitize.forLog(name))\"")
+                }
+                config.transports = names
+            case "sse_heartbeat": config.sseHeartbeat = try duration(value, key)
+            case "sse_retry": config.sseRetry = try duration(value, key)
             default: break
             }
         }
@@ -137,14 +147,5 @@ enum ConfigKeys {
         case .sequence: return "a list"
         case .mapping: return "a mapping"
         }
-    }
-}
-
-extension Substring {
-    func trimmingSpaces() -> Substring {
-        var result = self
-        while result.first == " " || result.first == "\t" { result = result.dropFirst() }
-        while result.last == " " || result.last == "\t" { result = result.dropLast() }
-        return result
     }
 }

@@ -38,6 +38,12 @@ public struct WorkerConfig: Sendable {
     public var pingInterval: Duration = .seconds(30)
     public var idleTimeout: Duration = .seconds(60)
     public var drainTimeout: Duration = .seconds(10)
+    /// The browser transports on the public port, by name.
+    public var transports: [String] = WorkerConfig.transportNames
+    /// Every transport this build has, in their default order.
+    public static let transportNames = ["websocket", "sse"]
+    public var sseHeartbeat: Duration = .seconds(25)
+    public var sseRetry: Duration = .seconds(3)
 
     public init(workerSecret: SharedSecret, threads: Int) {
         self.workerSecret = workerSecret
@@ -50,6 +56,7 @@ public struct WorkerConfig: Sendable {
         let cluster = redis.map { "redis=\($0) redis_prefix=\(redisPrefix)" } ?? "redis=none"
         return "ws=\(wsAddress):\(wsPort) internal=\(internalBind):\(internalPort) \(cluster) "
             + "topic_ttl=\(GoDuration.format(topicTTL)) threads=\(threads) "
-            + "allowed_origins=\(allowedOrigins.isEmpty ? "*" : allowedOrigins.joined(separator: ","))"
+            + "allowed_origins=\(allowedOrigins.isEmpty ? "*" : allowedOrigins.joined(separator: ",")) "
+            + "transports=\(transports.joined(separator: ","))"
     }
 }

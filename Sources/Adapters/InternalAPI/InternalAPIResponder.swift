@@ -11,23 +11,15 @@ public final class InternalAPIResponder: HTTPResponder {
     private let logger: Logger
     private let canned: Canned
 
-    /// Every constant answer, built once.
+    /// The answers that are not in the plain-answer table, built once.
     struct Canned {
         let ok = CannedResponse { HTTPResponse.encode(.ok, keepAlive: $0) }
-        let forbidden = CannedResponse { HTTPResponse.text(.forbidden, "forbidden", keepAlive: $0) }
-        let notFound = CannedResponse { HTTPResponse.text(.notFound, "not found", keepAlive: $0) }
-        let postOnly = CannedResponse { HTTPResponse.text(.methodNotAllowed, "method not allowed", keepAlive: $0, extraHeaders: [("Allow", "POST")]) }
-        let getOnly = CannedResponse { HTTPResponse.text(.methodNotAllowed, "method not allowed", keepAlive: $0, extraHeaders: [("Allow", "GET")]) }
-        let badRequest = CannedResponse { HTTPResponse.text(.badRequest, "bad request", keepAlive: $0) }
-        let missingTopic = CannedResponse { HTTPResponse.text(.badRequest, "missing topic", keepAlive: $0) }
-        let missingPayload = CannedResponse { HTTPResponse.text(.badRequest, "missing payload", keepAlive: $0) }
-        let topicNotRegistered = CannedResponse { HTTPResponse.text(.notFound, "topic not registered", keepAlive: $0) }
-        let ready = CannedResponse { HTTPResponse.text(.ok, "ready", keepAlive: $0) }
-        let notReady = CannedResponse { HTTPResponse.text(.serviceUnavailable, "redis unavailable", keepAlive: $0) }
-        let payloadTooLarge = HTTPResponse.text(.payloadTooLarge, "payload too large", keepAlive: false)
-        let headersTooLarge = HTTPResponse.text(.headersTooLarge, "request header fields too large", keepAlive: false)
-        let badRequestClose = HTTPResponse.text(.badRequest, "bad request", keepAlive: false)
-        let versionNotSupported = HTTPResponse.text(.versionNotSupported, "http version not supported", keepAlive: false)
+        let postOnly = CannedResponse {
+            HTTPResponse.text(.methodNotAllowed, PlainAnswer.methodNotAllowed.text, keepAlive: $0, extraHeaders: [("Allow", "POST")])
+        }
+        let getOnly = CannedResponse {
+            HTTPResponse.text(.methodNotAllowed, PlainAnswer.methodNotAllowed.text, keepAlive: $0, extraHeaders: [("Allow", "GET")])
+        }
     }
 
     public init(broker: Broker, secret: SharedSecret, logger: Logger) {
@@ -56,7 +48,7 @@ public final class InternalAPIResponder: HTTPResponder {
         } else if head.pathIs("/internal/ready") {
             route = .ready
         } else {
-            return .respond(canned.notFound.frame(keepAlive: keepAlive), keepAlive: keepAlive)
+            return PlainAnswers.respond(.notFound, keepAlive: keepAlive)
         }
         let expected: HTTPMethod = route == .status || route == .ready ? .get : .post
         guard request.head.method == expected else {
@@ -65,13 +57,13 @@ public final class InternalAPIResponder: HTTPResponder {
         }
         guard let presented = request.head.headers.workerSecret, secret.matches(presented) else {
             logger.info("internal request forbidden", metadata: ["ip": "\(connection.peerHost)", "path": "\(request.head.path.prefix(256))"])
-            return .respond(canned.forbidden.frame(keepAlive: keepAlive), keepAlive: keepAlive)
+            return PlainAnswers.respond(.forbidden, keepAlive: keepAlive)
         }
         let answer: EncodedFrame
         switch route {
         case .register:
             switch readRegistration(request.body) {
-            case .failure(let refusal): answer = refusal.response.frame(keepAlive: keepAlive)
+            case .failure(let refusal): answer = PlainAnswers.frame(refusal.answer, keepAlive: keepAlive)
             case .success(let (topic, meta)):
                 // Answered once every node can see the topic (in a cluster: after Redis acknowledged it).
                 let ok = canned.ok.frame(keepAlive: keepAlive)
@@ -79,12 +71,12 @@ public final class InternalAPIResponder: HTTPResponder {
                     broker.registerTopic(topic, meta: meta) { reply.resume { .respond(ok, keepAlive: keepAlive) } }
                 }
             }
-        case .unregister: answer = unregister(request.body).frame(keepAlive: keepAlive)
-        case .publish: answer = publish(request.body).frame(keepAlive: keepAlive)
+        case .unregister: answer = unregister(request.body).map { PlainAnswers.frame($0, keepAlive: keepAlive) } ?? canned.ok.frame(keepAlive: keepAlive)
+        case .publish: answer = publish(request.body).map { PlainAnswers.frame($0, keepAlive: keepAlive) } ?? canned.ok.frame(keepAlive: keepAlive)
         case .ready:
             // Extension for load balancers: 503 while the cluster link is down.
             let connected = broker.reportStatus(includeTopicLists: false).clusterConnected ?? true
-            answer = connected ? canned.ready.frame(keepAlive: keepAlive) : canned.notReady.frame(keepAlive: keepAlive)
+            answer = PlainAnswers.frame(connected ? .ready : .redisUnavailable, keepAlive: keepAlive)
         case .status:
             let lists = request.head.queryValue("topics").map { $0 != "0" && $0 != "false" } ?? true
             let body = StatusJSON.encode(broker.reportStatus(includeTopicLists: lists))
@@ -94,19 +86,14 @@ public final class InternalAPIResponder: HTTPResponder {
     }
 
     public func reject(_ error: HTTPParseError) -> EncodedFrame {
-        switch error {
-        case .payloadTooLarge: return canned.payloadTooLarge
-        case .headersTooLarge: return canned.headersTooLarge
-        case .versionNotSupported: return canned.versionNotSupported
-        case .badRequest: return canned.badRequestClose
-        }
+        PlainAnswers.rejection(error)
     }
 
     // MARK: - Routes
 
     private func readRegistration(_ body: [UInt8]) -> Result<(TopicName, TopicMeta), AnswerError> {
         body.withUnsafeBufferPointer { buffer in
-            guard let object = try? JSONObjectFields(buffer) else { return .failure(AnswerError(canned.badRequest)) }
+            guard let object = try? JSONObjectFields(buffer) else { return .failure(AnswerError(.badRequest)) }
             let topic: TopicName
             switch readTopic(object) {
             case .success(let name): topic = name
@@ -114,11 +101,11 @@ public final class InternalAPIResponder: HTTPResponder {
             }
             var meta = TopicMeta.secureDefault
             if let field = object["meta"], field.kind != .null {
-                guard field.kind == .object else { return .failure(AnswerError(canned.badRequest)) }
+                guard field.kind == .object else { return .failure(AnswerError(.badRequest)) }
                 let metaBytes = UnsafeBufferPointer(rebasing: buffer[field.valueRange])
-                guard let metaObject = try? JSONObjectFields(metaBytes) else { return .failure(AnswerError(canned.badRequest)) }
+                guard let metaObject = try? JSONObjectFields(metaBytes) else { return .failure(AnswerError(.badRequest)) }
                 if let requireToken = metaObject["require_token"], requireToken.kind != .null {
-                    guard let value = metaObject.bool(requireToken) else { return .failure(AnswerError(canned.badRequest)) }
+                    guard let value = metaObject.bool(requireToken) else { return .failure(AnswerError(.badRequest)) }
                     meta.requireToken = value
                 }
             }
@@ -126,20 +113,22 @@ public final class InternalAPIResponder: HTTPResponder {
         }
     }
 
-    private func unregister(_ body: [UInt8]) -> CannedResponse {
+    /// nil when unregistered; otherwise the refusal.
+    private func unregister(_ body: [UInt8]) -> PlainAnswer? {
         body.withUnsafeBufferPointer { buffer in
-            guard let object = try? JSONObjectFields(buffer) else { return canned.badRequest }
+            guard let object = try? JSONObjectFields(buffer) else { return .badRequest }
             switch readTopic(object) {
             case .success(let topic):
                 broker.unregisterTopic(topic)
-                return canned.ok
-            case .failure(let answer):
-                return answer.response
+                return nil
+            case .failure(let refusal):
+                return refusal.answer
             }
         }
     }
 
-    private func publish(_ body: [UInt8]) -> CannedResponse {
+    /// nil when published; otherwise the refusal.
+    private func publish(_ body: [UInt8]) -> PlainAnswer? {
         body.withUnsafeBufferPointer { buffer in
             let topic: TopicName
             let payload: JSONPayload
@@ -149,10 +138,10 @@ public final class InternalAPIResponder: HTTPResponder {
             }
             do throws(PublishError) {
                 try broker.publishEvent(topic: topic, payload: payload)
-                return canned.ok
+                return nil
             } catch {
                 switch error {
-                case .topicNotRegistered: return canned.topicNotRegistered
+                case .topicNotRegistered: return .topicNotRegistered
                 }
             }
         }
@@ -162,17 +151,17 @@ public final class InternalAPIResponder: HTTPResponder {
         PublishBody.topic(in: object).mapError { AnswerError(answer(for: $0)) }
     }
 
-    private func answer(for refusal: BodyRefusal) -> CannedResponse {
+    private func answer(for refusal: BodyRefusal) -> PlainAnswer {
         switch refusal {
-        case .badRequest: canned.badRequest
-        case .missingTopic: canned.missingTopic
-        case .missingPayload: canned.missingPayload
+        case .badRequest: .badRequest
+        case .missingTopic: .missingTopic
+        case .missingPayload: .missingPayload
         }
     }
 }
 
-/// A canned answer carried through `Result`.
+/// A plain answer carried through `Result`.
 struct AnswerError: Error {
-    let response: CannedResponse
-    init(_ response: CannedResponse) { self.response = response }
+    let answer: PlainAnswer
+    init(_ answer: PlainAnswer) { self.answer = answer }
 }

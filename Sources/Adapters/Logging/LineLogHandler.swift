@@ -7,13 +7,18 @@ internal import CLinux
 ///
 /// One `write(2)` per line, so concurrent loops never interleave within a line.
 public struct LineLogHandler: LogHandler {
+    /// How a line is written.
+    public enum Format: Sendable {
+        case logfmt, json
+    }
+
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level
     private let label: String
-    private let format: WorkerConfig.LogFormat
+    private let format: LineLogHandler.Format
     private let fileDescriptor: Int32
 
-    public init(label: String, level: Logger.Level, format: WorkerConfig.LogFormat, fileDescriptor: Int32 = 2) {
+    public init(label: String, level: Logger.Level, format: LineLogHandler.Format, fileDescriptor: Int32 = 2) {
         self.label = label
         self.logLevel = level
         self.format = format
@@ -47,7 +52,7 @@ public struct LineLogHandler: LogHandler {
     /// Renders one line; pure, so tests can check the format.
     public static func render(
         timestamp: String, level: Logger.Level, message: String, metadata: Logger.Metadata,
-        format: WorkerConfig.LogFormat
+        format: LineLogHandler.Format
     ) -> String {
         let keys = metadata.keys.sorted()
         switch format {

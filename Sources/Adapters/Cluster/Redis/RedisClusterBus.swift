@@ -1,0 +1,166 @@
+// Adapter: fans events out through one Redis pub/sub channel; drops its own echoes by origin ID.
+public import Application
+public import Domain
+public import Logging
+internal import Synchronization
+
+/// A cluster bus over Redis pub/sub (PROTOCOL.md "Redis cluster"), interoperable with upstream nodes.
+///
+/// Every publish is delivered to local subscribers first, then PUBLISHed as
+/// `{"origin_id":…,"topic":…,"payload":…}` on `<prefix>events`. Envelopes from other nodes are
+/// delivered locally; our own are recognised by origin ID and skipped. Redis being down never
+/// blocks: local delivery goes on, and the publishes that could not be fanned out are counted.
+public final class RedisClusterBus: ClusterBus, @unchecked Sendable {
+    /// How often `PUBSUB NUMSUB` refreshes `cluster_nodes`.
+    static let nodeCountInterval: Duration = .seconds(2)
+
+    public let originID: String
+    private let sink: any SubscriberSink
+    private let loop: EventLoop
+    private let channel: [UInt8]
+    private let logger: Logger
+    // Confined to `loop`.
+    private var publisher: RedisConnection!
+    private var subscriber: RedisConnection!
+    private let nodes = Atomic<Int>(0)
+    private let linkUp = Atomic<Bool>(false)
+    private let notFannedOut = Atomic<Int>(0)
+    private let received = Atomic<Int>(0)
+
+    /// - Parameters:
+    ///   - loop: the loop the Redis connections live on.
+    ///   - originID: 16 lowercase hex characters, random per process.
+    public init(endpoint: RedisEndpoint, prefix: String, originID: String, sink: any SubscriberSink, loop: EventLoop, logger: Logger) {
+        self.originID = originID
+        self.sink = sink
+        self.loop = loop
+        self.channel = Array((prefix + "events").utf8)
+        self.logger = logger
+        publisher = RedisConnection(name: "publish", endpoint: endpoint, loop: loop, logger: logger)
+        subscriber = RedisConnection(name: "subscribe", endpoint: endpoint, loop: loop, logger: logger)
+    }
+
+    /// Nodes subscribed to the channel (this one included); 0 while Redis is unreachable.
+    public var nodeCount: Int? { nodes.load(ordering: .relaxed) }
+
+    public var health: ClusterHealth? {
+        ClusterHealth(connected: linkUp.load(ordering: .relaxed), publishesNotFannedOut: publishesNotFannedOut)
+    }
+
+    /// Publishes that reached local subscribers but not Redis (it was down).
+    public var publishesNotFannedOut: Int { notFannedOut.load(ordering: .relaxed) }
+
+    /// Envelopes from other nodes delivered here.
+    public var envelopesReceived: Int { received.load(ordering: .relaxed) }
+
+    public func start() throws {
+        let bus = LoopBound(self)
+        loop.execute { _ in bus.value.startOnLoop() }
+    }
+
+    public func shutdown() {
+        let bus = LoopBound(self)
+        loop.execute { _ in
+            bus.value.publisher.stop()
+            bus.value.subscriber.stop()
+        }
+    }
+
+    private func startOnLoop() {
+        subscriber.onReady = { [weak self] in self?.subscribe() }
+        subscriber.onLost = { [weak self] in self?.nodes.store(0, ordering: .relaxed) }
+        publisher.onReady = { [weak self] in
+            self?.linkUp.store(true, ordering: .relaxed)
+            self?.refreshNodeCount()
+        }
+        publisher.onLost = { [weak self] in self?.linkUp.store(false, ordering: .relaxed) }
+        publisher.start()
+        subscriber.start()
+        scheduleNodeCount()
+    }
+
+    // MARK: - Out
+
+    public func publish(_ event: PublishedEvent) {
+        sink.deliver(event)
+        let envelope = Self.envelope(originID: originID, event: event)
+        if loop.inLoop {
+            send(envelope)
+        } else {
+            let bus = LoopBound(self)
+            loop.execute { _ in bus.value.send(envelope) }
+        }
+    }
+
+    private func send(_ envelope: [UInt8]) {
+        guard publisher.state == .ready, publisher.command([Array("PUBLISH".utf8), channel, envelope]) else {
+            let count = notFannedOut.wrappingAdd(1, ordering: .relaxed).newValue
+            if count == 1 || count % 1000 == 0 {
+                logger.warning("publish not fanned out", metadata: ["reason": "redis unavailable", "count": "\(count)"])
+            }
+            return
+        }
+    }
+
+    /// The upstream envelope; the payload bytes are copied in verbatim.
+    static func envelope(originID: String, event: PublishedEvent) -> [UInt8] {
+        var bytes = Array("{\"origin_id\":\"\(originID)\",\"topic\":".utf8)
+        bytes += Array(JSONWriter.quoted(event.topic.value).utf8)
+        bytes += Array(",\"payload\":".utf8)
+        bytes += event.payload.bytes
+        bytes.append(UInt8(ascii: "}"))
+        return bytes
+    }
+
+    // MARK: - In
+
+    private func subscribe() {
+        subscriber.command([Array("SUBSCRIBE".utf8), channel], persistent: true) { [weak self] reply in
+            guard let self, let reply else { return }
+            guard case .array(let parts) = reply, parts.count == 3, parts[0].string == "message", case .string(let data) = parts[2] else {
+                if case .array(let parts) = reply, parts.first?.string == "subscribe" {
+                    self.logger.info("redis subscribed", metadata: ["channel": "\(String(decoding: self.channel, as: UTF8.self))"])
+                    self.refreshNodeCount()
+                }
+                return
+            }
+            self.receive(data)
+        }
+    }
+
+    private func receive(_ data: [UInt8]) {
+        guard let event = Self.decodeEnvelope(data, ignoring: originID) else { return }
+        received.wrappingAdd(1, ordering: .relaxed)
+        sink.deliver(event)
+    }
+
+    /// Reads an envelope; nil for our own, for malformed ones, and for unregistered-looking garbage.
+    static func decodeEnvelope(_ data: [UInt8], ignoring ownOrigin: String) -> PublishedEvent? {
+        data.withUnsafeBufferPointer { buffer -> PublishedEvent? in
+            guard let object = try? JSONObjectFields(buffer) else { return nil }
+            if let origin = object["origin_id"], object.string(origin) == ownOrigin { return nil }
+            guard let topicField = object["topic"], let text = object.string(topicField), let topic = TopicName(text),
+                let payload = object["payload"]
+            else { return nil }
+            return PublishedEvent(topic: topic, payload: JSONPayload(validatedBytes: object.rawValue(payload)))
+        }
+    }
+
+    // MARK: - cluster_nodes
+
+    private func scheduleNodeCount() {
+        loop.schedule(after: Self.nodeCountInterval) { [weak self] _ in
+            guard let self, self.publisher.state != .stopped else { return }
+            self.refreshNodeCount()
+            self.scheduleNodeCount()
+        }
+    }
+
+    private func refreshNodeCount() {
+        guard publisher.state == .ready else { return }
+        publisher.command([Array("PUBSUB".utf8), Array("NUMSUB".utf8), channel]) { [weak self] reply in
+            guard let self, case .array(let parts)? = reply, parts.count == 2, let count = parts[1].integer else { return }
+            self.nodes.store(Int(count), ordering: .relaxed)
+        }
+    }
+}

@@ -1,0 +1,334 @@
+// One hiredis asynchronous connection, driven by our event loop (no thread ever blocks on Redis).
+public import Logging
+internal import CHiredis
+internal import Glibc
+
+/// A Redis connection confined to one event loop: hiredis' read/write hooks register its socket
+/// with the loop's poller, so commands and replies never block a loop. Reconnects with capped
+/// exponential backoff and jitter, then logs in (AUTH, SELECT) before reporting `ready`.
+public final class RedisConnection: LoopHandler, Flushable {
+    /// Backoff between connection attempts: doubles from `initialBackoff` up to `maxBackoff`.
+    /// The cap is low because a node that lost Redis must resume cross-node delivery within
+    /// about two seconds of Redis returning; one connection attempt per second costs nothing.
+    static let initialBackoff: Duration = .milliseconds(100)
+    static let maxBackoff: Duration = .seconds(1)
+
+    public enum State: Equatable {
+        case disconnected, connecting, ready, stopped
+    }
+
+    public let name: String
+    private let endpoint: RedisEndpoint
+    private unowned let loop: EventLoop
+    private let logger: Logger
+    private var context: UnsafeMutablePointer<redisAsyncContext>?
+    private var registeredDescriptor: Int32 = -1
+    private var interest: PollerInterest = []
+    /// A before-sleep write is scheduled: commands of one turn go out in one write.
+    private var writeScheduled = false
+    /// Inside redisAsyncHandleWrite: an addWrite now means the socket is full.
+    private var writing = false
+    private var backoff = RedisConnection.initialBackoff
+    private var everConnected = false
+    public private(set) var state: State = .disconnected
+
+    /// Called on the loop once the connection is logged in and usable.
+    public var onReady: (() -> Void)?
+    /// Called on the loop when an established connection is lost (not on failed attempts).
+    public var onLost: (() -> Void)?
+
+    public init(name: String, endpoint: RedisEndpoint, loop: EventLoop, logger: Logger) {
+        self.name = name
+        self.endpoint = endpoint
+        self.loop = loop
+        self.logger = logger
+    }
+
+    // MARK: - Connecting
+
+    /// Starts connecting; retries until `stop()`. Call on the loop.
+    public func start() {
+        guard state == .disconnected else { return }
+        attempt()
+    }
+
+    /// Closes the connection now and stops retrying; pending callbacks get nil. Must not be
+    /// called from inside a hiredis callback. (redisAsyncDisconnect would wait for pending
+    /// replies, which a subscribed connection always has, so it never closed.)
+    public func stop() {
+        state = .stopped
+        if let context {
+            redisAsyncFree(context)
+            self.context = nil
+        }
+    }
+
+    private func attempt() {
+        guard state == .disconnected else { return }
+        guard HostResolver.isAddressLiteral(endpoint.host) else {
+            // hiredis would resolve the name with getaddrinfo, which blocks: resolve on a thread
+            // of its own (a container's "redis" may take seconds to answer), then connect here.
+            state = .connecting
+            let host = endpoint.host
+            let connection = LoopBound(self)
+            let loop = self.loop
+            DetachedThread.run {
+                let address = HostResolver.resolve(host)
+                loop.execute { _ in connection.value.resolved(address) }
+            }
+            return
+        }
+        connect(to: endpoint.host)
+    }
+
+    private func resolved(_ address: String?) {
+        guard state == .connecting, context == nil else { return }  // Stopped meanwhile.
+        state = .disconnected
+        guard let address else {
+            scheduleRetry(reason: "cannot resolve \(endpoint.host)")
+            return
+        }
+        connect(to: address)
+    }
+
+    private func connect(to address: String) {
+        guard let context = redisAsyncConnect(address, Int32(endpoint.port)) else {
+            scheduleRetry(reason: "out of memory")
+            return
+        }
+        if context.pointee.err != 0 {
+            let reason = context.pointee.errstr.map { String(cString: $0) } ?? "connect failed"
+            redisAsyncFree(context)
+            scheduleRetry(reason: reason)
+            return
+        }
+        self.context = context
+        state = .connecting
+        context.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        installHooks(context)
+        redisAsyncSetConnectCallback(context) { context, status in
+            guard let connection = RedisConnection.owner(context) else { return }
+            connection.connected(status: status)
+        }
+        redisAsyncSetDisconnectCallback(context) { context, status in
+            guard let connection = RedisConnection.owner(context) else { return }
+            connection.disconnected(status: status)
+        }
+    }
+
+    private func connected(status: Int32) {
+        guard status == REDIS_OK else {
+            // hiredis frees the context after this callback; the disconnect callback is not called.
+            let reason = context.map { $0.pointee.errstr.map { String(cString: $0) } ?? "connect failed" } ?? "connect failed"
+            detach()
+            scheduleRetry(reason: reason)
+            return
+        }
+        logIn()
+    }
+
+    private func logIn() {
+        var steps: [[String]] = []
+        if let password = endpoint.password {
+            steps.append(endpoint.username.map { ["AUTH", $0, password] } ?? ["AUTH", password])
+        }
+        if endpoint.database != 0 { steps.append(["SELECT", String(endpoint.database)]) }
+        runLogin(steps[...])
+    }
+
+    private func runLogin(_ steps: ArraySlice<[String]>) {
+        guard let step = steps.first else {
+            state = .ready
+            backoff = Self.initialBackoff
+            logger.info("redis connected", metadata: ["redis": "\(endpoint)", "connection": "\(name)"])
+            everConnected = true
+            onReady?()
+            return
+        }
+        command(step.map { Array($0.utf8) }) { [weak self] reply in
+            guard let self else { return }
+            guard let reply, !reply.isError else {
+                // Wrong password or database: say so (without the password) and keep retrying.
+                let reason = reply.map { "\($0)" } ?? "connection lost"
+                self.logger.error("redis login failed", metadata: ["redis": "\(self.endpoint)", "command": "\(step[0])", "reason": "\(reason)"])
+                if let context = self.context { redisAsyncDisconnect(context) }
+                return
+            }
+            self.runLogin(steps.dropFirst())
+        }
+    }
+
+    private func disconnected(status: Int32) {
+        let reason = context.map { $0.pointee.errstr.map { String(cString: $0) } ?? "closed" } ?? "closed"
+        let wasReady = state == .ready
+        detach()
+        if state == .stopped { return }
+        if wasReady {
+            logger.warning("redis connection lost", metadata: ["redis": "\(endpoint)", "connection": "\(name)", "reason": "\(reason)"])
+            onLost?()
+        }
+        scheduleRetry(reason: reason)
+    }
+
+    // The context is about to be freed by hiredis: forget it and its descriptor.
+    private func detach() {
+        if registeredDescriptor >= 0 {
+            loop.deregister(registeredDescriptor)
+            registeredDescriptor = -1
+        }
+        interest = []
+        context = nil
+        if state != .stopped { state = .disconnected }
+    }
+
+    private func scheduleRetry(reason: String) {
+        guard state != .stopped else { return }
+        state = .disconnected
+        // Jitter spreads reconnects of many nodes after a Redis restart.
+        let jitter = Double.random(in: 0.5...1.0)
+        let delay = backoff * jitter
+        if !everConnected || backoff == Self.initialBackoff {
+            logger.warning("redis unavailable", metadata: ["redis": "\(endpoint)", "connection": "\(name)", "reason": "\(reason)", "retry_in": "\(delay)"])
+        }
+        backoff = min(backoff * 2, Self.maxBackoff)
+        loop.schedule(after: delay) { [weak self] _ in self?.attempt() }
+    }
+
+    // MARK: - Commands
+
+    /// Sends a command; `reply` runs on the loop with the reply, or nil if the connection dropped.
+    /// Returns false (and never calls `reply`) when not connected.
+    @discardableResult
+    public func command(_ arguments: [[UInt8]], persistent: Bool = false, reply: ((RedisReply?) -> Void)? = nil) -> Bool {
+        guard let context, state == .ready || state == .connecting else { return false }
+        let box = reply.map { Unmanaged.passRetained(ReplyBox($0, persistent: persistent)).toOpaque() }
+        var pointers: [UnsafePointer<CChar>?] = []
+        var lengths: [Int] = []
+        let storage = arguments.map { bytes -> UnsafeMutablePointer<CChar> in
+            let pointer = UnsafeMutablePointer<CChar>.allocate(capacity: max(bytes.count, 1))
+            bytes.withUnsafeBufferPointer { source in
+                source.withMemoryRebound(to: CChar.self) { pointer.update(from: $0.baseAddress ?? UnsafePointer(pointer), count: bytes.count) }
+            }
+            return pointer
+        }
+        defer { storage.forEach { $0.deallocate() } }
+        for (index, bytes) in arguments.enumerated() {
+            pointers.append(UnsafePointer(storage[index]))
+            lengths.append(bytes.count)
+        }
+        let callback: (@convention(c) (UnsafeMutablePointer<redisAsyncContext>?, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) -> Void)? =
+            box == nil ? nil : { _, reply, privdata in
+                guard let privdata else { return }
+                let unmanaged = Unmanaged<ReplyBox>.fromOpaque(privdata)
+                let handler = unmanaged.takeUnretainedValue()
+                let value = reply.map { RedisReply(UnsafePointer($0.assumingMemoryBound(to: redisReply.self))) }
+                // One-shot boxes end with their reply; subscription boxes end with the connection.
+                if !handler.persistent || value == nil { unmanaged.release() }
+                handler.body(value)
+            }
+        let status = pointers.withUnsafeMutableBufferPointer { argv in
+            lengths.withUnsafeBufferPointer { argvlen in
+                redisAsyncCommandArgv(context, callback, box, Int32(arguments.count), argv.baseAddress, argvlen.baseAddress)
+            }
+        }
+        if status != REDIS_OK {
+            if let box { Unmanaged<ReplyBox>.fromOpaque(box).release() }
+            return false
+        }
+        return true
+    }
+
+    // MARK: - Event-loop hooks
+
+    private func installHooks(_ context: UnsafeMutablePointer<redisAsyncContext>) {
+        context.pointee.ev.data = Unmanaged.passUnretained(self).toOpaque()
+        context.pointee.ev.addRead = { data in RedisConnection.hooked(data)?.change(add: .readable) }
+        context.pointee.ev.delRead = { data in RedisConnection.hooked(data)?.change(remove: .readable) }
+        context.pointee.ev.addWrite = { data in RedisConnection.hooked(data)?.wantWrite() }
+        context.pointee.ev.delWrite = { data in RedisConnection.hooked(data)?.change(remove: .writable) }
+        context.pointee.ev.cleanup = { data in RedisConnection.hooked(data)?.cleanupHook() }
+    }
+
+    /// hiredis asks for a write after every command. Once connected, we write in the loop's
+    /// before-sleep flush instead of arming EPOLLOUT: the commands of a turn (many PUBLISHes)
+    /// leave in one write, and no epoll_ctl pair is spent per command. EPOLLOUT is armed only
+    /// to detect the connect, or when the socket is full.
+    private func wantWrite() {
+        guard let context else { return }
+        let connected = context.pointee.c.flags & Int32(REDIS_CONNECTED) != 0
+        if !connected || writing {
+            change(add: .writable)
+        } else if !writeScheduled {
+            writeScheduled = true
+            loop.markDirty(self)
+        }
+    }
+
+    public func flush(on loop: EventLoop) {
+        writeScheduled = false
+        guard let context else { return }
+        writing = true
+        redisAsyncHandleWrite(context)
+        writing = false
+    }
+
+    private func change(add: PollerInterest = [], remove: PollerInterest = []) {
+        guard let context else { return }
+        let descriptor = context.pointee.c.fd
+        let desired = interest.union(add).subtracting(remove)
+        do {
+            if registeredDescriptor < 0 {
+                try loop.register(descriptor, interest: desired, handler: self)
+                registeredDescriptor = descriptor
+            } else {
+                try loop.setInterest(descriptor, desired)
+            }
+            interest = desired
+        } catch {
+            logger.error("redis poller registration failed", metadata: ["reason": "\(error)"])
+        }
+    }
+
+    private func cleanupHook() {
+        if registeredDescriptor >= 0 {
+            loop.deregister(registeredDescriptor)
+            registeredDescriptor = -1
+        }
+        interest = []
+    }
+
+    public func readable(on loop: EventLoop) {
+        if let context { redisAsyncHandleRead(context) }
+    }
+
+    public func writable(on loop: EventLoop) {
+        guard let context else { return }
+        writing = true
+        redisAsyncHandleWrite(context)
+        writing = false
+    }
+
+    public func hangup(on loop: EventLoop) {
+        if let context { redisAsyncHandleRead(context) }
+    }
+
+    private static func owner(_ context: UnsafePointer<redisAsyncContext>?) -> RedisConnection? {
+        guard let data = context?.pointee.data else { return nil }
+        return Unmanaged<RedisConnection>.fromOpaque(data).takeUnretainedValue()
+    }
+
+    private static func hooked(_ data: UnsafeMutableRawPointer?) -> RedisConnection? {
+        guard let data else { return nil }
+        return Unmanaged<RedisConnection>.fromOpaque(data).takeUnretainedValue()
+    }
+}
+
+private final class ReplyBox {
+    let body: (RedisReply?) -> Void
+    let persistent: Bool
+
+    init(_ body: @escaping (RedisReply?) -> Void, persistent: Bool) {
+        self.body = body
+        self.persistent = persistent
+    }
+}

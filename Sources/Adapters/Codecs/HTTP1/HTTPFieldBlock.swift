@@ -1,0 +1,67 @@
+// The header lines of a request as received, for reading any field by name.
+
+/// The raw field lines of a request head, kept so a transport can read a header the parser does
+/// not name (`Authorization`, `Accept`, `Last-Event-ID`, ...) without the codec knowing it.
+///
+/// One copy of the lines per request; a lookup scans them and allocates nothing. The parser has
+/// already validated every line (token names, no obsolete folding, no control characters).
+public struct HTTPFieldBlock: Sendable, Equatable {
+    let bytes: [UInt8]
+
+    init(_ bytes: UnsafeRawBufferPointer) {
+        self.bytes = Array(bytes)
+    }
+
+    public init() {
+        bytes = []
+    }
+
+    /// Calls `body` with the first value of field `name` (ASCII, matched case-insensitively),
+    /// trimmed of surrounding whitespace; nil when the request has no such field.
+    public func withValue<R>(of name: StaticString, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
+        bytes.withUnsafeBytes { block -> R? in
+            var lineStart = 0
+            while lineStart < block.count {
+                var lineEnd = lineStart
+                while lineEnd < block.count, block[lineEnd] != 0x0A { lineEnd += 1 }
+                let contentEnd = lineEnd > lineStart && block[lineEnd - 1] == 0x0D ? lineEnd - 1 : lineEnd
+                let line = UnsafeRawBufferPointer(rebasing: block[lineStart..<contentEnd])
+                lineStart = lineEnd + 1
+                guard let colon = line.firstIndex(of: UInt8(ascii: ":")),
+                    ASCII.equalsIgnoringCase(UnsafeRawBufferPointer(rebasing: line[line.startIndex..<colon]), name)
+                else { continue }
+                return body(ASCII.trim(UnsafeRawBufferPointer(rebasing: line[(colon + 1)...])))
+            }
+            return nil
+        }
+    }
+
+    /// The first value of field `name` as text, or nil.
+    public func value(of name: StaticString) -> String? {
+        withValue(of: name) { String(decoding: $0, as: UTF8.self) }
+    }
+}
+
+/// Byte helpers for ASCII protocol text.
+enum ASCII {
+    /// Compares `bytes` with `lowercase` ignoring the case of ASCII letters in `bytes`.
+    static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ lowercase: StaticString) -> Bool {
+        guard bytes.count == lowercase.utf8CodeUnitCount else { return false }
+        let expected = lowercase.utf8Start
+        for index in 0..<bytes.count {
+            var byte = bytes[bytes.startIndex + index]
+            if byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") { byte |= 0x20 }
+            if byte != expected[index] { return false }
+        }
+        return true
+    }
+
+    /// `bytes` without leading and trailing spaces and tabs.
+    static func trim(_ bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        var start = bytes.startIndex
+        var end = bytes.endIndex
+        while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start += 1 }
+        while end > start, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 { end -= 1 }
+        return UnsafeRawBufferPointer(rebasing: bytes[start..<end])
+    }
+}

@@ -1,0 +1,36 @@
+// What a browser transport implements: its routes on the public listener of each loop.
+public import Application
+public import Logging
+
+/// Everything a transport gets on one loop: the engine's pieces and the application surface.
+public struct TransportContext {
+    public let loop: EventLoop
+    public let broker: Broker
+    public let admission: Admission
+    public let shard: SubscriberShard
+    public let router: Router
+    public let logger: Logger
+
+    public init(loop: EventLoop, broker: Broker, admission: Admission, shard: SubscriberShard, router: Router, logger: Logger) {
+        self.loop = loop
+        self.broker = broker
+        self.admission = admission
+        self.shard = shard
+        self.router = router
+        self.logger = logger
+    }
+}
+
+/// A browser transport (a wire protocol on the public port), built once per node with its settings.
+///
+/// It registers its wire formats when it is created, and for each loop adds its routes to that
+/// loop's router in `install`. The engine (shard, fan-out, admission) does the rest; the
+/// transport owns its handshake, framing and control messages. `App` lists the transports that
+/// are on, one line each.
+public protocol BrowserTransport: Sendable {
+    /// The name in the `transports` configuration key.
+    static var name: String { get }
+    /// Adds this transport's routes (and any per-loop state it needs) on `context.loop`.
+    /// Returns what must hear about shutdown besides the shard, if anything.
+    func install(in context: TransportContext) -> [any Drainable]
+}

@@ -1,0 +1,43 @@
+// One subscriber of a loop's shard: a connection and the wire format it reads.
+public import Domain
+
+/// A connection admitted to a `SubscriberShard`, with the wire format its pushes are written in.
+///
+/// A transport subclasses it for its session and overrides how the endings the engine decides
+/// look on its wire (a close code, an SSE event, ...). Identity is the object. Confined to the
+/// connection's loop.
+open class Subscriber: Hashable {
+    /// Strong, so a push costs no weak-reference load; the shard drops the subscriber when the
+    /// connection ends, which breaks any cycle through the connection's handler.
+    public let connection: Connection
+    public let format: WireFormat
+    public let topic: TopicName
+    /// The client's address for logs (from `X-Forwarded-For` / `X-Real-IP` when present).
+    public let clientIP: String
+
+    public init(connection: Connection, format: WireFormat, topic: TopicName, clientIP: String) {
+        self.connection = connection
+        self.format = format
+        self.topic = topic
+        self.clientIP = clientIP
+    }
+
+    /// Its queue overflowed; the shard has counted and logged it. Drop what was not started and close.
+    open func tooSlow() {
+        connection.discardUnstartedFrames()
+        connection.closeAfterFlush()
+    }
+
+    /// Its token expired; it is already unsubscribed.
+    open func tokenExpired() {
+        connection.closeAfterFlush()
+    }
+
+    /// Shutdown has begun: end gracefully.
+    open func goAway() {
+        connection.closeAfterFlush()
+    }
+
+    public static func == (lhs: Subscriber, rhs: Subscriber) -> Bool { lhs === rhs }
+    public func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(self)) }
+}

@@ -1,0 +1,134 @@
+// A loop's shard of subscribers: index, token expiry, statistics, slow consumers, drain.
+public import Application
+public import Domain
+public import Logging
+internal import Synchronization
+
+/// Everything one loop knows of its subscribers, whatever their transport. Confined to `loop`,
+/// except `formatsInUse`, which the fan-out reads from any thread.
+public final class SubscriberShard: Drainable {
+    /// How often this loop looks for expired tokens (seconds are the tokens' resolution).
+    static let expiryCheckInterval: Duration = .seconds(1)
+
+    public let loop: EventLoop
+    let broker: Broker
+    let counters: EngineCounters
+    let logger: Logger
+    var index = SubscriptionIndex<Subscriber>()
+    /// Admitted connections, authenticated or not: what a drain must reach.
+    private var members: [ObjectIdentifier: Subscriber] = [:]
+    /// Subscribed connections per wire format on this loop.
+    private var subscribedPerFormat = [Int](repeating: 0, count: WireFormats.capacity)
+    /// Bit n set while format n has a subscriber here, so the fan-out encodes only what is read
+    /// and wakes only loops with subscribers. Written on this loop, read anywhere; it may lag a
+    /// subscribe by one publish, the race a publish and a subscribe always have.
+    private let inUse = Atomic<UInt64>(0)
+    public private(set) var draining = false
+
+    public init(loop: EventLoop, broker: Broker, counters: EngineCounters, logger: Logger) {
+        self.loop = loop
+        self.broker = broker
+        self.counters = counters
+        self.logger = logger
+    }
+
+    /// Starts this loop's token-expiry checks. Call on the loop (or before it runs).
+    public func start() {
+        scheduleExpiryCheck()
+    }
+
+    /// The formats read on this loop, as a bit mask; any thread.
+    public var formatsInUse: UInt64 { inUse.load(ordering: .relaxed) }
+
+    /// Connections subscribed on this loop.
+    public var subscribedCount: Int { index.count }
+
+    // MARK: - Membership
+
+    /// Adds an admitted connection; from now on a drain reaches it.
+    public func admit(_ subscriber: Subscriber) {
+        guard members.updateValue(subscriber, forKey: ObjectIdentifier(subscriber)) == nil else { return }
+        counters.opened(subscriber.format)
+    }
+
+    /// Authenticates `subscriber` for its topic and, on success, subscribes it.
+    public func authenticate(_ subscriber: Subscriber, message: AuthMessage) -> Result<Subscription, AuthFailure> {
+        let wasSubscribed = index.subscription(of: subscriber) != nil
+        let result = broker.authenticateSubscriber(subscriber, topic: subscriber.topic, message: message, into: &index)
+        if case .success = result, !wasSubscribed { adjust(subscriber.format, by: 1) }
+        return result
+    }
+
+    /// The subscriber's connection ended: unsubscribes and forgets it. Idempotent.
+    public func remove(_ subscriber: Subscriber) {
+        if broker.disconnect(subscriber, from: &index) != nil { adjust(subscriber.format, by: -1) }
+        if members.removeValue(forKey: ObjectIdentifier(subscriber)) != nil { counters.closed(subscriber.format) }
+    }
+
+    private func adjust(_ format: WireFormat, by delta: Int) {
+        let before = subscribedPerFormat[format.index]
+        subscribedPerFormat[format.index] = before + delta
+        if before == 0 && delta > 0 {
+            inUse.bitwiseOr(format.bit, ordering: .relaxed)
+        } else if before + delta == 0 {
+            inUse.bitwiseAnd(~format.bit, ordering: .relaxed)
+        }
+    }
+
+    // MARK: - Delivery (on this loop)
+
+    /// Writes the shared frames of `event` to every subscriber of its topic on this loop.
+    /// O(subscribers of the topic on this loop); no allocation, copy or encoding per subscriber.
+    public func deliver(_ event: EncodedEvent) {
+        for subscriber in index.subscribers(of: event.topic) {
+            guard let frame = event.frame(for: subscriber.format) else { continue }
+            if !subscriber.connection.send(frame) { closeSlow(subscriber) }
+        }
+    }
+
+    /// Writes `frame` to one subscriber with the slow-consumer rule; false when it was closed.
+    @discardableResult
+    public func send(_ frame: EncodedFrame, to subscriber: Subscriber) -> Bool {
+        if subscriber.connection.send(frame) { return true }
+        closeSlow(subscriber)
+        return false
+    }
+
+    /// A full queue ends in a close the client can see, never in a silent drop (ARCHITECTURE.md).
+    private func closeSlow(_ subscriber: Subscriber) {
+        // A connection already closing (or closed earlier in this delivery) is not a slow consumer.
+        guard subscriber.connection.state == .open else { return }
+        counters.slowConsumerClosed()
+        logger.info("client too slow", metadata: [
+            "ip": "\(subscriber.clientIP)", "topic": "\(subscriber.topic.value)", "transport": "\(subscriber.format.name)",
+        ])
+        // Out of the index now, so no further push is queued behind the close.
+        remove(subscriber)
+        subscriber.tooSlow()
+    }
+
+    private func scheduleExpiryCheck() {
+        loop.schedule(after: Self.expiryCheckInterval) { [weak self] _ in
+            guard let self else { return }
+            let expired = self.broker.expireTokens(in: &self.index)
+            for subscriber in expired {
+                self.adjust(subscriber.format, by: -1)
+                subscriber.tokenExpired()
+            }
+            self.scheduleExpiryCheck()
+        }
+    }
+
+    // MARK: - Drainable
+
+    public func drain() {
+        draining = true
+        for subscriber in Array(members.values) { subscriber.goAway() }
+    }
+
+    public func closeAll() {
+        for subscriber in Array(members.values) { subscriber.connection.close() }
+    }
+
+    public var openConnectionCount: Int { members.count }
+}

@@ -1,0 +1,73 @@
+// Wire formats: how a published event is written for one kind of subscriber, encoded once per event.
+public import Application
+public import Domain
+
+/// Encodes a published event into the bytes one kind of subscriber reads (a WebSocket push frame,
+/// an SSE event, ...). Called at most once per event, from the publishing thread; the frame it
+/// returns is shared by every subscriber of that format on every loop.
+public protocol EventEncoder: Sendable {
+    func encode(_ event: PublishedEvent) -> EncodedFrame
+}
+
+/// One registered wire format: a small index into the node's format table, and a name for logs.
+public struct WireFormat: Sendable, Hashable {
+    /// Position in `WireFormats`, below `WireFormats.capacity`.
+    public let index: Int
+    public let name: String
+
+    public static func == (lhs: WireFormat, rhs: WireFormat) -> Bool { lhs.index == rhs.index }
+    public func hash(into hasher: inout Hasher) { hasher.combine(index) }
+
+    /// This format's bit in a shard's "formats in use" mask.
+    var bit: UInt64 { 1 << UInt64(index) }
+}
+
+/// The node's wire formats, registered by the transports before the loops start; read-only after.
+public final class WireFormats: @unchecked Sendable {
+    /// The in-use masks are one 64-bit word.
+    public static let capacity = 64
+
+    private(set) var encoders: [any EventEncoder] = []
+    private(set) var names: [String] = []
+
+    public init() {}
+
+    /// Adds a format; call before the loops start.
+    public func register(_ name: String, _ encoder: any EventEncoder) -> WireFormat {
+        precondition(encoders.count < Self.capacity, "more than \(Self.capacity) wire formats")
+        encoders.append(encoder)
+        names.append(name)
+        return WireFormat(index: encoders.count - 1, name: name)
+    }
+
+    public var count: Int { encoders.count }
+
+    /// Encodes `event` once for each format whose bit is set in `needed`; no other work.
+    func encode(_ event: PublishedEvent, needed: UInt64) -> EncodedEvent {
+        var frames = [EncodedFrame?](repeating: nil, count: encoders.count)
+        var remaining = needed
+        while remaining != 0 {
+            let index = remaining.trailingZeroBitCount
+            remaining &= remaining - 1
+            if index < encoders.count { frames[index] = encoders[index].encode(event) }
+        }
+        return EncodedEvent(topic: event.topic, frames: frames)
+    }
+}
+
+/// One published event, encoded for every format that had subscribers when it was published.
+public struct EncodedEvent: Sendable {
+    public let topic: TopicName
+    let frames: [EncodedFrame?]
+
+    public init(topic: TopicName, frames: [EncodedFrame?]) {
+        self.topic = topic
+        self.frames = frames
+    }
+
+    /// The shared frame for `format`, nil when nobody read that format as the event was encoded.
+    @inline(__always)
+    public func frame(for format: WireFormat) -> EncodedFrame? {
+        format.index < frames.count ? frames[format.index] : nil
+    }
+}

@@ -1,0 +1,104 @@
+// `/sse` on one loop: admission, the token from the header or the query, then the stream.
+public import Application
+public import Domain
+public import Logging
+
+/// Answers `GET /sse` and its CORS preflight on one loop, and beats every stream's heartbeat.
+final class SSERoute: RouteHandler {
+    let transport: SSETransport
+    let context: TransportContext
+    /// Open streams of this loop, for the heartbeat: one timer per loop, not one per stream.
+    private var streams: [ObjectIdentifier: SSEStream] = [:]
+
+    init(transport: SSETransport, context: TransportContext) {
+        self.transport = transport
+        self.context = context
+    }
+
+    func respond(to request: HTTPRequest, from connection: Connection) -> HTTPResponderAction {
+        let head = request.head
+        let keepAlive = head.keepAlive
+        if head.method == .options { return preflight(head) }
+        switch context.admission.requestedTopic(head) {
+        case .failure(let refusal): return PlainAnswers.respond(refusal, keepAlive: keepAlive)
+        case .success(let topic):
+            return context.admission.resolve(topic, from: connection, keepAlive: keepAlive) { [self] _ in
+                open(request, topic: topic, from: connection)
+            }
+        }
+    }
+
+    private func open(_ request: HTTPRequest, topic: TopicName, from connection: Connection) -> HTTPResponderAction {
+        let head = request.head
+        let keepAlive = head.keepAlive
+        let clientIP: String
+        switch context.admission.admit(head, from: connection, shard: context.shard, originRequired: false) {
+        case .failure(.shuttingDown): return PlainAnswers.respond(.shuttingDown, keepAlive: false)
+        case .failure(let refusal): return PlainAnswers.respond(refusal, keepAlive: keepAlive)
+        case .success(let address): clientIP = address
+        }
+        let stream = SSEStream(connection: connection, topic: topic, clientIP: clientIP, route: self)
+        switch context.shard.authenticate(stream, message: .auth(token: Self.token(of: head))) {
+        case .success(let subscription):
+            context.shard.admit(stream)
+            streams[ObjectIdentifier(stream)] = stream
+            context.logger.debug("client subscribed", metadata: [
+                "ip": "\(clientIP)", "topic": "\(topic.value)", "user_id": "\(subscription.userID)",
+                "conn.id": "\(connection.id)", "transport": "sse",
+            ])
+            let origin = head.headers.origin.flatMap { context.admission.allowsCrossOrigin($0) ? $0 : nil }
+            return .upgrade(transport.frames.head(origin: origin), stream)
+        case .failure(let failure):
+            let (answer, reason): (PlainAnswer, String)
+            switch failure {
+            case .authRequired: (answer, reason) = (.authRequired, "auth_required")
+            case .unauthorized(let rejection): (answer, reason) = (.unauthorized, rejection.rawValue)
+            case .topicNotRegistered: (answer, reason) = (.topicNotRegistered, "topic_not_registered")
+            }
+            context.logger.info("client unauthorized", metadata: [
+                "ip": "\(clientIP)", "topic": "\(topic.value)", "reason": "\(reason)", "transport": "sse",
+            ])
+            return PlainAnswers.respond(answer, keepAlive: keepAlive)
+        }
+    }
+
+    /// `Authorization: Bearer <token>`, else `?token=` (what `EventSource`, which cannot set
+    /// headers, has to use; such URLs end up in proxy logs, see docs/sse.md).
+    static func token(of head: HTTPRequestHead) -> String? {
+        let bearer: String?? = head.headers.fields.withValue(of: "authorization") { value -> String? in
+            guard value.count > 7, ASCII.equalsIgnoringCase(UnsafeRawBufferPointer(rebasing: value[0..<7]), "bearer ") else { return nil }
+            return String(decoding: ASCII.trim(UnsafeRawBufferPointer(rebasing: value[7...])), as: UTF8.self)
+        }
+        if let bearer = bearer ?? nil { return bearer }
+        return head.queryValue("token")
+    }
+
+    /// CORS preflight for `fetch`-based clients that send `Authorization` cross-origin.
+    private func preflight(_ head: HTTPRequestHead) -> HTTPResponderAction {
+        let keepAlive = head.keepAlive
+        guard let origin = head.headers.origin, context.admission.allowsCrossOrigin(origin) else {
+            return PlainAnswers.respond(.forbidden, keepAlive: keepAlive)
+        }
+        let answer = HTTPResponse.encode(.noContent, keepAlive: keepAlive, extraHeaders: [
+            ("Access-Control-Allow-Origin", origin), ("Vary", "Origin"), ("Access-Control-Allow-Methods", "GET"),
+            ("Access-Control-Allow-Headers", "Authorization, Last-Event-ID, Cache-Control"), ("Access-Control-Max-Age", "600"),
+        ])
+        return .respond(answer, keepAlive: keepAlive)
+    }
+
+    // MARK: - Streams
+
+    func streamEnded(_ stream: SSEStream) {
+        streams.removeValue(forKey: ObjectIdentifier(stream))
+    }
+
+    /// One timer per loop writes the shared heartbeat to every stream. O(streams) every interval.
+    func startHeartbeat() {
+        context.loop.schedule(after: transport.settings.heartbeatInterval) { [weak self] _ in
+            guard let self else { return }
+            let heartbeat = self.transport.frames.heartbeat
+            for stream in Array(self.streams.values) { self.context.shard.send(heartbeat, to: stream) }
+            self.startHeartbeat()
+        }
+    }
+}
