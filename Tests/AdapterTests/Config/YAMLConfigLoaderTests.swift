@@ -126,6 +126,10 @@ struct YAMLConfigLoaderTests {
         ("redis_prefix: \"a b\"", "config: redis_prefix: expected a non-empty prefix without spaces or control characters (line 2, column 15)"),
         ("allowed_origins: {a: b}", "config: allowed_origins: expected a list of strings, got a mapping (line 2, column 18)"),
         ("ws_port: 1\nws_port: 2", "config: ws_port: duplicate key (line 3, column 1)"),
+        ("transports: [carrier-pigeon]", "config: transports: expected websocket, sse, got \"carrier-pigeon\" (line 2, column 13)"),
+        ("transports: []", "config: transports: expected at least one of websocket, sse (line 2, column 13)"),
+        ("sse_heartbeat: 0s", "config: sse_heartbeat: expected a positive duration like 90m or 1h30m, got \"0s\" (line 2, column 16)"),
+        ("sse_retry: soon", "config: sse_retry: expected a positive duration like 90m or 1h30m, got \"soon\" (line 2, column 12)"),
     ])
     func valueErrorsNameTheKeyAndPosition(_ line: String, _ message: String) {
         #expect(error(secretLine + line + "\n")?.description == message)
@@ -179,6 +183,18 @@ struct YAMLConfigLoaderTests {
         #expect(!config.summary.contains("0123456789abcdef"))
         #expect(!config.summary.contains("hunter2"))
         #expect(config.summary.contains("redis://:***@127.0.0.1:6379/0"))
+    }
+}
+
+extension YAMLConfigLoaderTests {
+    @Test func transportsDefaultToBothAndCanBeNarrowed() throws {
+        #expect(try load(secretLine).config.transports == ["websocket", "sse"])
+        #expect(try load(secretLine + "transports: [SSE]\n").config.transports == ["sse"])
+        #expect(try load(secretLine, environment: ["WAVELOG_TRANSPORTS": "websocket"]).config.transports == ["websocket"])
+        let config = try load(secretLine + "sse_heartbeat: 5s\nsse_retry: 1500ms\n").config
+        #expect(config.sseHeartbeat == .seconds(5))
+        #expect(config.sseRetry == .milliseconds(1500))
+        #expect(try load(secretLine).config.sseHeartbeat == .seconds(25))
     }
 }
 
