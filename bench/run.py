@@ -39,6 +39,11 @@ SCENARIOS = [
      ["cpu_us_per_delivery", "latency_p50_us", "latency_p99_us", "latency_max_us", "lost"]),
     ("fanout-1000x10", "--mode fanout --topics 1000 --subscribers 10 --seconds 5",
      ["deliveries_per_s", "cpu_us_per_delivery", "latency_p50_us", "latency_p99_us", "latency_max_us", "lost"]),
+    # Server-Sent Events: the worker's /sse against nchan's EventSource subscriber.
+    ("sse-idle-10k", "--mode connect --transport sse --topics 1000 --subscribers 10",
+     ["cpu_us_per_connection", "rss_kib_per_connection"]),
+    ("sse-fanout-1x10000", "--mode fanout --transport sse --topics 1 --subscribers 10000 --seconds 5",
+     ["deliveries_per_s", "cpu_us_per_delivery", "latency_p50_us", "latency_p99_us", "latency_max_us", "lost"]),
     ("publish-keepalive", "--mode publish --publishers 4 --seconds 5",
      ["requests_per_s", "cpu_us_per_request"]),
     ("publish-new-connection", "--mode publish --publishers 4 --new-connection --seconds 5",
@@ -241,6 +246,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--only", default="")
+    parser.add_argument("--baseline-all", action="store_true",
+                        help="run the baseline in the SSE scenarios too (it must have the SSE transport)")
     parser.add_argument("--bin", default=None, help="folder with release wavelog-worker and wavelog-load")
     parser.add_argument("--json", default="bench-results/latest.json")
     parser.add_argument("--baseline", default=None, help="an older wavelog-worker to compare in the same run")
@@ -254,12 +261,14 @@ def main():
     for name, flags, figures in SCENARIOS:
         if only and name not in only:
             continue
-        results = run_scenario(bindir, flags, args.runs, args.baseline)
+        # A baseline from before a transport existed cannot serve its scenarios.
+        baseline = args.baseline if args.baseline_all or "--transport" not in flags else None
+        results = run_scenario(bindir, flags, args.runs, baseline)
         everything[name] = results
         for figure in figures:
             ours, theirs = results["worker"][figure], results["nchan"][figure]
             line = f"{name:24} {figure:24} {fmt(ours):>16} {fmt(theirs):>16} {ratio(ours, theirs):>10}"
-            if args.baseline:
+            if baseline:
                 before = results["baseline"][figure]
                 line += f" {fmt(before):>16} {ratio(ours, before):>13}"
             print(line)

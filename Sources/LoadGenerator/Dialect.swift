@@ -7,6 +7,15 @@ enum Dialect: String {
     /// nginx + nchan: WebSocket `/sub/T`, `POST /pub?id=T`, no authentication.
     case nchan
 
+    /// The request that opens an `EventSource` stream: the worker's `/sse` with the token in the
+    /// query (as a browser must send it), or nchan's `/sub/T` asked for `text/event-stream`.
+    func streamRequest(topic: String, port: UInt16, secret: String) -> [UInt8] {
+        let path = self == .worker ? "/sse?topic=\(topic)&token=\(Token.mint(topic: topic, secret: secret))" : "/sub/\(topic)"
+        return Array((
+            "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nAccept: text/event-stream\r\n"
+            + "Cache-Control: no-cache\r\nOrigin: http://127.0.0.1\r\n\r\n").utf8)
+    }
+
     func handshake(topic: String, port: UInt16) -> [UInt8] {
         let path = self == .worker ? "/ws?topic=\(topic)" : "/sub/\(topic)"
         return Array((

@@ -4,6 +4,8 @@ struct LoadOptions {
 
     var mode = Mode.fanout
     var dialect = Dialect.worker
+    /// How subscribers listen: WebSocket, or Server-Sent Events (`EventSource`).
+    var transport = SubscriberTransport.websocket
     var wsPort: UInt16 = 9000
     var httpPort: UInt16 = 9001
     var secret = ""
@@ -26,7 +28,7 @@ struct LoadOptions {
     var readPauseMicroseconds: UInt32 = 0
 
     static let usage = """
-        usage: wavelog-load --mode connect|fanout|publish --dialect worker|nchan --ws-port P --http-port P
+        usage: wavelog-load --mode connect|fanout|publish --dialect worker|nchan [--transport websocket|sse] --ws-port P --http-port P
                [--secret S] [--pid PID]... [--topics N] [--subscribers N (per topic)] [--rate R/s, 0 = max]
                [--seconds S] [--window N] [--publishers N] [--new-connection] [--payload-bytes N]
                [--setup-concurrency N] [--drain-seconds S] [--max-publishes N]
@@ -56,6 +58,10 @@ struct LoadOptions {
                 let text = try value(flag)
                 guard let dialect = Dialect(rawValue: text) else { throw UsageError("--dialect: unknown \(text)") }
                 options.dialect = dialect
+            case "--transport":
+                let text = try value(flag)
+                guard let transport = SubscriberTransport(rawValue: text) else { throw UsageError("--transport: unknown \(text)") }
+                options.transport = transport
             case "--ws-port": options.wsPort = try number(flag, UInt16.self)
             case "--http-port": options.httpPort = try number(flag, UInt16.self)
             case "--secret": options.secret = try value(flag)
@@ -89,4 +95,9 @@ struct LoadOptions {
 struct UsageError: Error {
     let message: String
     init(_ message: String) { self.message = message }
+}
+
+/// How subscribers of a run listen.
+enum SubscriberTransport: String {
+    case websocket, sse
 }

@@ -69,8 +69,14 @@ final class LoadRun {
     private func connectSubscribers(into report: inout Report) {
         let setup = SubscriberSetup(
             port: options.wsPort,
-            handshakes: topicNames.map { options.dialect.handshake(topic: $0, port: options.wsPort) },
-            authFrames: options.dialect == .worker ? topicNames.map { options.dialect.authFrame(topic: $0, secret: options.secret)! } : nil)
+            handshakes: topicNames.map {
+                options.transport == .sse
+                    ? options.dialect.streamRequest(topic: $0, port: options.wsPort, secret: options.secret)
+                    : options.dialect.handshake(topic: $0, port: options.wsPort)
+            },
+            authFrames: options.dialect == .worker && options.transport == .websocket
+                ? topicNames.map { options.dialect.authFrame(topic: $0, secret: options.secret)! } : nil,
+            eventStream: options.transport == .sse)
         let total = options.topics * options.subscribersPerTopic
         subscribers.reserveCapacity(total)
         let residentBefore = probe.residentKiB()

@@ -5,6 +5,8 @@ enum Scan {
     static let sequenceKey: [UInt8] = Array("\"q\":".utf8)
     static let timeKey: [UInt8] = Array("\"t\":".utf8)
     static let contentLength: [UInt8] = Array("content-length:".utf8)
+    static let eventTerminator: [UInt8] = Array("\n\n".utf8)
+    static let dataField: [UInt8] = Array("data:".utf8)
 
     /// The offset just past the blank line that ends an HTTP head.
     static func headerEnd(_ bytes: UnsafeRawBufferPointer) -> Int? {

@@ -60,14 +60,21 @@ final class Subscriber: ReactorClient {
         var offset = 0
         if state == .upgrading {
             guard let end = Scan.headerEnd(bytes) else { return 0 }
-            guard Scan.statusCode(bytes) == 101 else { fail(reactor); return bytes.count }
+            guard Scan.statusCode(bytes) == (setup.eventStream ? 200 : 101) else { fail(reactor); return bytes.count }
             offset = end
+            if setup.eventStream {
+                subscribed()
+                return offset + events(UnsafeRawBufferPointer(rebasing: bytes[offset...]), now: now)
+            }
             if let auth = setup.authFrames?[topic] {
                 state = .authenticating
                 send(auth, reactor)
             } else {
                 subscribed()
             }
+        }
+        if setup.eventStream && state == .subscribed {
+            return offset + events(UnsafeRawBufferPointer(rebasing: bytes[offset...]), now: now)
         }
         while state == .authenticating || state == .subscribed {
             guard let frame = ServerFrame.parse(bytes, at: offset) else { break }
@@ -88,6 +95,19 @@ final class Subscriber: ReactorClient {
             }
         }
         return offset
+    }
+
+    /// Counts every complete event of an event stream that carries data; returns the bytes used.
+    /// Heartbeats, `retry:` and comments carry none. Whatever framing the server adds between
+    /// events (nchan's chunked encoding) lands inside the next event's text, where it is ignored.
+    private func events(_ bytes: UnsafeRawBufferPointer, now: UInt64) -> Int {
+        var start = 0
+        while let end = Scan.find(Scan.eventTerminator, in: bytes, from: start) {
+            let event = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
+            if Scan.contains(event, Scan.dataField) { delivery(event, now: now) }
+            start = end + 2
+        }
+        return start
     }
 
     private func subscribed() {
@@ -129,6 +149,8 @@ struct SubscriberSetup {
     let port: UInt16
     let handshakes: [[UInt8]]
     let authFrames: [[UInt8]]?
+    /// Subscribers read Server-Sent Events instead of WebSocket frames.
+    var eventStream = false
 }
 
 /// One frame from the server: unmasked (RFC 6455 5.1), so the payload can be read in place.

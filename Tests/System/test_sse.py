@@ -5,7 +5,6 @@ setting, and the exact bytes of a multi-line push.
 Every wait on the worker is an awaited event (bytes on a socket, a log line, a status report,
 a refused connect) bounded by an explicit timeout."""
 import asyncio
-import os
 import signal
 import socket
 import subprocess
@@ -51,7 +50,6 @@ def test_a_stream_starts_with_headers_and_retry_then_carries_push_events(worker)
         assert headers["x-accel-buffering"] == "no"
         assert headers["connection"].lower() == "close"
         assert "content-length" not in headers and "transfer-encoding" not in headers
-        assert "access-control-allow-origin" not in headers  # no Origin in the request
         assert stream.read_exactly(len(b"retry: 3000\n\n")) == b"retry: 3000\n\n"
         publish(worker, "session.42", '"first"')
         publish(worker, "session.42", '{"a":"é"}')

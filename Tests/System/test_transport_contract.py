@@ -16,7 +16,7 @@ from contextlib import AsyncExitStack
 import pytest
 
 from conftest import register
-from test_websocket import (Publisher, kernel_send_buffer_max, mint, open_ws, parse_logfmt, publish, sign, status,
+from test_websocket import (Publisher, kernel_send_buffer_max, mint, open_ws, parse_logfmt, publish, sign,
                             token_for, wait_for_log, wait_for_status)
 from transports import (ACCEPTED, KINDS, StuckSubscriber, attempt, ending, open_subscriber, refusal, topic_query)
 
@@ -143,10 +143,12 @@ def test_token_expiry_while_connected_ends_the_stream_with_auth_expired(kind, wo
     assert after == '"after"'
 
 
-def test_a_stuck_reader_is_closed_while_others_get_everything(kind, make_worker):
+@pytest.mark.parametrize("limit", ["send_queue_frames: 50\n", "send_queue_bytes: 65536\n"], ids=["frames", "bytes"])
+def test_a_stuck_reader_is_closed_while_others_get_everything(kind, limit, make_worker):
     """A subscriber that never reads is cut off after a gap-free prefix, with `client too slow`
-    in the log; a reading subscriber of the same topic gets every push."""
-    instance = make_worker("send_queue_frames: 50\n")
+    in the log, once its queue passes either limit; a reading subscriber of the same topic gets
+    every push."""
+    instance = make_worker(limit)
     register(instance.internal_port, "firehose")
     # The server's kernel send buffer (up to tcp_wmem's maximum) fills before its queue does.
     size = 8192
@@ -262,7 +264,7 @@ def test_log_ip_comes_from_x_forwarded_for_then_x_real_ip(kind, worker):
         "ip.forwarded": ({"X-Forwarded-For": "203.0.113.7, 10.0.0.1"}, True, "203.0.113.7"),
         "ip.real": ({"X-Real-IP": "198.51.100.4"}, True, "198.51.100.4"),
         "ip.both": ({"X-Forwarded-For": "203.0.113.9", "X-Real-IP": "198.51.100.5"}, True, "203.0.113.9"),
-        "ip.refused": ({"X-Forwarded-For": " 203.0.113.8 ,10.0.0.1"}, False, "203.0.113.8"),
+        "ip.refused": ({"X-Forwarded-For": "203.0.113.8 ,10.0.0.1"}, False, "203.0.113.8"),
         "ip.refused.real": ({"X-Real-IP": "198.51.100.6"}, False, "198.51.100.6"),
     }
     for topic in cases:

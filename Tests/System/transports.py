@@ -152,7 +152,8 @@ class WebSocketSubscriber:
 
 
 class SSESubscriber:
-    """`token=None` sends no token; `token_in` is "header" (Authorization: Bearer) or "query"."""
+    """`token=None` sends no token; `token_in` is "header" (Authorization: Bearer) or "query". An empty
+    token always goes in the query (`token=`): an empty Bearer credential is not a valid header value."""
 
     def __init__(self, instance, topic, token=None, port=None, headers=None, origin=None, token_in="header"):
         self.url = f"http://127.0.0.1:{port or instance.ws_port}/sse?{topic_query(topic)}"
@@ -160,7 +161,7 @@ class SSESubscriber:
         if origin is not None:
             self.request_headers["Origin"] = origin
         if token is not None:
-            if token_in == "header":
+            if token_in == "header" and token:
                 self.request_headers["Authorization"] = f"Bearer {token}"
             else:
                 self.url += "&token=" + quote(token, safe="")
@@ -198,7 +199,7 @@ class SSESubscriber:
             body = await asyncio.wait_for(self.response.aread(), timeout)
             return Outcome(False, ("http", self.response.status_code, body.decode()))
         first = await self._next_event(timeout)
-        assert first is not None and (first.event, first.data, first.id) == ("", "", "") and first.retry is not None, \
+        assert first is not None and (first.event, first.data, first.id) == ("message", "", "") and first.retry is not None, \
             f"the stream does not start with `retry:`: {first}"
         self.retry = first.retry
         return ACCEPTED

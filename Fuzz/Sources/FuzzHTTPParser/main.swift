@@ -1,4 +1,5 @@
-// libFuzzer target: the HTTP/1.1 request parser must end every input in a defined state.
+// libFuzzer target: the HTTP/1.1 request parser must end every input in a defined state, and
+// any header must be readable by name from what it accepted.
 import Adapters
 import FuzzSupport
 
@@ -20,7 +21,10 @@ func run(_ bytes: [UInt8], split: Int) -> String {
                 case .request(let request, let consumed):
                     precondition(consumed > 0 && consumed <= pending.count, "consumed out of range")
                     precondition(request.body.count <= HTTPLimits.maxBodyBytes, "body over the limit")
-                    log += "\(request.head.target) \(request.body.count);"
+                    // Any header by name: the raw field lines must answer lookups without a crash.
+                    let fields = request.head.headers.fields
+                    let lookups = [fields.value(of: "authorization"), fields.value(of: "accept"), fields.value(of: "last-event-id")]
+                    log += "\(request.head.target) \(request.body.count) \(lookups.map { $0?.utf8.count ?? -1 });"
                     pending.removeFirst(consumed)
                     continue
                 }

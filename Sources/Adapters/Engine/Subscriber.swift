@@ -22,6 +22,9 @@ open class Subscriber: Hashable {
         self.clientIP = clientIP
     }
 
+    /// The transport's name, for logs; computed, so it costs no storage per subscriber.
+    open var transportName: String { "" }
+
     /// Its queue overflowed; the shard has counted and logged it. Drop what was not started and close.
     open func tooSlow() {
         connection.discardUnstartedFrames()

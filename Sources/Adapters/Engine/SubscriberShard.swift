@@ -100,7 +100,7 @@ public final class SubscriberShard: Drainable {
         guard subscriber.connection.state == .open else { return }
         counters.slowConsumerClosed()
         logger.info("client too slow", metadata: [
-            "ip": "\(subscriber.clientIP)", "topic": "\(subscriber.topic.value)", "transport": "\(subscriber.format.name)",
+            "ip": "\(subscriber.clientIP)", "topic": "\(subscriber.topic.value)", "transport": "\(subscriber.transportName)",
         ])
         // Out of the index now, so no further push is queued behind the close.
         remove(subscriber)

@@ -9,14 +9,15 @@ public protocol EventEncoder: Sendable {
     func encode(_ event: PublishedEvent) -> EncodedFrame
 }
 
-/// One registered wire format: a small index into the node's format table, and a name for logs.
+/// One registered wire format: a small index into the node's format table. One word, since
+/// every subscriber carries it.
 public struct WireFormat: Sendable, Hashable {
     /// Position in `WireFormats`, below `WireFormats.capacity`.
     public let index: Int
-    public let name: String
 
-    public static func == (lhs: WireFormat, rhs: WireFormat) -> Bool { lhs.index == rhs.index }
-    public func hash(into hasher: inout Hasher) { hasher.combine(index) }
+    public init(index: Int) {
+        self.index = index
+    }
 
     /// This format's bit in a shard's "formats in use" mask.
     var bit: UInt64 { 1 << UInt64(index) }
@@ -37,10 +38,13 @@ public final class WireFormats: @unchecked Sendable {
         precondition(encoders.count < Self.capacity, "more than \(Self.capacity) wire formats")
         encoders.append(encoder)
         names.append(name)
-        return WireFormat(index: encoders.count - 1, name: name)
+        return WireFormat(index: encoders.count - 1)
     }
 
     public var count: Int { encoders.count }
+
+    /// The name `format` was registered with, for logs and metrics.
+    public func name(of format: WireFormat) -> String { names[format.index] }
 
     /// Encodes `event` once for each format whose bit is set in `needed`; no other work.
     func encode(_ event: PublishedEvent, needed: UInt64) -> EncodedEvent {

@@ -85,6 +85,9 @@ public final class InternalAPIResponder: HTTPResponder {
         return .respond(answer, keepAlive: keepAlive)
     }
 
+    /// Every internal route reads only named fields.
+    public var readsAnyField: Bool { false }
+
     public func reject(_ error: HTTPParseError) -> EncodedFrame {
         PlainAnswers.rejection(error)
     }

@@ -59,7 +59,7 @@ struct EngineTests {
         #expect(sseBit.nonzeroBitCount == 1)
         stream.shutdownWrite()
         #expect(node.wait { node.onLoops { $0.formatsInUse } == [0] })
-        #expect(node.counters.openConnections(WireFormat(index: sseBit.trailingZeroBitCount, name: "sse")) == 0)
+        #expect(node.counters.openConnections(WireFormat(index: sseBit.trailingZeroBitCount)) == 0)
     }
 
     @Test func aStreamThatStopsReadingIsClosedAndCountedWhileAnotherGetsEverything() throws {

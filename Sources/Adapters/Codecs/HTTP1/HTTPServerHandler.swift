@@ -48,6 +48,12 @@ public protocol HTTPResponder: AnyObject {
     func respond(to request: HTTPRequest, from connection: Connection) -> HTTPResponderAction
     /// The answer to a request the parser refused (400, 413, 431, ...); always closes.
     func reject(_ error: HTTPParseError) -> EncodedFrame
+    /// Whether its requests need `HTTPHeaders.fields` (any header by name); true unless it says not.
+    var readsAnyField: Bool { get }
+}
+
+extension HTTPResponder {
+    public var readsAnyField: Bool { true }
 }
 
 /// An HTTP/1.1 server connection: keep-alive, pipelining, deadlines.
@@ -56,7 +62,7 @@ public protocol HTTPResponder: AnyObject {
 /// buffer, and only an incomplete request is copied aside until the rest arrives.
 public final class HTTPServerHandler: ConnectionHandler {
     private let responder: any HTTPResponder
-    private var parser = HTTPRequestParser()
+    private var parser: HTTPRequestParser
     private var pending: [UInt8] = []
     /// What the connection must do by when. Moving it is a store, not a timer: see `arm`.
     private var deadline = Deadline.none
@@ -74,6 +80,7 @@ public final class HTTPServerHandler: ConnectionHandler {
         self.responder = responder
         self.timeouts = timeouts
         self.onClose = onClose
+        parser = HTTPRequestParser(keepsFieldLines: responder.readsAnyField)
     }
 
     deinit { timerGuard.ownerDeinitialized() }

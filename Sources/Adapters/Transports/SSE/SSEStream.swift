@@ -14,6 +14,8 @@ final class SSEStream: Subscriber, ConnectionHandler, UpgradedConnectionHandler 
         super.init(connection: connection, format: route.transport.format, topic: topic, clientIP: clientIP)
     }
 
+    override var transportName: String { SSETransport.name }
+
     func upgraded(_ connection: Connection, pending: UnsafeRawBufferPointer) {}
 
     func received(_ bytes: UnsafeRawBufferPointer, on connection: Connection) {}

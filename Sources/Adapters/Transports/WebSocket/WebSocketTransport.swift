@@ -40,14 +40,28 @@ struct PushFrameEncoder: EventEncoder {
     }
 }
 
-/// The handshake of `/ws` on one loop: topic, registration, WebSocket upgrade, origin.
+/// The handshake of `/ws` on one loop: topic, registration, WebSocket upgrade, origin. Its
+/// sessions reach the engine and the constant frames through it; stored properties, so a
+/// session reads them in place instead of copying a struct of references per access.
 final class WebSocketRoute: RouteHandler {
     let transport: WebSocketTransport
     let context: TransportContext
+    let frames: SubscriberFrames
+    let format: WireFormat
+    let authTimeout: Duration
+    let shard: SubscriberShard
+    let broker: Broker
+    let logger: Logger
 
     init(transport: WebSocketTransport, context: TransportContext) {
         self.transport = transport
         self.context = context
+        frames = transport.frames
+        format = transport.format
+        authTimeout = transport.settings.authTimeout
+        shard = context.shard
+        broker = context.broker
+        logger = context.logger
     }
 
     func respond(to request: HTTPRequest, from connection: Connection) -> HTTPResponderAction {
@@ -75,8 +89,7 @@ final class WebSocketRoute: RouteHandler {
         case .failure(.shuttingDown): return PlainAnswers.respond(.shuttingDown, keepAlive: false)
         case .failure(let refusal): return PlainAnswers.respond(refusal, keepAlive: keepAlive)
         case .success(let clientIP):
-            let session = SubscriberSession(
-                connection: connection, topic: topic, clientIP: clientIP, transport: transport, context: context)
+            let session = SubscriberSession(connection: connection, topic: topic, clientIP: clientIP, route: self)
             let socket = WebSocketConnection(connection: connection, endpoint: session, settings: transport.settings.webSocket)
             return .upgrade(WebSocketHandshake.response(key: key), socket)
         }
