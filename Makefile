@@ -4,8 +4,8 @@ export PATH := $(PATH):/opt/swift/usr/bin
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-# Libraries the build links against (ARCHITECTURE.md "Targets").
-BUILD_PACKAGES := libssl-dev libhiredis-dev libyaml-dev pkg-config
+# Libraries the build links against (docs/architecture.md "Targets").
+BUILD_PACKAGES := libssl-dev libhiredis-dev libyaml-dev zlib1g-dev pkg-config
 # Tools the tests drive: a real redis-server, curl and Python WebSocket clients for system tests.
 TEST_PACKAGES := redis-server redis-tools curl python3 python3-venv python3-pip chromium chromium-driver nginx-light
 VENV := .build/venv
@@ -41,9 +41,13 @@ debug: deps
 check-layers:
 	scripts/check-layers.sh
 
+# An optional JSON corpus kept outside the repository (nst/JSONTestSuite); without it the corpus
+# tests report themselves skipped. Point JSON_TEST_SUITE_DIR at another copy to use that.
+JSON_TEST_SUITE_DIR ?= $(wildcard $(abspath ../shared/testdata/JSONTestSuite/test_parsing))
+
 test: test-deps check-layers
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	JSON_TEST_SUITE_DIR="$(JSON_TEST_SUITE_DIR)" $(SWIFT) test --skip-build
 	$(MAKE) --no-print-directory system-test
 	$(MAKE) --no-print-directory conformance
 

@@ -1,5 +1,5 @@
 // swift-tools-version:6.1
-// The wavelog-worker package: a layered hexagon (see ../shared/ARCHITECTURE.md and docs/adr/0001).
+// The wavelog-worker package: a layered hexagon (see docs/architecture.md and docs/adr/0001).
 import PackageDescription
 
 let strictSettings: [SwiftSetting] = [
@@ -15,7 +15,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "wavelog-worker", targets: ["App"]),
-        // The [bench] load generator: a client of the wire protocol, not of the worker's code.
+        // The benchmark load generator: a client of the wire protocol, not of the worker's code.
         .executable(name: "wavelog-load", targets: ["LoadGenerator"]),
         // Exposed so the fuzz package (Fuzz/) and benchmarks can link the codecs.
         .library(name: "WorkerCore", targets: ["Domain", "Application", "Adapters"]),
@@ -28,15 +28,17 @@ let package = Package(
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
-        // epoll, eventfd and writev are not exported by Swift's Glibc module (TOOLCHAIN.md).
+        // epoll, eventfd and writev are not exported by Swift's Glibc module
+        // (docs/development.md "System libraries").
         .systemLibrary(name: "CLinux"),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // MARK: - The hexagon
         .target(name: "Domain", swiftSettings: strictSettings),
         .target(name: "Application", dependencies: ["Domain", logging], swiftSettings: strictSettings),
         .target(
             name: "Adapters",
-            dependencies: ["Domain", "Application", "CYAML", "COpenSSL", "CHiredis", "CLinux", logging],
+            dependencies: ["Domain", "Application", "CYAML", "COpenSSL", "CHiredis", "CLinux", "CZlib", logging],
             // Release builds skip the run-time exclusivity checks of class properties: on the
             // delivery path they were 1,200 of 2,600 instructions per push (docs/adr/0007).
             // Debug builds and every test keep them.
@@ -47,7 +49,7 @@ let package = Package(
             dependencies: ["Domain", "Application", "Adapters", logging],
             swiftSettings: strictSettings
         ),
-        .executableTarget(name: "LoadGenerator", dependencies: ["CLinux", "COpenSSL"], swiftSettings: strictSettings),
+        .executableTarget(name: "LoadGenerator", dependencies: ["CLinux", "COpenSSL", "CZlib"], swiftSettings: strictSettings),
 
         // MARK: - Tests
         .target(
@@ -66,7 +68,8 @@ let package = Package(
         .testTarget(
             name: "AdapterTests",
             dependencies: ["Domain", "Application", "Adapters", "TestSupport", logging],
-            resources: [.copy("Fixtures")],
+            // Fixtures are read in place through TestPaths (Tests/AdapterTests/Support/Paths.swift).
+            exclude: ["Fixtures"],
             swiftSettings: strictSettings
         ),
     ]

@@ -1,6 +1,6 @@
 // swift-tools-version:6.1
 // libFuzzer targets, kept out of the main build because -sanitize=fuzzer links its own main
-// (TOOLCHAIN.md). Built and run by `make fuzz`.
+// (docs/development.md "Fuzzing"). Built and run by `make fuzz`.
 import PackageDescription
 
 let package = Package(

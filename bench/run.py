@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""`make bench`: every [bench] scenario against wavelog-worker and nginx+nchan in one run.
+"""`make bench`: every benchmark scenario against wavelog-worker and nginx+nchan in one run.
 
 Each server is started afresh per scenario and pinned with taskset to CPU 0; the load generator
 (wavelog-load, one epoll loop) runs on CPU 1 and reads the server's CPU time and memory from

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make fuzz`: builds each libFuzzer target (TOOLCHAIN.md recipe) and runs it for a bounded time
-# from its committed seed corpus. FUZZ_SECONDS sets the time per target (default 60).
+# `make fuzz`: builds each libFuzzer target (docs/development.md "Fuzzing") and runs it for a
+# bounded time from its committed seed corpus. FUZZ_SECONDS sets the time per target (default 60).
 set -euo pipefail
 cd "$(dirname "$0")/../Fuzz"
 seconds=${FUZZ_SECONDS:-60}

@@ -59,7 +59,8 @@ public struct Broker: Sendable {
         clock = ports.clock
     }
 
-    /// Registers the worker's own `worker.status` topic, which never expires (PROTOCOL.md item 4).
+    /// Registers the worker's own `worker.status` topic, which never expires
+    /// (docs/protocol.md "Browser endpoint (WebSocket)", rule 4).
     public func registerWorkerTopics() {
         topics.register(.workerStatus, meta: .secureDefault, ttl: nil, now: clock.monotonic)
     }

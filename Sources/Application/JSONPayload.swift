@@ -1,7 +1,7 @@
 // The raw bytes of a published payload.
 
 /// A payload's JSON bytes exactly as the backend sent them; never re-serialised
-/// (PROTOCOL.md "Internal API": what the browser receives is exactly what the backend sent).
+/// (docs/protocol.md "Internal API": what the browser receives is exactly what the backend sent).
 public struct JSONPayload: Sendable, Equatable {
     /// One complete JSON value, already validated by the driving adapter.
     public let bytes: [UInt8]

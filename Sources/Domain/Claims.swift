@@ -50,7 +50,7 @@ public struct Claims: Sendable, Equatable {
     /// Unix seconds; the token is valid while `now <= expires`.
     public let expires: UnixTime
 
-    /// Applies PROTOCOL.md "Tokens" to decoded fields for a subscription to `topic` at `now`.
+    /// Applies docs/protocol.md "Tokens" to decoded fields for a subscription to `topic` at `now`.
     public init(validating fields: ClaimFields, for topic: TopicName, at now: UnixTime) throws(TokenRejection) {
         guard case .integer(let expires)? = fields.expires else { throw .malformed }
 

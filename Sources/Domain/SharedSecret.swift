@@ -2,7 +2,7 @@
 
 /// The shared secret between the backend and the worker. It never prints itself.
 public struct SharedSecret: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
-    /// PROTOCOL.md "Configuration file": shorter secrets are a fatal configuration error.
+    /// docs/protocol.md "Configuration": shorter secrets are a fatal configuration error.
     public static let minimumLength = 32
 
     /// The secret's bytes, as the HMAC key.

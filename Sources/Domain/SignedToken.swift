@@ -2,7 +2,7 @@
 
 /// A token split into its signed part and its signature, before anything in it is trusted.
 ///
-/// PROTOCOL.md "Tokens": `token = H + "." + S`; `S` is the lowercase hex HMAC-SHA256 of the
+/// docs/protocol.md "Tokens": `token = H + "." + S`; `S` is the lowercase hex HMAC-SHA256 of the
 /// ASCII bytes of `H`. Only after the signature matches may `H` be decoded.
 public struct SignedToken: Sendable {
     /// Bounded so a hostile client cannot make us hash megabytes; the 4 KiB WebSocket

@@ -1,6 +1,6 @@
 // The figures `/internal/status` and the `worker.status` topic report.
 
-/// One consistent reading of the node's state (PROTOCOL.md "Status").
+/// One consistent reading of the node's state (docs/protocol.md "Status").
 public struct StatusSnapshot: Sendable, Equatable {
     public var version: String
     public var uptimeSeconds: Int64

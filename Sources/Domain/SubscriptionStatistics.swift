@@ -2,7 +2,7 @@
 
 /// Counts authenticated subscriptions by topic and by user, exactly.
 ///
-/// PROTOCOL.md "Status": `connected_clients` counts sockets with `user_id > 0` once per user and
+/// docs/protocol.md "Status": `connected_clients` counts sockets with `user_id > 0` once per user and
 /// each anonymous socket once.
 public struct SubscriptionStatistics: Sendable, Equatable {
     private var socketsPerTopic: [TopicName: Int] = [:]

@@ -1,17 +1,19 @@
 // A validated topic name, compared byte for byte.
 
-/// A topic name as PROTOCOL.md defines it: 1...256 UTF-8 bytes and no control characters.
+/// A topic name as docs/protocol.md "Internal API" defines it: 1...256 UTF-8 bytes and no
+/// control characters.
 ///
 /// Equality and hashing use the UTF-8 bytes, not Swift's canonical string equivalence:
 /// a token bound to `café` (NFC) must not open `café` (NFD), just as the Go worker compares bytes.
 public struct TopicName: Hashable, Sendable, Comparable, CustomStringConvertible {
-    /// PROTOCOL.md "Internal API": at most 256 bytes.
+    /// docs/protocol.md "Internal API": at most 256 bytes.
     public static let maxByteCount = 256
 
     /// The name, as registered.
     public let value: String
 
-    /// The topic the worker registers for itself (PROTOCOL.md "Browser endpoint", item 4).
+    /// The topic the worker registers for itself
+    /// (docs/protocol.md "Browser endpoint (WebSocket)", rule 4).
     public static let workerStatus = TopicName(uncheckedValue: "worker.status")
 
     /// Validates `candidate`; nil when it is empty, too long, or holds a control character.

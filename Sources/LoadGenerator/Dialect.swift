@@ -60,7 +60,7 @@ enum Dialect: String {
     var waitsForAuthReply: Bool { self == .worker }
 }
 
-/// Tokens as PROTOCOL.md "Tokens" and PHP's `hash_hmac` mint them.
+/// Tokens as docs/protocol.md "Tokens" and PHP's `hash_hmac` mint them.
 enum Token {
     static func mint(topic: String, secret: String) -> String {
         let claims = "{\"user_id\":0,\"topic\":\"\(topic)\",\"expires\":4102444800}"

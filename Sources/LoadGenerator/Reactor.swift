@@ -1,5 +1,5 @@
 // The load generator's one epoll loop: every socket of a scenario is read from this thread, so
-// the generator costs one core however many connections it holds (issue [bench]).
+// the generator costs one core however many connections it holds (docs/adr/0006).
 import Glibc
 import CLinux
 

@@ -1,4 +1,4 @@
-// wavelog-load: the [bench] load generator. One thread, one epoll loop, every socket.
+// wavelog-load: the benchmark load generator (docs/adr/0006). One thread, one epoll loop, every socket.
 import Glibc
 
 do {

@@ -1,4 +1,4 @@
-// Authentication outcomes of PROTOCOL.md "Browser endpoint", item 1, against fakes.
+// Authentication outcomes of docs/protocol.md "Browser endpoint (WebSocket)", rule 1, against fakes.
 import Application
 import Domain
 import Testing

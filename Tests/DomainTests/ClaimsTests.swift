@@ -1,4 +1,4 @@
-// Token claim rules (PROTOCOL.md "Tokens"), independent of JSON and HMAC.
+// Token claim rules (docs/protocol.md "Tokens"), independent of JSON and HMAC.
 import Domain
 import Testing
 

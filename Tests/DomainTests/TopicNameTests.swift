@@ -1,4 +1,4 @@
-// Rules for topic names (PROTOCOL.md "Internal API").
+// Rules for topic names (docs/protocol.md "Internal API").
 import Domain
 import Testing
 

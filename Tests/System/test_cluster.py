@@ -1,4 +1,4 @@
-"""The "Redis cluster" section of PROTOCOL.md: three worker nodes sharing a real redis-server.
+"""The "Redis cluster" section of docs/protocol.md: three worker nodes sharing a real redis-server.
 
 Each module gets a private redis-server on a free loopback port (tests that stop it or fill it
 with many keys get their own); each test gets its own `redis_prefix`, so tests never see each
@@ -611,7 +611,7 @@ def test_redis_outage_never_stalls_a_node_and_cross_node_delivery_resumes(privat
     print(f"cross-node delivery resumed {figures} seconds after Redis answered PING again; "
           f"slowest status during the outage {slowest_status * 1000:.1f} ms; "
           f"{len(status_answers)} status requests, {len(everything)} publishes")
-    # The goal (issue [cluster]) is 2 s; the reconnect backoff is capped at 1 s (with jitter).
+    # The goal is 2 s; the reconnect backoff is capped at 1 s (with jitter).
     for name, seconds in figures.items():
         assert seconds <= 2.0, f"{name}: cross-node delivery resumed only {seconds:.2f}s after Redis came back"
     # The outage is reported: the status extension showed the link down, and the publishes made

@@ -1,4 +1,4 @@
-"""The internal API of PROTOCOL.md against the built binary, over raw HTTP."""
+"""docs/protocol.md "Internal API" against the built binary, over raw HTTP."""
 import json
 import signal
 import socket

@@ -1,4 +1,4 @@
-"""The [bench] load generator (wavelog-load) on a tiny scenario against the built worker: the
+"""The benchmark load generator (wavelog-load) on a tiny scenario against the built worker: the
 figures `make bench` prints are only as good as the client that counts them."""
 import json
 import os

@@ -1,4 +1,5 @@
-"""The browser endpoint of PROTOCOL.md against the built binary, through real WebSocket clients.
+"""docs/protocol.md "Browser endpoint (WebSocket)" against the built binary, through real
+WebSocket clients.
 
 Every wait on the worker is an awaited event (a message, a close, a status report) bounded by
 an explicit timeout; nothing sleeps to synchronise except where a throttle is the behaviour
@@ -239,7 +240,7 @@ class RawWebSocket:
 # --- tests ---------------------------------------------------------------------------------------
 
 def test_auth_outcomes_answer_exact_errors_and_close_1008(make_worker):
-    """Every first-message outcome of PROTOCOL.md: auth_ok, auth_required, unauthorized, timeout."""
+    """Every first-message outcome of rule 1: auth_ok, auth_required, unauthorized, timeout."""
     instance = make_worker("auth_timeout: 2s\n")
     port = instance.internal_port
     for topic in ["session.42", "session.43", "contest_session.42", "room/é 1"]:

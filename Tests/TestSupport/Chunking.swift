@@ -1,5 +1,6 @@
-// The decoder-verifier discipline (STYLE B14): every codec is fed whole, byte by byte, and in
-// seeded random chunkings, each chunk placed between guard bytes.
+// The decoder-verifier discipline (docs/development.md "Codecs are fed every chunking"): every
+// codec is fed whole, byte by byte, and in seeded random chunkings, each chunk placed between
+// guard bytes.
 
 /// One way of cutting a byte string into chunks; `description` names it and its seed for replay.
 public struct ChunkPlan: CustomStringConvertible, Sendable {

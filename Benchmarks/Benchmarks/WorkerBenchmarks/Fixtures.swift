@@ -19,7 +19,8 @@ enum Fixtures {
     /// `expires` is 2100-01-01, so the token is still valid whenever the suite runs.
     static let claimsJSON = #"{"user_id":7,"topic":"session.42","expires":4102444800}"#
 
-    /// Minted as PROTOCOL.md "Tokens" does in PHP: `bin2hex(json_encode($claims)) . '.' . hash_hmac(...)`.
+    /// Minted as docs/protocol.md "Tokens" does in PHP:
+    /// `bin2hex(json_encode($claims)) . '.' . hash_hmac(...)`.
     static let token: String = {
         let signedPart = Hex.encodeLowercase(Array(Fixtures.claimsJSON.utf8))
         // Signed by the adapter being measured: the RFC 4231 tests vouch for it, and here the

@@ -27,7 +27,8 @@ func registerHTTPParsingBenchmarks() {
 
     Benchmark("HTTP: parse curl publish request") { benchmark in
         for _ in benchmark.scaledIterations {
-            // A fresh parser each time: PHP's curl opens a connection per publish (PROTOCOL.md).
+            // A fresh parser each time: PHP's curl opens a connection per publish
+            // (docs/protocol.md "Listeners").
             var parser = HTTPRequestParser()
             blackHole(try raw.withUnsafeBytes { try parser.parse($0) })
         }

@@ -1,4 +1,5 @@
-// Push encoding: the one frame a publish becomes, shared by every subscriber (STYLE B9).
+// Push encoding: the one frame a publish becomes, shared by every subscriber
+// (docs/development.md "Encode once").
 import Adapters
 import Application
 import Benchmark

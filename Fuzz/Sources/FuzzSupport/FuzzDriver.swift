@@ -1,4 +1,5 @@
-// The libFuzzer entry point shared by every fuzz target (TOOLCHAIN.md: LLVMFuzzerRunDriver).
+// The libFuzzer entry point shared by every fuzz target: LLVMFuzzerRunDriver
+// (docs/development.md "Fuzzing").
 import Glibc
 
 @_silgen_name("LLVMFuzzerRunDriver")

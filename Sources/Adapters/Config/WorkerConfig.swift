@@ -1,9 +1,9 @@
-// The worker's settings, with the defaults of PROTOCOL.md and config.sample.yaml.
+// The worker's settings, with the defaults of docs/protocol.md "Configuration" and config.sample.yaml.
 public import Domain
 public import Logging
 
-/// Every setting the worker reads. Defaults are PROTOCOL.md's; extensions are documented in
-/// config.sample.yaml.
+/// Every setting the worker reads. Defaults are those of docs/protocol.md "Configuration";
+/// extensions are documented in config.sample.yaml.
 public struct WorkerConfig: Sendable {
     /// How log lines are written.
     public enum LogFormat: String, Sendable, CaseIterable {

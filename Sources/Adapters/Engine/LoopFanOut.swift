@@ -1,7 +1,7 @@
 // The subscriber sink: encodes each event once per wire format in use and hands it to every loop.
 public import Application
 
-/// Delivers events to the subscriber shards of every loop (ARCHITECTURE.md "Runtime model").
+/// Delivers events to the subscriber shards of every loop (docs/architecture.md "Runtime model").
 ///
 /// An event is encoded once for each wire format that has a subscriber on some loop, and for no
 /// other; each loop with subscribers receives a reference to the same frames. The loop that

@@ -94,7 +94,8 @@ public final class SubscriberShard: Drainable {
         return false
     }
 
-    /// A full queue ends in a close the client can see, never in a silent drop (ARCHITECTURE.md).
+    /// A full queue ends in a close the client can see, never in a silent drop
+/// (docs/development.md "Bounded queues end in a close code").
     private func closeSlow(_ subscriber: Subscriber) {
         // A connection already closing (or closed earlier in this delivery) is not a slow consumer.
         guard subscriber.connection.state == .open else { return }

@@ -5,8 +5,9 @@ internal import CLinux
 
 /// A non-blocking TCP connection confined to one loop.
 ///
-/// Writes go to the socket in the loop's before-sleep flush (STYLE B8); what the socket cannot take
-/// waits in a bounded `WriteQueue` and `EPOLLOUT` is armed only while that backlog exists.
+/// Writes go to the socket in the loop's before-sleep flush; what the socket cannot take waits in
+/// a bounded `WriteQueue` and `EPOLLOUT` is armed only while that backlog exists
+/// (docs/development.md "Write first, arm EPOLLOUT later").
 public final class Connection: LoopHandler, Flushable {
     /// How long a closing connection waits for the peer's FIN after our last byte, discarding
     /// input, so the peer reads our final response instead of a reset.

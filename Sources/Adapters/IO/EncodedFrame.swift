@@ -1,4 +1,5 @@
-// Immutable bytes ready for the wire, shared by reference between sockets and loops (STYLE B9).
+// Immutable bytes ready for the wire, shared by reference between sockets and loops
+// (docs/development.md "Encode once").
 
 /// Bytes encoded once (a WebSocket frame, an HTTP response) and written to any number of sockets.
 /// Immutable after creation, so it is safe to share across loops.

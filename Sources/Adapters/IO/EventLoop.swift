@@ -1,4 +1,5 @@
-// One thread, one poller, its timers, its cross-thread task queue (STYLE B3, B4).
+// One thread, one poller, its timers, its cross-thread task queue
+// (docs/architecture.md "Runtime model").
 public import Domain
 internal import Glibc
 internal import Synchronization
@@ -8,7 +9,8 @@ internal import CLinux
 /// thread is `execute(_:)`. Marked `@unchecked Sendable` so other threads can hold a reference
 /// and call `execute`, which is the only member that is safe to call from them.
 public final class EventLoop: @unchecked Sendable {
-    /// Bytes read per `read(2)`: one buffer per loop, lent to whichever socket is readable (B7).
+    /// Bytes read per `read(2)`: one buffer per loop, lent to whichever socket is readable
+/// (docs/development.md "Loop-owned buffers").
     public static let readBufferSize = 64 * 1024
 
     public let index: Int
@@ -134,7 +136,7 @@ public final class EventLoop: @unchecked Sendable {
     // MARK: - Cross-thread
 
     /// Runs `task` on this loop's thread. Safe from any thread. Writes the wake-up descriptor
-    /// only when no wake-up is already pending (B3).
+    /// only when no wake-up is already pending (docs/development.md "Fd and loop confinement").
     public func execute(_ task: @escaping @Sendable (EventLoop) -> Void) {
         tasks.withLock { $0.append(task) }
         if !wakeupPending.exchange(true, ordering: .acquiringAndReleasing) {
@@ -158,7 +160,7 @@ public final class EventLoop: @unchecked Sendable {
         assert(ownerThread == nil || inLoop, "event loop \(index) touched from another thread")
     }
 
-    // MARK: - The turn (B4)
+    // MARK: - The turn (docs/development.md "Fixed loop-turn order")
 
     /// Runs turns until `stop()`. Call on the thread that owns the loop.
     public func run() {

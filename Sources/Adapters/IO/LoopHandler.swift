@@ -10,7 +10,8 @@ public protocol LoopHandler: AnyObject {
     func hangup(on loop: EventLoop)
 }
 
-/// Something with queued output, flushed by the loop before it sleeps (STYLE B8).
+/// Something with queued output, flushed by the loop before it sleeps
+/// (docs/development.md "Write first, arm EPOLLOUT later").
 public protocol Flushable: AnyObject {
     func flush(on loop: EventLoop)
 }

@@ -1,4 +1,5 @@
-// The poller port of the event loop: six operations, Redis-sized (STYLE B1).
+// The poller port of the event loop: six operations, Redis-sized
+// (docs/development.md "A small poller port").
 
 /// What a registration waits for; converted to EPOLL*/POLL* bits in exactly one place per backend.
 public struct PollerInterest: OptionSet, Sendable, Hashable {
@@ -10,7 +11,7 @@ public struct PollerInterest: OptionSet, Sendable, Hashable {
 }
 
 /// One readiness event. `generation` lets the loop drop events for a descriptor number that was
-/// closed and reused within the same batch (STYLE B2).
+/// closed and reused within the same batch (docs/development.md "Stale events are dropped").
 public struct PollerEvent: Sendable, Equatable {
     public var descriptor: Int32
     public var generation: UInt32

@@ -1,4 +1,4 @@
-// The one wrapper every system call goes through (STYLE B5).
+// The one wrapper every system call goes through (docs/development.md "One syscall wrapper").
 internal import Glibc
 internal import CLinux
 

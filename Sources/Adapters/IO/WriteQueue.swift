@@ -1,6 +1,6 @@
 // Unsent frames of one socket: references into shared frames, bounded in count and bytes.
 
-/// The bounded queue of a socket's unsent frames (ARCHITECTURE.md "Runtime model").
+/// The bounded queue of a socket's unsent frames (docs/architecture.md "Runtime model").
 ///
 /// The first frame lives inline, so a socket that keeps up never allocates for its queue; a
 /// backlog spills into an array that is released once it drains. Partial writes advance an

@@ -1,4 +1,4 @@
-// The internal API of PROTOCOL.md: register, unregister, publish (push), status.
+// The internal API (docs/protocol.md "Internal API"): register, unregister, publish (push), status.
 public import Application
 public import Domain
 public import Logging

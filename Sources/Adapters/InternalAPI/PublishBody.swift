@@ -2,7 +2,7 @@
 public import Application
 public import Domain
 
-/// Why a body was refused (PROTOCOL.md "Internal API"); the responder answers each with its text.
+/// Why a body was refused (docs/protocol.md "Internal API"); the responder answers each with its text.
 public enum BodyRefusal: Error, Sendable, Equatable {
     case badRequest, missingTopic, missingPayload
 }

@@ -1,4 +1,4 @@
-// The JSON of /internal/status and of the worker.status push (PROTOCOL.md "Status").
+// The JSON of /internal/status and of the worker.status push (docs/protocol.md "Status").
 public import Domain
 
 /// Renders a status snapshot with the field names and order of the upstream worker.

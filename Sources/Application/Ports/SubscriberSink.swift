@@ -4,7 +4,7 @@ public import Domain
 /// Delivers events to the local subscribers of their topic.
 ///
 /// The implementation encodes the outgoing frame once per event and hands the same bytes to
-/// every subscriber (ARCHITECTURE.md "Runtime model").
+/// every subscriber (docs/architecture.md "Runtime model").
 public protocol SubscriberSink: Sendable {
     func deliver(_ event: PublishedEvent)
 }

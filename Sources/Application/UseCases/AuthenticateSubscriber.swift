@@ -72,7 +72,8 @@ public struct AuthenticateSubscriber: Sendable {
                 return .failure(.unauthorized(rejection))
             }
         } else {
-            // PROTOCOL.md: on a public topic the token may be missing, empty or anything.
+            // On a public topic the token may be missing, empty or anything
+            // (docs/protocol.md "Browser endpoint (WebSocket)", rule 1).
             subscription = Subscription(topic: topic, userID: 0, expires: UnixTime(seconds: .max))
         }
 
@@ -83,7 +84,8 @@ public struct AuthenticateSubscriber: Sendable {
         return .success(subscription)
     }
 
-    /// PROTOCOL.md "Tokens": the signature first, in constant time; nothing in `H` is trusted before.
+    /// docs/protocol.md "Tokens": the signature first, in constant time; nothing in `H` is
+    /// trusted before.
     public func verify(_ token: String, for topic: TopicName) -> Result<Claims, TokenRejection> {
         guard let signed = SignedToken(token) else { return .failure(.malformed) }
         let expected = signed.signedPart.withUnsafeBytes { authenticator.authenticationCode(for: $0) }

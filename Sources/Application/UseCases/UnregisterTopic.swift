@@ -2,7 +2,8 @@
 public import Domain
 public import Logging
 
-/// Unregisters a topic. Connected subscribers stay connected (PROTOCOL.md); new ones are refused.
+/// Unregisters a topic. Connected subscribers stay connected (docs/protocol.md "Internal API"); new ones
+/// are refused.
 public struct UnregisterTopic: Sendable {
     let topics: any TopicStore
     let clock: any Clock

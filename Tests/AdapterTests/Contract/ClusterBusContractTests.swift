@@ -1,5 +1,5 @@
-// One contract for every ClusterBus (STYLE B17): local delivery exactly once, first; the Redis
-// bus also reaches other nodes and speaks the upstream envelope.
+// One contract for every ClusterBus (docs/development.md "One contract suite per port"): local delivery
+// exactly once, first; the Redis bus also reaches other nodes and speaks the upstream envelope.
 @testable import Adapters
 import Application
 import Domain

@@ -1,5 +1,5 @@
-// One contract for every TopicStore (STYLE B17): the in-memory store is the reference the Redis
-// store is held to, against a real redis-server.
+// One contract for every TopicStore (docs/development.md "One contract suite per port"): the
+// in-memory store is the reference the Redis store is held to, against a real redis-server.
 @testable import Adapters
 import Application
 import Domain

@@ -1,4 +1,5 @@
-// One contract, run against every poller (STYLE B17), over real socketpairs.
+// One contract, run against every poller (docs/development.md "One contract suite per port"), over real
+// socketpairs.
 @testable import Adapters
 import Dispatch
 import Glibc

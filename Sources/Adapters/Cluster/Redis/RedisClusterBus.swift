@@ -4,7 +4,8 @@ public import Domain
 public import Logging
 internal import Synchronization
 
-/// A cluster bus over Redis pub/sub (PROTOCOL.md "Redis cluster"), interoperable with upstream nodes.
+/// A cluster bus over Redis pub/sub, interoperable with upstream nodes
+/// (docs/protocol.md "Redis cluster").
 ///
 /// Every publish is delivered to local subscribers first, then PUBLISHed as
 /// `{"origin_id":…,"topic":…,"payload":…}` on `<prefix>events`. Envelopes from other nodes are

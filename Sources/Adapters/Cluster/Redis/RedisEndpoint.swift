@@ -1,6 +1,6 @@
 // Where the Redis server is and how to log in: parsed from `redis_url`.
 
-/// A parsed `redis://[user:pass@]host[:port][/db]` URL (PROTOCOL.md "Redis cluster").
+/// A parsed `redis://[user:pass@]host[:port][/db]` URL (docs/protocol.md "Redis cluster").
 public struct RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
     public var host: String
     public var port: Int

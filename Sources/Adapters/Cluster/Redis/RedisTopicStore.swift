@@ -5,7 +5,7 @@ public import Logging
 internal import Synchronization
 
 /// Topics as `<prefix>topic:<topic>` keys holding `{"require_token":…}` with the TTL as expiry
-/// (PROTOCOL.md "Redis cluster"), readable and writable by upstream Go nodes.
+/// (docs/protocol.md "Redis cluster"), readable and writable by upstream Go nodes.
 ///
 /// Lookups answer from a local view: complete after the first SCAN, updated at once for our own
 /// registrations and those of other Swift nodes (a notice on `<prefix>registry`), and within

@@ -36,6 +36,31 @@ public struct HTTPFieldBlock: Sendable, Equatable {
         }
     }
 
+    /// Every value of field `name`, in order (a field may repeat, as `Sec-WebSocket-Extensions` does).
+    public func values(of name: StaticString) -> [String] {
+        var found: [String] = []
+        forEachValue(of: name) { found.append(String(decoding: $0, as: UTF8.self)) }
+        return found
+    }
+
+    /// Calls `body` with each value of field `name`, in order.
+    public func forEachValue(of name: StaticString, _ body: (UnsafeRawBufferPointer) -> Void) {
+        bytes.withUnsafeBytes { block in
+            var lineStart = 0
+            while lineStart < block.count {
+                var lineEnd = lineStart
+                while lineEnd < block.count, block[lineEnd] != 0x0A { lineEnd += 1 }
+                let contentEnd = lineEnd > lineStart && block[lineEnd - 1] == 0x0D ? lineEnd - 1 : lineEnd
+                let line = UnsafeRawBufferPointer(rebasing: block[lineStart..<contentEnd])
+                lineStart = lineEnd + 1
+                guard let colon = line.firstIndex(of: UInt8(ascii: ":")),
+                    ASCII.equalsIgnoringCase(UnsafeRawBufferPointer(rebasing: line[line.startIndex..<colon]), name)
+                else { continue }
+                body(ASCII.trim(UnsafeRawBufferPointer(rebasing: line[(colon + 1)...])))
+            }
+        }
+    }
+
     /// The first value of field `name` as text, or nil.
     public func value(of name: StaticString) -> String? {
         withValue(of: name) { String(decoding: $0, as: UTF8.self) }

@@ -1,6 +1,6 @@
 // Every bound of the HTTP/1.1 server, named once.
 
-/// Limits of the HTTP/1.1 parser and server (PROTOCOL.md "Internal API"; issue [loop]).
+/// Limits of the HTTP/1.1 parser and server (docs/protocol.md "Listeners" and "Internal API").
 public enum HTTPLimits {
     /// Request line plus headers; more is 431.
     public static let maxHeadBytes = 16 * 1024

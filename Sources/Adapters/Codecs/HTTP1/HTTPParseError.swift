@@ -1,4 +1,5 @@
-// Why a request was refused, with the status that says so (STYLE B13).
+// Why a request was refused, with the status that says so
+// (docs/development.md "Errors carry their wire answer").
 
 /// A request the parser refuses. The connection answers `status` and closes.
 public enum HTTPParseError: Error, Sendable, Equatable {

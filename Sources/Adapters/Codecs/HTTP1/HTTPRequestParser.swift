@@ -1,4 +1,5 @@
-// An incremental, bounded HTTP/1.1 request parser: a pure value that never sees a socket (STYLE B11).
+// An incremental, bounded HTTP/1.1 request parser: a pure value that never sees a socket
+// (docs/development.md "Parsers are pure values").
 
 /// Parses requests out of the unconsumed bytes of a connection.
 ///

@@ -1,4 +1,4 @@
-// Encodes responses; the constant ones once, at start-up (STYLE B9).
+// Encodes responses; the constant ones once, at start-up (docs/development.md "Encode once").
 
 /// Builds HTTP/1.1 responses as shareable frames.
 public enum HTTPResponse {
@@ -25,7 +25,7 @@ public enum HTTPResponse {
         }
     }
 
-    /// A plain-text error response; the body is `message` and a newline (PROTOCOL.md).
+    /// A plain-text error response; the body is `message` and a newline (docs/protocol.md "Listeners").
     public static func text(_ status: HTTPStatus, _ message: String, keepAlive: Bool, extraHeaders: [(String, String)] = []) -> EncodedFrame {
         encode(status, contentType: "text/plain; charset=utf-8", body: Array((message + "\n").utf8), keepAlive: keepAlive, extraHeaders: extraHeaders)
     }

@@ -58,7 +58,7 @@ public enum PlainAnswer: Int, CaseIterable, Sendable, Error {
     }
 }
 
-/// Every plain answer, encoded once for each connection mode (STYLE: constant replies are shared).
+/// Every plain answer, encoded once for each connection mode (docs/development.md "Encode once").
 public enum PlainAnswers {
     private static let table: [CannedResponse] = PlainAnswer.allCases.map { answer in
         CannedResponse { keepAlive in

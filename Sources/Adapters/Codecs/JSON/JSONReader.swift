@@ -17,10 +17,10 @@ public struct JSONField: Sendable, Equatable {
 
 /// Validates RFC 8259 JSON over a byte buffer without allocating values.
 ///
-/// Payloads are forwarded byte for byte (PROTOCOL.md), so the reader only checks them and
-/// reports ranges. Bounded: recursion stops at `maxDepth`, and the caller bounds the input size
-/// (1 MiB bodies, 4 KiB messages). Strings must be valid UTF-8, because they end up in
-/// WebSocket text frames, which browsers drop on invalid UTF-8 (RFC 6455 §8.1).
+/// Payloads are forwarded byte for byte (docs/protocol.md "Internal API"), so the reader only
+/// checks them and reports ranges. Bounded: recursion stops at `maxDepth`, and the caller bounds
+/// the input size (1 MiB bodies, 4 KiB messages). Strings must be valid UTF-8, because they end
+/// up in WebSocket text frames, which browsers drop on invalid UTF-8 (RFC 6455 §8.1).
 public struct JSONReader: ~Copyable {
     /// Deep enough for any real payload, shallow enough that recursion cannot exhaust the stack.
     public static let defaultMaxDepth = 64

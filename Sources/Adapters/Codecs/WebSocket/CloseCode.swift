@@ -1,4 +1,5 @@
-// WebSocket close codes (RFC 6455 §7.4) and the protocol errors that carry them (STYLE B13).
+// WebSocket close codes (RFC 6455 §7.4) and the protocol errors that carry them
+// (docs/development.md "Errors carry their wire answer").
 
 /// Close codes the worker sends or checks.
 public enum CloseCode {
@@ -28,11 +29,13 @@ public enum WebSocketProtocolError: Error, Sendable, Equatable {
     case protocolError(String)
     case invalidUTF8
     case messageTooBig
+    /// A compressed message that is not valid deflate data (RFC 7692 §8.1: fail the connection).
+    case badCompressedData
 
     public var closeCode: UInt16 {
         switch self {
         case .protocolError: return CloseCode.protocolError
-        case .invalidUTF8: return CloseCode.invalidPayload
+        case .invalidUTF8, .badCompressedData: return CloseCode.invalidPayload
         case .messageTooBig: return CloseCode.messageTooBig
         }
     }

@@ -12,7 +12,8 @@ public protocol WebSocketEndpoint: AnyObject {
 
 /// Timing and size settings of WebSocket connections.
 public struct WebSocketSettings: Sendable {
-    /// PROTOCOL.md: a client message over 4 KiB closes with 1009.
+    /// docs/protocol.md "Browser endpoint (WebSocket)", rule 5: a client message over 4 KiB closes
+    /// with 1009.
     public var maxMessageBytes = 4096
     public var pingInterval: Duration = .seconds(30)
     public var idleTimeout: Duration = .seconds(60)
@@ -38,11 +39,12 @@ public final class WebSocketConnection: ConnectionHandler, UpgradedConnectionHan
 
     deinit { timerGuard.ownerDeinitialized() }
 
-    public init(connection: Connection, endpoint: any WebSocketEndpoint, settings: WebSocketSettings) {
+    /// - Parameter inflater: the loop's inflater when the handshake negotiated permessage-deflate.
+    public init(connection: Connection, endpoint: any WebSocketEndpoint, settings: WebSocketSettings, inflater: RawInflater? = nil) {
         self.connection = connection
         self.endpoint = endpoint
         self.settings = settings
-        self.parser = WebSocketFrameParser(maxMessageBytes: settings.maxMessageBytes)
+        self.parser = WebSocketFrameParser(maxMessageBytes: settings.maxMessageBytes, inflater: inflater)
         self.lastHeard = connection.loop.now
     }
 
@@ -69,7 +71,8 @@ public final class WebSocketConnection: ConnectionHandler, UpgradedConnectionHan
     }
 
     /// For a socket that cannot keep up: drop what it has not started receiving and tell it
-    /// 1013, instead of silently losing frames (PROTOCOL.md item 7).
+    /// 1013, instead of silently losing frames
+    /// (docs/protocol.md "Browser endpoint (WebSocket)", rule 7).
     public func closeSlowConsumer(closeFrame: EncodedFrame) {
         guard !closeSent, connection.state == .open else { return }
         connection.discardUnstartedFrames()
@@ -149,7 +152,7 @@ public final class WebSocketConnection: ConnectionHandler, UpgradedConnectionHan
         endpoint.closed(self)
     }
 
-    // MARK: - Keep-alive (PROTOCOL.md item 6)
+    // MARK: - Keep-alive (docs/protocol.md "Browser endpoint (WebSocket)", rule 6)
 
     private func armPingTimer() {
         timerGeneration &+= 1

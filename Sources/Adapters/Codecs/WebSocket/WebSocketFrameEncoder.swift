@@ -1,4 +1,4 @@
-// Unmasked server frames, encoded once into shareable buffers (STYLE B9).
+// Unmasked server frames, encoded once into shareable buffers (docs/development.md "Encode once").
 
 /// Builds server-to-client frames (RFC 6455 §5.2; servers never mask).
 public enum WebSocketFrameEncoder {
@@ -13,8 +13,9 @@ public enum WebSocketFrameEncoder {
         length < 126 ? 2 : (length <= 0xFFFF ? 4 : 10)
     }
 
-    static func writeHeader(_ out: UnsafeMutableRawBufferPointer, opcode: UInt8, length: Int) {
-        out[0] = 0x80 | opcode
+    static func writeHeader(_ out: UnsafeMutableRawBufferPointer, opcode: UInt8, length: Int, compressed: Bool = false) {
+        // RSV1 marks a message compressed with permessage-deflate (RFC 7692 §6).
+        out[0] = 0x80 | (compressed ? 0x40 : 0) | opcode
         if length < 126 {
             out[1] = UInt8(length)
         } else if length <= 0xFFFF {
@@ -28,11 +29,11 @@ public enum WebSocketFrameEncoder {
     }
 
     /// One frame whose payload is the concatenation of `parts`, encoded in a single allocation.
-    public static func frame(opcode: UInt8, parts: [UnsafeRawBufferPointer]) -> EncodedFrame {
+    public static func frame(opcode: UInt8, compressed: Bool = false, parts: [UnsafeRawBufferPointer]) -> EncodedFrame {
         let length = parts.reduce(0) { $0 + $1.count }
         let header = headerLength(for: length)
         return EncodedFrame(count: header + length) { out in
-            writeHeader(out, opcode: opcode, length: length)
+            writeHeader(out, opcode: opcode, length: length, compressed: compressed)
             var offset = header
             for part in parts where part.count > 0 {
                 UnsafeMutableRawBufferPointer(rebasing: out[offset..<(offset + part.count)]).copyMemory(from: part)
@@ -76,6 +77,21 @@ public enum WebSocketFrameEncoder {
                 suffix.withUnsafeBytes { end in frame(opcode: textOpcode, parts: [prefix, body, end]) }
             }
         }
+    }
+
+    /// The push message deflated into one text frame with RSV1 (RFC 7692 §7.2.1), or the plain
+    /// frame when it is shorter than `threshold` bytes or zlib has no stream to lend.
+    public static func deflatedPush(payload: [UInt8], pool: DeflaterPool, threshold: Int) -> EncodedFrame {
+        let length = pushPrefix.count + payload.count + suffix.count
+        guard length >= threshold else { return push(payload: payload) }
+        var message = pushPrefix
+        message.reserveCapacity(length)
+        message.append(contentsOf: payload)
+        message.append(contentsOf: suffix)
+        let compressed = message.withUnsafeBytes { bytes in
+            pool.compress(bytes) { frame(opcode: textOpcode, compressed: true, parts: [$0]) }
+        }
+        return compressed ?? push(payload: payload)
     }
 
     /// `{"type":"status","payload":<status>}` as one text frame.

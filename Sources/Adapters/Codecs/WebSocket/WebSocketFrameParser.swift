@@ -1,4 +1,5 @@
-// An incremental RFC 6455 decoder for client frames: a pure value that never sees a socket (STYLE B11).
+// An incremental RFC 6455 decoder for client frames: a pure value that never sees a socket
+// (docs/development.md "Parsers are pure values").
 
 /// A complete message or control frame from the client.
 public enum WebSocketEvent: Sendable, Equatable {
@@ -20,15 +21,24 @@ public struct WebSocketFrameParser {
         case fragment(consumed: Int)
     }
 
-    /// Largest message (all fragments together); more is 1009.
+    /// Largest message (all fragments together, inflated); more is 1009.
     public let maxMessageBytes: Int
+    /// Compressed bytes a message may take: deflate can make incompressible data a little longer.
+    var maxCompressedBytes: Int { maxMessageBytes + maxMessageBytes / 64 + 64 }
 
     private var messageOpcode: UInt8?
     private var message: [UInt8] = []
     private var utf8 = UTF8Validator()
+    /// The loop's inflater when permessage-deflate was negotiated; nil otherwise (RSV1 is then 1002).
+    private let inflater: RawInflater?
+    /// The message being assembled arrived with RSV1 set (RFC 7692 §6.1).
+    private var messageCompressed = false
 
-    public init(maxMessageBytes: Int) {
+    /// - Parameter inflater: the loop's shared inflater, when the handshake negotiated
+    ///   permessage-deflate. It is used only while a compressed message completes.
+    public init(maxMessageBytes: Int, inflater: RawInflater? = nil) {
         self.maxMessageBytes = maxMessageBytes
+        self.inflater = inflater
     }
 
     /// True when no fragmented message is in progress.
@@ -50,10 +60,11 @@ public struct WebSocketFrameParser {
             }
 
             let opcode = header.opcode == 0 ? messageOpcode! : header.opcode
+            if header.opcode != 0 { messageCompressed = header.rsv == 0x40 }
             let start = message.count
             message.append(contentsOf: payload)
             Self.unmaskInPlace(&message, from: start, header.mask)
-            if opcode == 0x1 {
+            if opcode == 0x1 && !messageCompressed {
                 let valid = message.withUnsafeBytes { utf8.feed(UnsafeRawBufferPointer(rebasing: $0[start...])) }
                 // Fail fast on the first invalid byte, even mid-message (Autobahn 6.x).
                 guard valid else { throw .invalidUTF8 }
@@ -62,9 +73,24 @@ public struct WebSocketFrameParser {
                 messageOpcode = opcode
                 return .fragment(consumed: frameEnd)
             }
-            if opcode == 0x1 && !utf8.isComplete { throw .invalidUTF8 }
-            let complete = message
+            var complete = message
+            if messageCompressed, let inflater {
+                complete.append(contentsOf: RawInflater.tail)
+                let limit = maxMessageBytes
+                let inflated = complete.withUnsafeBytes { bytes in Swift.Result { () throws(InflateError) in try inflater.inflate(bytes, limit: limit) } }
+                switch inflated {
+                case .success(let bytes): complete = bytes
+                case .failure(.tooBig): throw .messageTooBig
+                case .failure(.corrupt): throw .badCompressedData
+                }
+                if opcode == 0x1 {
+                    guard complete.withUnsafeBytes({ UTF8Validator.isValid($0) }) else { throw .invalidUTF8 }
+                }
+            } else if opcode == 0x1 && !utf8.isComplete {
+                throw .invalidUTF8
+            }
             messageOpcode = nil
+            messageCompressed = false
             message = []
             utf8 = UTF8Validator()
             return .event(opcode == 0x1 ? .text(complete) : .binary(complete), consumed: frameEnd)
@@ -72,7 +98,10 @@ public struct WebSocketFrameParser {
     }
 
     private func check(_ header: FrameHeader) throws(WebSocketProtocolError) {
-        guard header.rsv == 0 else { throw .protocolError("reserved bits set without an extension") }
+        // RFC 7692 §6.1: RSV1 marks a compressed message, on its first frame only, and only
+        // once the extension was negotiated; every other reserved bit is an error.
+        let compressedStart = header.rsv == 0x40 && inflater != nil && (header.opcode == 0x1 || header.opcode == 0x2)
+        guard header.rsv == 0 || compressedStart else { throw .protocolError("reserved bits set without an extension") }
         guard header.masked else { throw .protocolError("client frame not masked") }
         switch header.opcode {
         case 0x8, 0x9, 0xA:
@@ -86,7 +115,11 @@ public struct WebSocketFrameParser {
         default:
             throw .protocolError("reserved opcode")
         }
-        if header.opcode < 0x8 && header.payloadLength > maxMessageBytes - message.count { throw .messageTooBig }
+        if header.opcode < 0x8 {
+            let compressed = header.opcode == 0 ? messageCompressed : compressedStart
+            let limit = compressed ? maxCompressedBytes : maxMessageBytes
+            if header.payloadLength > limit - message.count { throw .messageTooBig }
+        }
     }
 
     private func controlEvent(_ opcode: UInt8, _ payload: [UInt8]) throws(WebSocketProtocolError) -> WebSocketEvent {

@@ -31,11 +31,18 @@ public enum WebSocketHandshake {
         return Base64.encode(digest)
     }
 
-    /// The 101 response.
-    public static func response(key: String) -> EncodedFrame {
+    /// The 101 response, with the negotiated extensions if any.
+    public static func response(key: String, extensions: String? = nil) -> EncodedFrame {
         EncodedFrame(
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                + "Sec-WebSocket-Accept: \(acceptValue(for: key))\r\n\r\n")
+                + "Sec-WebSocket-Accept: \(acceptValue(for: key))\r\n"
+                + (extensions.map { "Sec-WebSocket-Extensions: \($0)\r\n" } ?? "") + "\r\n")
+    }
+
+    /// permessage-deflate as the client offered it (every `Sec-WebSocket-Extensions` line), or nil.
+    public static func deflateOffer(_ head: HTTPRequestHead) -> PermessageDeflate? {
+        let offers = head.headers.fields.values(of: "sec-websocket-extensions")
+        return offers.isEmpty ? nil : PermessageDeflate.negotiate(offers)
     }
 }
 

@@ -3,7 +3,7 @@ public import Application
 public import Domain
 public import Logging
 
-/// The subscriber flow on one WebSocket connection (docs/protocol.md "Browser endpoint"),
+/// The subscriber flow on one WebSocket connection (docs/protocol.md "Browser endpoint (WebSocket)"),
 /// confined to its loop. The engine writes pushes straight to its connection.
 final class SubscriberSession: Subscriber, WebSocketEndpoint {
     enum State {
@@ -21,9 +21,9 @@ final class SubscriberSession: Subscriber, WebSocketEndpoint {
     private var lastStatusAnswer: MonotonicTime?
     private let timerGuard = TimerGuard()
 
-    init(connection: Connection, topic: TopicName, clientIP: String, route: WebSocketRoute) {
+    init(connection: Connection, topic: TopicName, clientIP: String, format: WireFormat, route: WebSocketRoute) {
         self.route = route
-        super.init(connection: connection, format: route.format, topic: topic, clientIP: clientIP)
+        super.init(connection: connection, format: format, topic: topic, clientIP: clientIP)
     }
 
     deinit { timerGuard.ownerDeinitialized() }

@@ -1,5 +1,5 @@
 <?php
-// Mints the golden token vectors with the backend's own algorithm (PROTOCOL.md "Tokens").
+// Mints the golden token vectors with the backend's own algorithm (docs/protocol.md "Tokens").
 // Regenerate with: php mint.php > tokens.json
 $secret = 'golden-vector-secret-0123456789abcdef';
 $other  = 'another-secret-that-is-long-enough-000000';

@@ -1,0 +1,69 @@
+// One zlib inflate stream for permessage-deflate messages from clients (RFC 7692 §7.2.2).
+internal import CZlib
+
+/// Why a compressed message was refused.
+public enum InflateError: Error, Equatable, Sendable {
+    /// The message inflates past the size limit, or past the ratio bound: close 1009.
+    case tooBig
+    /// Not valid deflate data: close 1007.
+    case corrupt
+}
+
+/// Inflates whole messages, each on its own (the server asks clients for
+/// `client_no_context_takeover`, so nothing carries over). One per loop, lent to whichever
+/// connection completes a compressed message: an idle connection holds no inflate state.
+public final class RawInflater {
+    /// RFC 7692 §7.2.2: the receiver appends these four bytes before inflating.
+    public static let tail: [UInt8] = [0x00, 0x00, 0xFF, 0xFF]
+    /// Output beyond this many bytes is checked against the ratio bound.
+    static let ratioFloor = 64 << 10
+    /// Inflated bytes per compressed byte allowed beyond `ratioFloor`: a small message that
+    /// claims to expand far more than text does is a deflate bomb, not a message.
+    public static let maxRatio = 100
+
+    private var stream = z_stream()
+    private var ready = false
+    private var chunk = [UInt8](repeating: 0, count: 16 << 10)
+
+    public init() {}
+
+    deinit { if ready { inflateEnd(&stream) } }
+
+    /// Inflates `compressed` (a message as received, with `tail` appended) into at most `limit`
+    /// bytes. It stops as soon as the output would pass the limit or the ratio bound, so a bomb
+    /// is never inflated whole.
+    public func inflate(_ compressed: UnsafeRawBufferPointer, limit: Int) throws(InflateError) -> [UInt8] {
+        if !ready {
+            guard czlib_inflate_init(&stream, -15) == Z_OK else { throw .corrupt }
+            ready = true
+        } else {
+            inflateReset(&stream)
+        }
+        defer {
+            stream.next_in = nil
+            stream.next_out = nil
+        }
+        var output: [UInt8] = []
+        stream.next_in = UnsafeMutablePointer(mutating: compressed.baseAddress?.assumingMemoryBound(to: Bytef.self))
+        stream.avail_in = uInt(compressed.count)
+        while true {
+            let (status, produced) = chunk.withUnsafeMutableBytes { out -> (Int32, Int) in
+                stream.next_out = out.baseAddress!.assumingMemoryBound(to: Bytef.self)
+                stream.avail_out = uInt(out.count)
+                let status = CZlib.inflate(&stream, Z_SYNC_FLUSH)
+                return (status, out.count - Int(stream.avail_out))
+            }
+            guard status == Z_OK || status == Z_STREAM_END || status == Z_BUF_ERROR else { throw .corrupt }
+            if produced > 0 {
+                guard output.count + produced <= limit else { throw .tooBig }
+                output.append(contentsOf: chunk[0..<produced])
+                if output.count > Self.ratioFloor && output.count > Self.maxRatio * compressed.count { throw .tooBig }
+            }
+            // A message may end its deflate stream (BFINAL); bytes after that are not deflate data.
+            if status == Z_STREAM_END { return output }
+            // Everything consumed and the last call did not fill the chunk: the message is out.
+            if stream.avail_in == 0 && produced < chunk.count { return output }
+            if status == Z_BUF_ERROR && produced == 0 { throw .corrupt }
+        }
+    }
+}
