@@ -135,6 +135,14 @@ enum Wiring {
         webSocket.authTimeout = config.authTimeout
         webSocket.webSocket.pingInterval = config.pingInterval
         webSocket.webSocket.idleTimeout = config.idleTimeout
+        if config.webSocketCompression {
+            var compression = WebSocketTransport.Compression()
+            compression.threshold = config.webSocketCompressionThreshold
+            compression.level = config.webSocketCompressionLevel
+            webSocket.compression = compression
+        } else {
+            webSocket.compression = nil
+        }
         var sse = SSETransport.Settings()
         sse.heartbeatInterval = config.sseHeartbeat
         sse.retry = config.sseRetry

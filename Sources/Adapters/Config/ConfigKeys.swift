@@ -10,6 +10,7 @@ enum ConfigKeys {
         "redis_prefix", "threads", "allowed_origins", "log_level", "log_format", "max_connections",
         "send_queue_frames", "send_queue_bytes", "auth_timeout", "ping_interval", "idle_timeout", "drain_timeout",
         "transports", "sse_heartbeat", "sse_retry",
+        "websocket_compression", "websocket_compression_threshold", "websocket_compression_level",
     ]
 
     static func decode(_ values: [String: ConfigValue], cores: Int) throws(ConfigError) -> WorkerConfig {
@@ -74,6 +75,9 @@ enum ConfigKeys {
                 config.transports = names
             case "sse_heartbeat": config.sseHeartbeat = try duration(value, key)
             case "sse_retry": config.sseRetry = try duration(value, key)
+            case "websocket_compression": config.webSocketCompression = try bool(value, key)
+            case "websocket_compression_threshold": config.webSocketCompressionThreshold = try integer(value, key, in: 0...(1 << 20))
+            case "websocket_compression_level": config.webSocketCompressionLevel = try integer(value, key, in: 1...9)
             default: break
             }
         }
@@ -98,6 +102,16 @@ enum ConfigKeys {
             throw error(value, key, "\(expectation), got \"\(Sanitize.forLog(text))\"")
         }
         return number
+    }
+
+    /// YAML 1.1's spellings, as Go's YAML reader accepts them.
+    static func bool(_ value: ConfigValue, _ key: String) throws(ConfigError) -> Bool {
+        guard case .scalar(let text, _, _) = value.node else { throw error(value, key, "expected true or false, got \(kind(value.node))") }
+        switch text.lowercased() {
+        case "true", "yes", "on", "1": return true
+        case "false", "no", "off", "0": return false
+        default: throw error(value, key, "expected true or false, got \"\(Sanitize.forLog(text))\"")
+        }
     }
 
     static func duration(_ value: ConfigValue, _ key: String) throws(ConfigError) -> Duration {

@@ -44,6 +44,12 @@ public struct WorkerConfig: Sendable {
     public static let transportNames = ["websocket", "sse"]
     public var sseHeartbeat: Duration = .seconds(25)
     public var sseRetry: Duration = .seconds(3)
+    /// permessage-deflate for WebSocket clients that offer it.
+    public var webSocketCompression = true
+    /// Push messages shorter than this many bytes are sent uncompressed.
+    public var webSocketCompressionThreshold = 256
+    /// zlib's level for compressed pushes, 1-9.
+    public var webSocketCompressionLevel = 6
 
     public init(workerSecret: SharedSecret, threads: Int) {
         self.workerSecret = workerSecret
@@ -57,6 +63,7 @@ public struct WorkerConfig: Sendable {
         return "ws=\(wsAddress):\(wsPort) internal=\(internalBind):\(internalPort) \(cluster) "
             + "topic_ttl=\(GoDuration.format(topicTTL)) threads=\(threads) "
             + "allowed_origins=\(allowedOrigins.isEmpty ? "*" : allowedOrigins.joined(separator: ",")) "
-            + "transports=\(transports.joined(separator: ","))"
+            + "transports=\(transports.joined(separator: ",")) "
+            + "websocket_compression=\(webSocketCompression ? "level \(webSocketCompressionLevel) from \(webSocketCompressionThreshold) bytes" : "off")"
     }
 }

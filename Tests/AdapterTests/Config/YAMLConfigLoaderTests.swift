@@ -129,6 +129,9 @@ struct YAMLConfigLoaderTests {
         ("transports: [carrier-pigeon]", "config: transports: expected websocket, sse, got \"carrier-pigeon\" (line 2, column 13)"),
         ("transports: []", "config: transports: expected at least one of websocket, sse (line 2, column 13)"),
         ("sse_heartbeat: 0s", "config: sse_heartbeat: expected a positive duration like 90m or 1h30m, got \"0s\" (line 2, column 16)"),
+        ("websocket_compression: maybe", "config: websocket_compression: expected true or false, got \"maybe\" (line 2, column 24)"),
+        ("websocket_compression_level: 10", "config: websocket_compression_level: expected an integer 1-9, got \"10\" (line 2, column 30)"),
+        ("websocket_compression_threshold: -1", "config: websocket_compression_threshold: expected an integer 0-1048576, got \"-1\" (line 2, column 34)"),
         ("sse_retry: soon", "config: sse_retry: expected a positive duration like 90m or 1h30m, got \"soon\" (line 2, column 12)"),
     ])
     func valueErrorsNameTheKeyAndPosition(_ line: String, _ message: String) {
@@ -195,6 +198,14 @@ extension YAMLConfigLoaderTests {
         #expect(config.sseHeartbeat == .seconds(5))
         #expect(config.sseRetry == .milliseconds(1500))
         #expect(try load(secretLine).config.sseHeartbeat == .seconds(25))
+    }
+
+    @Test func compressionIsOnByDefaultAndEveryKnobIsRead() throws {
+        let defaults = try load(secretLine).config
+        #expect((defaults.webSocketCompression, defaults.webSocketCompressionThreshold, defaults.webSocketCompressionLevel) == (true, 256, 6))
+        let config = try load(secretLine + "websocket_compression: off\nwebsocket_compression_threshold: 0\nwebsocket_compression_level: 1\n").config
+        #expect((config.webSocketCompression, config.webSocketCompressionThreshold, config.webSocketCompressionLevel) == (false, 0, 1))
+        #expect(try load(secretLine, environment: ["WAVELOG_WEBSOCKET_COMPRESSION": "false"]).config.webSocketCompression == false)
     }
 }
 

@@ -23,6 +23,8 @@ public final class RawInflater {
 
     private var stream = z_stream()
     private var ready = false
+    /// Bytes the last `inflate` produced before it returned or stopped, for tests of the bounds.
+    public private(set) var producedByLastCall = 0
     private var chunk = [UInt8](repeating: 0, count: 16 << 10)
 
     public init() {}
@@ -44,6 +46,7 @@ public final class RawInflater {
             stream.next_out = nil
         }
         var output: [UInt8] = []
+        producedByLastCall = 0
         stream.next_in = UnsafeMutablePointer(mutating: compressed.baseAddress?.assumingMemoryBound(to: Bytef.self))
         stream.avail_in = uInt(compressed.count)
         while true {
@@ -54,6 +57,7 @@ public final class RawInflater {
                 return (status, out.count - Int(stream.avail_out))
             }
             guard status == Z_OK || status == Z_STREAM_END || status == Z_BUF_ERROR else { throw .corrupt }
+            producedByLastCall += produced
             if produced > 0 {
                 guard output.count + produced <= limit else { throw .tooBig }
                 output.append(contentsOf: chunk[0..<produced])

@@ -1,0 +1,45 @@
+// libFuzzer target: the WebSocket decoder with permessage-deflate negotiated. Compressed (RSV1)
+// messages are inflated with the loop's shared inflater; every input must end in a defined
+// state, whatever the chunking, and no message may come out over the limit.
+import Adapters
+import FuzzSupport
+
+// One per process, as a loop has one: the fuzzer calls the target from one thread.
+nonisolated(unsafe) let inflater = RawInflater()
+
+func run(_ bytes: [UInt8], split: Int) -> String {
+    var parser = WebSocketFrameParser(maxMessageBytes: 4096, inflater: inflater)
+    var pending: [UInt8] = []
+    var log = ""
+    for chunk in [bytes[..<split], bytes[split...]] {
+        pending += chunk
+        while true {
+            do {
+                switch try pending.withUnsafeBytes({ try parser.parse($0) }) {
+                case .needMoreBytes:
+                    break
+                case .fragment(let consumed):
+                    precondition(consumed > 0 && consumed <= pending.count, "consumed out of range")
+                    pending.removeFirst(consumed)
+                    continue
+                case .event(let event, let consumed):
+                    precondition(consumed > 0 && consumed <= pending.count, "consumed out of range")
+                    switch event {
+                    case .text(let message), .binary(let message): precondition(message.count <= 4096, "message over the limit")
+                    default: break
+                    }
+                    precondition(inflater.producedByLastCall <= 4096 + (16 << 10), "inflated past the bound")
+                    log += "\(event);"
+                    pending.removeFirst(consumed)
+                    continue
+                }
+            } catch {
+                return log + "error \((error as? WebSocketProtocolError)?.closeCode ?? 0)"
+            }
+            break
+        }
+    }
+    return log
+}
+
+runFuzzer { expectSameOutcomeWhenSplit($0, run) }
