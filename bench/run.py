@@ -44,12 +44,26 @@ SCENARIOS = [
      ["cpu_us_per_connection", "rss_kib_per_connection"]),
     ("sse-fanout-1x10000", "--mode fanout --transport sse --topics 1 --subscribers 10000 --seconds 5",
      ["deliveries_per_s", "cpu_us_per_delivery", "latency_p50_us", "latency_p99_us", "latency_max_us", "lost"]),
+    # permessage-deflate: a 2 KiB radio-status payload, plain and compressed (nchan deflating each
+    # message once at publish, nchan_deflate_message_for_websocket), and idle compressed sockets.
+    ("radio-fanout-1x10000", "--mode fanout --topics 1 --subscribers 10000 --seconds 5 --radio-payload --payload-bytes 2048",
+     ["cpu_us_per_delivery", "wire_bytes_per_delivery", "latency_p99_us", "lost"]),
+    ("deflate-fanout-1x10000", "--mode fanout --topics 1 --subscribers 10000 --seconds 5 --radio-payload --payload-bytes 2048 --deflate",
+     ["cpu_us_per_delivery", "wire_bytes_per_delivery", "latency_p99_us", "lost", "compressed_deliveries"]),
+    # The same at 20 publishes/s: every push is its own write, so CPU per delivery is the server's
+    # work per delivery, not how the generator's reading pace batches writes at full speed.
+    ("radio-1x10000-20/s", "--mode fanout --topics 1 --subscribers 10000 --rate 20 --seconds 5 --radio-payload --payload-bytes 2048",
+     ["cpu_us_per_delivery", "wire_bytes_per_delivery", "latency_p50_us", "latency_p99_us", "lost"]),
+    ("deflate-1x10000-20/s", "--mode fanout --topics 1 --subscribers 10000 --rate 20 --seconds 5 --radio-payload --payload-bytes 2048 --deflate",
+     ["cpu_us_per_delivery", "wire_bytes_per_delivery", "latency_p50_us", "latency_p99_us", "lost"]),
+    ("deflate-idle-10k", "--mode connect --topics 1000 --subscribers 10 --deflate",
+     ["cpu_us_per_connection", "rss_kib_per_connection"]),
     ("publish-keepalive", "--mode publish --publishers 4 --seconds 5",
      ["requests_per_s", "cpu_us_per_request"]),
     ("publish-new-connection", "--mode publish --publishers 4 --new-connection --seconds 5",
      ["requests_per_s", "cpu_us_per_request"]),
 ]
-LOWER_IS_BETTER = {"cpu_us_per_connection", "rss_kib_per_connection", "cpu_us_per_delivery", "cpu_us_per_request",
+LOWER_IS_BETTER = {"cpu_us_per_connection", "rss_kib_per_connection", "cpu_us_per_delivery", "cpu_us_per_request", "wire_bytes_per_delivery",
                    "latency_p50_us", "latency_p99_us", "latency_max_us", "lost"}
 
 
@@ -104,11 +118,12 @@ def start_worker(binary, cpus=SERVER_CPU, threads=1, extra=""):
     return Server(process, [process.pid], ws, internal, directory)
 
 
-def start_nchan(cpus=SERVER_CPU, extra_http=""):
+def start_nchan(cpus=SERVER_CPU, extra_http="", extra_publisher=""):
     directory = tempfile.mkdtemp(prefix="bench-nchan-")
     port = free_port()
     template = open(os.path.join(HERE, "nchan.conf")).read()
-    config = template.replace("@PORT@", str(port)).replace("@DIR@", directory).replace("@HTTP@", extra_http)
+    config = (template.replace("@PORT@", str(port)).replace("@DIR@", directory).replace("@HTTP@", extra_http)
+              .replace("@PUBLISHER@", extra_publisher))
     path = os.path.join(directory, "nginx.conf")
     open(path, "w").write(config)
     log = open(os.path.join(directory, "stderr"), "w")
@@ -154,7 +169,9 @@ def run_scenario(bindir, flags, runs, baseline=None):
     reports = {target: [] for target in targets}
     for _ in range(runs):
         for target in targets:
-            server = start_nchan() if target == "nchan" else start_worker(binaries[target])
+            # nchan deflates only where it is told to; the worker negotiates per connection.
+            nchan_publisher = "nchan_deflate_message_for_websocket on;" if "--deflate" in flags else ""
+            server = start_nchan(extra_publisher=nchan_publisher) if target == "nchan" else start_worker(binaries[target])
             try:
                 reports[target].append(load(bindir, server, "nchan" if target == "nchan" else "worker", flags))
             finally:
@@ -262,7 +279,7 @@ def main():
         if only and name not in only:
             continue
         # A baseline from before a transport existed cannot serve its scenarios.
-        baseline = args.baseline if args.baseline_all or "--transport" not in flags else None
+        baseline = args.baseline if args.baseline_all or not ("--transport" in flags or "--deflate" in flags) else None
         results = run_scenario(bindir, flags, args.runs, baseline)
         everything[name] = results
         for figure in figures:
@@ -278,6 +295,14 @@ def main():
                 print(f"{'':24} {target}: lost {report['lost']}, closed 1013 {report['closed_1013']}, "
                       f"failed set-ups {report['failed_setups']}, failed requests {report.get('requests_failed', 0)}")
         sys.stdout.flush()
+    for plain_name, deflated_name in (("radio-fanout-1x10000", "deflate-fanout-1x10000"), ("radio-1x10000-20/s", "deflate-1x10000-20/s")):
+        if plain_name not in everything or deflated_name not in everything:
+            continue
+        plain, deflated = everything[plain_name], everything[deflated_name]
+        for target in ("worker", "nchan"):
+            print(f"{deflated_name + ' / plain':24} {target + ' cpu_us_per_delivery':24} "
+                  f"{ratio(deflated[target]['cpu_us_per_delivery'], plain[target]['cpu_us_per_delivery']):>16}"
+                  f" wire bytes {ratio(deflated[target]['wire_bytes_per_delivery'], plain[target]['wire_bytes_per_delivery'])}")
     if not only or "cluster" in only:
         results = cluster(bindir, args.runs)
         everything["cluster"] = results

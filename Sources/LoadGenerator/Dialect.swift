@@ -16,11 +16,13 @@ enum Dialect: String {
             + "Cache-Control: no-cache\r\nOrigin: http://127.0.0.1\r\n\r\n").utf8)
     }
 
-    func handshake(topic: String, port: UInt16) -> [UInt8] {
+    /// - Parameter deflate: offer permessage-deflate, as browsers do.
+    func handshake(topic: String, port: UInt16, deflate: Bool = false) -> [UInt8] {
         let path = self == .worker ? "/ws?topic=\(topic)" : "/sub/\(topic)"
         return Array((
             "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            + (deflate ? "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" : "")
             + "Origin: http://127.0.0.1\r\n\r\n").utf8)
     }
 

@@ -20,6 +20,11 @@ struct LoadOptions {
     var publishers = 2
     var keepAlive = true
     var payloadBytes = 128
+    /// Fill the payload with radio-status JSON (call signs, frequencies, modes), which
+    /// compresses as real pushes do, instead of a run of one letter.
+    var radioPayload = false
+    /// Offer permessage-deflate in every WebSocket handshake and inflate compressed pushes.
+    var deflate = false
     var setupConcurrency = 256
     var drainSeconds = 10.0
     /// Stop publishing after this many (0: only --seconds ends the run), for counted workloads.
@@ -31,7 +36,7 @@ struct LoadOptions {
         usage: wavelog-load --mode connect|fanout|publish --dialect worker|nchan [--transport websocket|sse] --ws-port P --http-port P
                [--secret S] [--pid PID]... [--topics N] [--subscribers N (per topic)] [--rate R/s, 0 = max]
                [--seconds S] [--window N] [--publishers N] [--new-connection] [--payload-bytes N]
-               [--setup-concurrency N] [--drain-seconds S] [--max-publishes N]
+               [--setup-concurrency N] [--drain-seconds S] [--max-publishes N] [--radio-payload] [--deflate]
                [--read-pause-us N (lazy readers while publishing)]
         Prints one JSON object of figures; server CPU and RSS come from /proc of every --pid.
         """
@@ -74,6 +79,8 @@ struct LoadOptions {
             case "--publishers": options.publishers = try number(flag, Int.self)
             case "--new-connection": options.keepAlive = false
             case "--payload-bytes": options.payloadBytes = try number(flag, Int.self)
+            case "--radio-payload": options.radioPayload = true
+            case "--deflate": options.deflate = true
             case "--setup-concurrency": options.setupConcurrency = try number(flag, Int.self)
             case "--drain-seconds": options.drainSeconds = try number(flag, Double.self)
             case "--max-publishes": options.maxPublishes = try number(flag, Int.self)

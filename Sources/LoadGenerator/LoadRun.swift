@@ -28,7 +28,7 @@ final class LoadRun {
         probe = ServerProbe(processes: options.serverProcesses)
         topicNames = (0..<options.topics).map { "bench.\($0)" }
         published = [Int](repeating: 0, count: options.topics)
-        padding = String(repeating: "x", count: max(0, options.payloadBytes - 40))
+        padding = options.radioPayload ? Self.radioStatus(bytes: options.payloadBytes - 40) : String(repeating: "x", count: max(0, options.payloadBytes - 40))
     }
 
     func run() -> Report {
@@ -72,7 +72,7 @@ final class LoadRun {
             handshakes: topicNames.map {
                 options.transport == .sse
                     ? options.dialect.streamRequest(topic: $0, port: options.wsPort, secret: options.secret)
-                    : options.dialect.handshake(topic: $0, port: options.wsPort)
+                    : options.dialect.handshake(topic: $0, port: options.wsPort, deflate: options.deflate)
             },
             authFrames: options.dialect == .worker && options.transport == .websocket
                 ? topicNames.map { options.dialect.authFrame(topic: $0, secret: options.secret)! } : nil,
@@ -149,6 +149,8 @@ final class LoadRun {
         report.lost = tally.lost
         report.closedByServer = tally.closedByServer
         report.unexpectedFrames = tally.unexpectedFrames
+        report.wireBytesPerDelivery = tally.deliveries > 0 ? Double(tally.pushBytes) / Double(tally.deliveries) : 0
+        report.compressedDeliveries = tally.compressedDeliveries
         report.seconds = seconds
         report.deliveriesPerSecond = Double(tally.deliveries) / seconds
         report.requestsPerSecond = Double(requestsAnswered) / seconds
@@ -191,11 +193,28 @@ final class LoadRun {
         published[topic] += 1
         publishedTotal += 1
         expectedDeliveries += options.subscribersPerTopic
-        let payload = Array("{\"q\":\(published[topic]),\"t\":\(Clock.now()),\"pad\":\"\(padding)\"}".utf8)
+        let filler = options.radioPayload ? padding : "\"\(padding)\""
+        let payload = Array("{\"q\":\(published[topic]),\"t\":\(Clock.now()),\"pad\":\(filler)}".utf8)
         publisher.submit(options.dialect.publishRequest(topic: topicNames[topic], payload: payload, secret: options.secret, port: options.httpPort), reactor)
     }
 
     private func outstandingDeliveries() -> Int { expectedDeliveries - tally.deliveries }
+
+    /// A JSON array of rig statuses about `bytes` long: what a radio-status push of Wavelog holds.
+    static func radioStatus(bytes: Int) -> String {
+        let modes = ["FT8", "CW", "SSB", "FT4", "RTTY"]
+        var rigs: [String] = []
+        var length = 2
+        var index = 0
+        while length < bytes {
+            let rig = "{\"call\":\"DL\(index % 10)A\(String(UnicodeScalar(UInt8(65 + index % 26))))C\",\"freq\":\(14_074_000 + index * 1_370 % 350_000),"
+                + "\"mode\":\"\(modes[index % modes.count])\",\"band\":\"\(["20m", "40m", "15m"][index % 3])\",\"power\":\(5 + index * 7 % 95),\"snr\":\(-20 + index * 3 % 30)}"
+            rigs.append(rig)
+            length += rig.utf8.count + 1
+            index += 1
+        }
+        return "[" + rigs.joined(separator: ",") + "]"
+    }
 
     /// Every subscriber still open has seen every publish to its topic (one closed with 1013
     /// owes nothing more; it is counted apart).

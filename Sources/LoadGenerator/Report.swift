@@ -16,6 +16,8 @@ struct Report {
     var lost = 0
     var closedByServer: [UInt16: Int] = [:]
     var unexpectedFrames = 0
+    var wireBytesPerDelivery = 0.0
+    var compressedDeliveries = 0
     var seconds = 0.0
     var deliveriesPerSecond = 0.0
     var requestsPerSecond = 0.0
@@ -41,6 +43,7 @@ struct Report {
             ("drained", "\(drained)"), ("publishes", "\(publishes)"), ("requests", "\(requestsAnswered)"),
             ("requests_failed", "\(failures.values.reduce(0, +))"), ("failed_by_status", "{\(failed)}"), ("deliveries", "\(deliveries)"), ("lost", "\(lost)"),
             ("closed_by_server", "{\(closes)}"), ("unexpected_frames", "\(unexpectedFrames)"),
+            ("wire_bytes_per_delivery", format(wireBytesPerDelivery)), ("compressed_deliveries", "\(compressedDeliveries)"),
             ("seconds", format(seconds)), ("deliveries_per_s", format(deliveriesPerSecond)),
             ("requests_per_s", format(requestsPerSecond)), ("cpu_us_per_delivery", format(cpuMicrosecondsPerDelivery)),
             ("cpu_us_per_request", format(cpuMicrosecondsPerRequest)), ("server_cpu_s", format(serverCPUSeconds)),

@@ -5,6 +5,9 @@ import CLinux
 final class Subscriber: ReactorClient {
     enum State { case connecting, upgrading, authenticating, subscribed, closed }
 
+    /// One compressed push in this many is inflated and timed.
+    static let inflateEvery = 16
+
     let descriptor: Int32
     let topic: Int
     private(set) var state = State.connecting
@@ -81,7 +84,25 @@ final class Subscriber: ReactorClient {
             offset = frame.end
             let payload = UnsafeRawBufferPointer(rebasing: bytes[frame.payloadStart..<frame.end])
             switch frame.opcode {
-            case 0x1 where state == .subscribed: delivery(payload, now: now)
+            case 0x1 where state == .subscribed && frame.compressed:
+                tally.pushBytes += frame.end - frame.start
+                tally.compressedDeliveries += 1
+                // Inflating every push would cost the generator more than the server spends on
+                // it, and a generator that falls behind makes the server's writes stall: count
+                // every push, and inflate one in `inflateEvery` for its latency (and validity).
+                guard tally.compressedDeliveries % Self.inflateEvery == 0 else {
+                    received += 1
+                    tally.deliveries += 1
+                    break
+                }
+                guard let inflated = Inflater.shared.inflate(payload) else {
+                    tally.unexpectedFrames += 1
+                    break
+                }
+                inflated.withUnsafeBytes { delivery($0, now: now) }
+            case 0x1 where state == .subscribed:
+                tally.pushBytes += frame.end - frame.start
+                delivery(payload, now: now)
             case 0x1:
                 guard Scan.contains(payload, Scan.authOK) else { fail(reactor); return bytes.count }
                 subscribed()
@@ -104,7 +125,10 @@ final class Subscriber: ReactorClient {
         var start = 0
         while let end = Scan.find(Scan.eventTerminator, in: bytes, from: start) {
             let event = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
-            if Scan.contains(event, Scan.dataField) { delivery(event, now: now) }
+            if Scan.contains(event, Scan.dataField) {
+                tally.pushBytes += end + 2 - start
+                delivery(event, now: now)
+            }
             start = end + 2
         }
         return start
@@ -156,6 +180,9 @@ struct SubscriberSetup {
 /// One frame from the server: unmasked (RFC 6455 5.1), so the payload can be read in place.
 struct ServerFrame {
     let opcode: UInt8
+    /// RSV1: a permessage-deflate message.
+    let compressed: Bool
+    let start: Int
     let payloadStart: Int
     let end: Int
 
@@ -174,6 +201,7 @@ struct ServerFrame {
             header = 10
         }
         guard bytes.count - offset - header >= length else { return nil }
-        return ServerFrame(opcode: opcode, payloadStart: offset + header, end: offset + header + length)
+        return ServerFrame(
+            opcode: opcode, compressed: bytes[offset] & 0x40 != 0, start: offset, payloadStart: offset + header, end: offset + header + length)
     }
 }

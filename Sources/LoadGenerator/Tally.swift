@@ -9,6 +9,10 @@ final class Tally {
     var lost = 0
     var closedByServer: [UInt16: Int] = [:]
     var unexpectedFrames = 0
+    /// Bytes of the push frames (or SSE events) subscribers received, as they came off the wire.
+    var pushBytes = 0
+    /// Pushes that arrived compressed (RSV1).
+    var compressedDeliveries = 0
     var latency = LatencyHistogram()
 }
 

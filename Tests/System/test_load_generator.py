@@ -45,3 +45,21 @@ def test_a_wrong_secret_fails_loudly(worker):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert "registering topics failed" in result.stderr
+
+
+def test_sse_fan_out_counts_every_event(worker):
+    report = load_generator(worker, "--mode", "fanout", "--transport", "sse", "--topics", "2", "--subscribers", "5", "--seconds", "0.5")
+    assert report["connections"] == 10 and report["failed_setups"] == 0
+    assert report["deliveries"] == 5 * report["publishes"] > 0
+    assert report["lost"] == 0 and report["unexpected_frames"] == 0
+    assert report["wire_bytes_per_delivery"] > 0
+
+
+def test_deflate_fan_out_counts_compressed_pushes_and_their_smaller_size(worker):
+    flags = ["--mode", "fanout", "--topics", "1", "--subscribers", "6", "--seconds", "0.5", "--radio-payload", "--payload-bytes", "2048"]
+    plain = load_generator(worker, *flags)
+    compressed = load_generator(worker, *flags, "--deflate")
+    assert plain["compressed_deliveries"] == 0
+    assert compressed["compressed_deliveries"] == compressed["deliveries"] == 6 * compressed["publishes"] > 0
+    assert compressed["lost"] == 0 and compressed["unexpected_frames"] == 0
+    assert compressed["wire_bytes_per_delivery"] < plain["wire_bytes_per_delivery"] / 2
