@@ -24,6 +24,8 @@ COPY config.sample.yaml /etc/wavelog_worker/config.sample.yaml
 ENV LD_LIBRARY_PATH=/usr/lib/swift/linux
 USER worker
 EXPOSE 9000 9001
+# The binary probes itself: /readyz on the public port answers 200 while the node should get traffic.
+HEALTHCHECK --interval=10s --timeout=3s --retries=3 CMD ["/usr/local/bin/wavelog-worker", "probe", "-url", "http://127.0.0.1:9000/readyz"]
 # Mount the real config at /etc/wavelog_worker/config.yaml, or set WAVELOG_* variables.
 # Inside a container the internal API must listen beyond loopback: set internal_bind (and keep
 # port 9001 on a private network only).

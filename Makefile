@@ -6,8 +6,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Libraries the build links against (docs/architecture.md "Targets").
 BUILD_PACKAGES := libssl-dev libhiredis-dev libyaml-dev zlib1g-dev pkg-config
-# Tools the tests drive: a real redis-server, curl and Python WebSocket clients for system tests.
-TEST_PACKAGES := redis-server redis-tools curl python3 python3-venv python3-pip chromium chromium-driver nginx-light
+# Tools the tests drive: a real redis-server, curl and Python clients, headless Chromium, nginx as a
+# reverse proxy, and the tools that validate the deployment files (docker-compose, systemd-analyze).
+TEST_PACKAGES := redis-server redis-tools curl python3 python3-venv python3-pip chromium chromium-driver nginx-light docker-compose systemd
 VENV := .build/venv
 # The reference server and tools `make bench` compares against and pins with.
 BENCH_PACKAGES := nginx-light libnginx-mod-nchan redis-server util-linux procps python3

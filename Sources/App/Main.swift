@@ -1,5 +1,6 @@
-// Entry point: parse the command line, load the configuration, run the node.
+// Entry point: parse the command line, load the configuration, run the node or a command.
 import Adapters
+import Domain
 import Glibc
 
 @main
@@ -20,9 +21,22 @@ enum Main {
         case .version:
             print("wavelog-worker \(WorkerVersion.current)")
             return
+        case .genSecret:
+            guard let bytes = OpenSSLDigest.randomBytes(count: 32) else {
+                printError("wavelog-worker: gen-secret: the OS random source failed")
+                exit(1)
+            }
+            print(Hex.encodeLowercase(bytes))
+            return
+        case .probe(let url):
+            if let failure = HealthProbe.check(url) {
+                printError("wavelog-worker: probe: \(failure)")
+                exit(1)
+            }
+            return
         case .echo(let port):
             exit(Wiring.runEcho(port: port))
-        case .checkConfig, .run:
+        case .checkConfig, .run, .token:
             break
         }
 
@@ -36,12 +50,19 @@ enum Main {
             exit(1)
         }
 
-        if options.mode == .checkConfig {
+        switch options.mode {
+        case .checkConfig:
             for warning in loaded.warnings { printError(warning) }
             print("configuration ok: \(loaded.config.summary)")
-            return
+        case .token(let topic, let userID, let ttl):
+            guard let token = TokenMinting.mint(topic: topic, userID: userID, ttl: ttl, secret: loaded.config.workerSecret) else {
+                printError("wavelog-worker: token: \"\(topic)\" is not a valid topic name")
+                exit(2)
+            }
+            print(token)
+        default:
+            exit(Wiring.run(loaded, version: WorkerVersion.current))
         }
-        exit(Wiring.run(loaded, version: WorkerVersion.current))
     }
 
     static func printError(_ line: String) {

@@ -18,7 +18,7 @@ enum Wiring {
         }
         var logger = Logger(label: "wavelog-worker")
         logger.logLevel = config.logLevel
-        for warning in loaded.warnings { logger.warning("\(warning)") }
+        for warning in loaded.warnings { logger.warning("configuration warning", metadata: ["warning": "\(warning)"]) }
         ProcessSignals.prepare()
         OpenSSLDigest.initialize()
 
@@ -85,6 +85,7 @@ enum Wiring {
                 let router = Router()
                 let context = TransportContext(loop: loop, broker: broker, admission: admission, shard: shard, router: router, logger: logger)
                 let drainables = transports.flatMap { $0.install(in: context) }
+                ProbeRoutes(broker: broker, shard: shard).install(on: router)
                 let publicTransport = HTTPTransport(responder: router)
                 let internalListener = try Listener(
                     address: internalAddress, key: "internal_bind/internal_port", loop: loop, transport: internalTransport,

@@ -21,8 +21,39 @@ struct CommandLineOptionsTests {
         #expect(try CommandLineOptions.parse(["-h"]).get().mode == .help)
     }
 
-    @Test(arguments: [(["-config"], "flag needs an argument: -config"), (["-bogus"], "flag provided but not defined: -bogus"), (["extra"], "unexpected argument \"extra\"")])
+    @Test(arguments: [(["-config"], "flag needs an argument: -config"), (["-bogus"], "flag provided but not defined: -bogus"), (["extra"], "unknown command \"extra\""), (["run", "extra"], "unexpected argument \"extra\"")])
     func refusesBadCommandLines(_ arguments: [String], _ message: String) {
+        #expect(CommandLineOptions.parse(arguments) == .failure(UsageError(message)))
+    }
+
+    @Test func commandsAreAnOptionalFirstWord() throws {
+        #expect(try CommandLineOptions.parse(["check-config", "-config", "/c.yaml"]).get()
+            == CommandLineOptions(mode: .checkConfig, configPath: "/c.yaml", configPathGiven: true))
+        #expect(try CommandLineOptions.parse(["gen-secret"]).get().mode == .genSecret)
+        #expect(try CommandLineOptions.parse(["version"]).get().mode == .version)
+        #expect(try CommandLineOptions.parse(["help"]).get().mode == .help)
+        #expect(try CommandLineOptions.parse(["run", "--config=/c.yaml"]).get().configPath == "/c.yaml")
+        #expect(try CommandLineOptions.parse(["probe"]).get().mode == .probe(url: "http://127.0.0.1:9000/readyz"))
+        #expect(try CommandLineOptions.parse(["probe", "--url", "http://[::1]:9100/healthz"]).get().mode == .probe(url: "http://[::1]:9100/healthz"))
+        #expect(try CommandLineOptions.parse(["token", "-help"]).get().mode == .help)
+    }
+
+    @Test func tokenTakesATopicAUserAndAGoDuration() throws {
+        #expect(try CommandLineOptions.parse(["token", "--topic", "session.42", "-user=7", "-ttl", "1h30m"]).get().mode
+            == .token(topic: "session.42", userID: 7, ttl: .seconds(5400)))
+        #expect(try CommandLineOptions.parse(["token", "-topic=a"]).get().mode == .token(topic: "a", userID: 0, ttl: .seconds(3600)))
+    }
+
+    @Test(arguments: [
+        (["token"], "token needs -topic"),
+        (["token", "-topic", "a", "-ttl", "forever"], "invalid duration for -ttl: forever (like 90m or 1h30m)"),
+        (["token", "-topic", "a", "-user", "-1"], "invalid user id for -user: -1"),
+        (["frobnicate"], "unknown command \"frobnicate\""),
+        (["gen-secret", "-topic", "a"], "flag provided but not defined: -topic"),
+        (["version", "-echo-port", "1"], "flag provided but not defined: -echo-port"),
+        (["-url", "x"], "flag provided but not defined: -url"),
+    ])
+    func refusesBadCommands(_ arguments: [String], _ message: String) {
         #expect(CommandLineOptions.parse(arguments) == .failure(UsageError(message)))
     }
 }

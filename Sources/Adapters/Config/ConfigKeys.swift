@@ -6,7 +6,7 @@ public import Logging
 /// Decodes each known key into a WorkerConfig.
 enum ConfigKeys {
     static let known: [String] = [
-        "ws_port", "ws_bind", "internal_port", "internal_bind", "worker_secret", "redis_url", "topic_ttl",
+        "ws_port", "ws_bind", "internal_port", "internal_bind", "worker_secret", "worker_secret_file", "redis_url", "topic_ttl",
         "redis_prefix", "threads", "allowed_origins", "log_level", "log_format", "max_connections",
         "send_queue_frames", "send_queue_bytes", "auth_timeout", "ping_interval", "idle_timeout", "drain_timeout",
         "transports", "sse_heartbeat", "sse_retry",
@@ -15,13 +15,14 @@ enum ConfigKeys {
 
     static func decode(_ values: [String: ConfigValue], cores: Int) throws(ConfigError) -> WorkerConfig {
         guard let secretValue = values["worker_secret"], !secretValue.node.isNull else {
-            throw ConfigError(key: "worker_secret", message: "required (at least \(SharedSecret.minimumLength) characters)")
+            throw ConfigError(
+                key: "worker_secret", message: "required (at least \(SharedSecret.minimumLength) characters), or worker_secret_file")
         }
         let secretText = try string(secretValue, "worker_secret")
         guard let secret = SharedSecret(secretText) else {
-            throw error(
-                secretValue, "worker_secret",
-                "must be at least \(SharedSecret.minimumLength) characters, got \(secretText.count)")
+            let message = "must be at least \(SharedSecret.minimumLength) characters, got \(secretText.count)"
+            if let path = secretValue.secretFile { throw error(secretValue, "worker_secret_file", "\(path): the secret \(message)") }
+            throw error(secretValue, "worker_secret", message)
         }
         var config = WorkerConfig(workerSecret: secret, threads: max(1, cores))
 

@@ -69,6 +69,7 @@ public enum YAMLConfigLoader {
             values[key] = ConfigValue(
                 node: .scalar(text, quoted: false, SourceMark(line: 0, column: 0)), environmentVariable: variable)
         }
+        warnings += try SecretFile.resolve(&values)
         let config = try ConfigKeys.decode(values, cores: cores)
         return LoadedConfig(config: config, warnings: warnings)
     }
@@ -101,8 +102,10 @@ public enum YAMLConfigLoader {
     }
 }
 
-/// A value for one key, and whether it came from the environment.
+/// A value for one key, and whether it came from the environment (or a secret file).
 struct ConfigValue {
     let node: YAMLNode
     let environmentVariable: String?
+    /// For `worker_secret` read through `worker_secret_file`: that file, named in errors.
+    var secretFile: String? = nil
 }

@@ -98,7 +98,7 @@ struct YAMLConfigLoaderTests {
     }
 
     @Test(arguments: [
-        ("", "config: worker_secret: required (at least 32 characters)"),
+        ("", "config: worker_secret: required (at least 32 characters), or worker_secret_file"),
         ("worker_secret: short\n", "config: worker_secret: must be at least 32 characters, got 5 (line 1, column 16)"),
         ("worker_secret: [a, b]\n", "config: worker_secret: expected a string, got a list (line 1, column 16)"),
     ])
