@@ -83,8 +83,8 @@ enum Wiring {
                 shard.start()
                 fanOut.attach(shard)
                 let router = Router()
-                let context = TransportContext(loop: loop, broker: broker, admission: admission, shard: shard, router: router, logger: logger)
-                let drainables = transports.flatMap { $0.install(in: context) }
+                let context = TransportContext(loop: loop, broker: broker, admission: admission, shard: shard, logger: logger)
+                let drainables = transports.flatMap { $0.install(in: context, router: router) }
                 ProbeRoutes(broker: broker, shard: shard).install(on: router)
                 let publicTransport = HTTPTransport(responder: router)
                 let internalListener = try Listener(

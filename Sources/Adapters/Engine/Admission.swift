@@ -36,6 +36,11 @@ public struct Admission: Sendable {
         return .success(topic)
     }
 
+    /// Whether the local view knows `topic`: then the transport answers at once, without `resolve`.
+    public func isRegisteredLocally(_ topic: TopicName) -> Bool {
+        broker.resolveTopic.locally(topic) != nil
+    }
+
     /// Resolves `topic` (404 `topic not registered` when nobody registered it), then lets
     /// `continuation` produce the answer. When only the cluster store knows, the request is
     /// deferred without blocking the loop, and `continuation` runs on the connection's loop later.

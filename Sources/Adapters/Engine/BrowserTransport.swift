@@ -2,21 +2,20 @@
 public import Application
 public import Logging
 
-/// Everything a transport gets on one loop: the engine's pieces and the application surface.
+/// Everything a transport's routes keep on one loop: the engine's pieces and the application
+/// surface. (Not the router: routes held by the router must not hold it back.)
 public struct TransportContext {
     public let loop: EventLoop
     public let broker: Broker
     public let admission: Admission
     public let shard: SubscriberShard
-    public let router: Router
     public let logger: Logger
 
-    public init(loop: EventLoop, broker: Broker, admission: Admission, shard: SubscriberShard, router: Router, logger: Logger) {
+    public init(loop: EventLoop, broker: Broker, admission: Admission, shard: SubscriberShard, logger: Logger) {
         self.loop = loop
         self.broker = broker
         self.admission = admission
         self.shard = shard
-        self.router = router
         self.logger = logger
     }
 }
@@ -30,7 +29,7 @@ public struct TransportContext {
 public protocol BrowserTransport: Sendable {
     /// The name in the `transports` configuration key.
     static var name: String { get }
-    /// Adds this transport's routes (and any per-loop state it needs) on `context.loop`.
-    /// Returns what must hear about shutdown besides the shard, if anything.
-    func install(in context: TransportContext) -> [any Drainable]
+    /// Adds this transport's routes to `router` (and any per-loop state it needs) on
+    /// `context.loop`. Returns what must hear about shutdown besides the shard, if anything.
+    func install(in context: TransportContext, router: Router) -> [any Drainable]
 }

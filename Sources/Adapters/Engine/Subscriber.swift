@@ -7,8 +7,9 @@ public import Domain
 /// look on its wire (a close code, an SSE event, ...). Identity is the object. Confined to the
 /// connection's loop.
 open class Subscriber: Hashable {
-    /// Strong, so a push costs no weak-reference load; the shard drops the subscriber when the
-    /// connection ends, which breaks any cycle through the connection's handler.
+    /// Strong, so a push costs no weak-reference load. The cycle through the connection's
+    /// handler ends when the connection closes (it lets go of its handler), and the shard lets
+    /// go of the subscriber in the same step.
     public let connection: Connection
     public let format: WireFormat
     public let topic: TopicName

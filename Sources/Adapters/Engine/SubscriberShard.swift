@@ -124,7 +124,11 @@ public final class SubscriberShard: Drainable {
 
     public func drain() {
         draining = true
-        for subscriber in Array(members.values) { subscriber.goAway() }
+        for subscriber in Array(members.values) {
+            // Out of the index first: a stream that ends by flushing must not keep taking pushes.
+            if broker.disconnect(subscriber, from: &index) != nil { adjust(subscriber.format, by: -1) }
+            subscriber.goAway()
+        }
     }
 
     public func closeAll() {

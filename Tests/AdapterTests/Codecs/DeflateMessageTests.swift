@@ -6,7 +6,7 @@ import TestSupport
 
 func deflated(_ message: [UInt8], windowBits: Int = 15) -> [UInt8] {
     let deflater = RawDeflater(windowBits: windowBits, level: 6)!
-    return message.withUnsafeBytes { bytes in deflater.compress(bytes) { Array($0) } }
+    return message.withUnsafeBytes { bytes in deflater.compress(bytes) { Array($0) }! }
 }
 
 func decodeCompressed(_ bytes: [UInt8], plan: ChunkPlan, limit: Int = 4096, inflater: RawInflater = RawInflater()) -> WebSocketOutcome {
@@ -101,6 +101,16 @@ struct DeflateMessageTests {
         #expect(WebSocketProtocolError.badCompressedData.closeCode == 1007)
         let notUTF8 = clientFrame(1, deflated([0x61, 0xC3, 0x28]), rsv: 0x40)
         #expect(decodeCompressed(notUTF8, plan: .whole(notUTF8.count)).error == .invalidUTF8)
+    }
+
+    @Test func aMessageCutInsideADeflateBlockIs1007NotAShorterMessage() {
+        let compressed = deflated(Array(String(repeating: "radio status, ", count: 40).utf8))
+        for cut in [1, 2, 3, compressed.count / 2] {
+            let frame = clientFrame(1, Array(compressed.dropLast(cut)), rsv: 0x40)
+            let outcome = decodeCompressed(frame, plan: .whole(frame.count))
+            #expect(outcome.events.isEmpty, "cut \(cut): \(outcome)")
+            #expect(outcome.error == .badCompressedData || outcome.error == .invalidUTF8, "cut \(cut): \(outcome)")
+        }
     }
 
     @Test func theInflaterIsReusableAfterAnError() {

@@ -13,7 +13,7 @@ struct PermessageDeflateTests {
         ("permessage-deflate; client_max_window_bits=10", plain),
         ("permessage-deflate; client_max_window_bits=\"12\"", plain),
         ("permessage-deflate; server_max_window_bits=10", plain + "; server_max_window_bits=10"),
-        ("permessage-deflate; server_max_window_bits=15", plain),
+        ("permessage-deflate; server_max_window_bits=15", plain + "; server_max_window_bits=15"),
         ("x-webkit-deflate-frame, permessage-deflate; server_max_window_bits=9", plain + "; server_max_window_bits=9"),
         // The first acceptable offer wins; the declined one before it is skipped.
         ("permessage-deflate; server_max_window_bits=8, permessage-deflate; server_max_window_bits=11", plain + "; server_max_window_bits=11"),
@@ -38,6 +38,7 @@ struct PermessageDeflateTests {
         "",
         "; ; ,,,",
         "permessage-deflate; client_max_window_bits=\"unterminated",
+        "permessage-deflate; server_max_window_bits=\"\"10",
     ])
     func declinesWhatItCannotHonourWithoutFailing(_ offer: String) {
         #expect(PermessageDeflate.negotiate([offer]) == nil)

@@ -33,8 +33,8 @@ struct CountingTransport: BrowserTransport {
         format = formats.register(tag, Encoder(tag: tag, encodes: encodes))
     }
 
-    func install(in context: TransportContext) -> [any Drainable] {
-        context.router.add(.get, .exact(path), Route(transport: self, context: context))
+    func install(in context: TransportContext, router: Router) -> [any Drainable] {
+        router.add(.get, .exact(path), Route(transport: self, context: context))
         return []
     }
 

@@ -53,8 +53,8 @@ final class NodeHarness {
             shard.start()
             fanOut.attach(shard)
             let router = Router()
-            let context = TransportContext(loop: loop, broker: broker, admission: admission, shard: shard, router: router, logger: logger)
-            let extra = transports.flatMap { $0.install(in: context) }
+            let context = TransportContext(loop: loop, broker: broker, admission: admission, shard: shard, logger: logger)
+            let extra = transports.flatMap { $0.install(in: context, router: router) }
             let http = HTTPTransport(responder: router)
             let listener = try Listener(
                 address: address, key: "test", loop: loop, transport: http, budget: ConnectionBudget(limit: 1000),

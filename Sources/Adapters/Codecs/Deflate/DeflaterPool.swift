@@ -17,7 +17,7 @@ public final class DeflaterPool: Sendable {
         self.level = level
     }
 
-    /// Compresses `message` with a pooled stream; nil only when zlib cannot allocate one.
+    /// Compresses `message` with a pooled stream; nil when zlib cannot (the caller sends it plain).
     public func compress<R>(_ message: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
         guard let deflater = idle.withLock({ $0.popLast()?.deflater }) ?? RawDeflater(windowBits: windowBits, level: level) else {
             return nil

@@ -7,7 +7,8 @@ public final class RawDeflater {
     /// The LZ77 window, 2^bits bytes (RFC 7692 `server_max_window_bits`, 9-15).
     public let windowBits: Int
     public let level: Int
-    private var stream = z_stream()
+    /// Allocated apart, so its address never moves: zlib checks it on every call.
+    private let stream: UnsafeMutablePointer<z_stream>
     private var output: [UInt8] = []
 
     /// nil when zlib refuses the parameters (out of memory, a window outside 9-15).
@@ -15,30 +16,43 @@ public final class RawDeflater {
         guard (9...15).contains(windowBits), (0...9).contains(level) else { return nil }
         self.windowBits = windowBits
         self.level = level
+        stream = .allocate(capacity: 1)
+        stream.initialize(to: z_stream())
         // Negative window bits: a raw deflate stream, without zlib's header and checksum.
-        guard czlib_deflate_init(&stream, Int32(level), -Int32(windowBits)) == Z_OK else { return nil }
+        guard czlib_deflate_init(stream, Int32(level), -Int32(windowBits)) == Z_OK else {
+            stream.deallocate()
+            return nil
+        }
     }
 
-    deinit { deflateEnd(&stream) }
+    deinit {
+        deflateEnd(stream)
+        stream.deallocate()
+    }
 
     /// The compressed form of `message`: deflated with a sync flush and without the final
-    /// `00 00 ff ff`, as RFC 7692 §7.2.1 sends it. Calls `body` with bytes valid only during the call.
-    public func compress<R>(_ message: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> R) -> R {
-        deflateReset(&stream)
-        let bound = Int(deflateBound(&stream, uLong(message.count))) + 16
+    /// `00 00 ff ff`, as RFC 7692 §7.2.1 sends it; nil when zlib fails (the caller then sends the
+    /// message uncompressed). Calls `body` with bytes valid only during the call.
+    public func compress<R>(_ message: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
+        guard deflateReset(stream) == Z_OK else { return nil }
+        let bound = Int(deflateBound(stream, uLong(message.count))) + 16
         if output.count < bound { output = [UInt8](repeating: 0, count: bound) }
-        var produced = 0
+        var produced = -1
         output.withUnsafeMutableBytes { out in
-            stream.next_in = UnsafeMutablePointer(mutating: message.baseAddress?.assumingMemoryBound(to: Bytef.self))
-            stream.avail_in = uInt(message.count)
-            stream.next_out = out.baseAddress!.assumingMemoryBound(to: Bytef.self)
-            stream.avail_out = uInt(out.count)
-            // With the output sized by deflateBound, one call consumes everything.
-            _ = deflate(&stream, Z_SYNC_FLUSH)
-            produced = out.count - Int(stream.avail_out)
+            stream.pointee.next_in = UnsafeMutablePointer(mutating: message.baseAddress?.assumingMemoryBound(to: Bytef.self))
+            stream.pointee.avail_in = uInt(message.count)
+            stream.pointee.next_out = out.baseAddress!.assumingMemoryBound(to: Bytef.self)
+            stream.pointee.avail_out = uInt(out.count)
+            // With the output sized by deflateBound, one call consumes everything; anything else
+            // is a failure, never a shorter message.
+            let status = deflate(stream, Z_SYNC_FLUSH)
+            if status == Z_OK, stream.pointee.avail_in == 0, stream.pointee.avail_out > 0 {
+                produced = out.count - Int(stream.pointee.avail_out)
+            }
         }
-        stream.next_in = nil
-        stream.next_out = nil
+        stream.pointee.next_in = nil
+        stream.pointee.next_out = nil
+        guard produced >= 0 else { return nil }
         return output.withUnsafeBytes { out in
             var length = produced
             if length >= 4, out[length - 4] == 0, out[length - 3] == 0, out[length - 2] == 0xFF, out[length - 1] == 0xFF {

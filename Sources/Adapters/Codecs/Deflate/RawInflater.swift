@@ -5,8 +5,10 @@ internal import CZlib
 public enum InflateError: Error, Equatable, Sendable {
     /// The message inflates past the size limit, or past the ratio bound: close 1009.
     case tooBig
-    /// Not valid deflate data: close 1007.
+    /// Not valid deflate data, or a message that stops inside a deflate block: close 1007.
     case corrupt
+    /// zlib could not get memory: close 1011, the server's failure, not the client's.
+    case unavailable
 }
 
 /// Inflates whole messages, each on its own (the server asks clients for
@@ -21,7 +23,12 @@ public final class RawInflater {
     /// claims to expand far more than text does is a deflate bomb, not a message.
     public static let maxRatio = 100
 
-    private var stream = z_stream()
+    /// Allocated apart, so its address never moves: zlib checks it on every call.
+    private let stream: UnsafeMutablePointer<z_stream> = {
+        let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
+        stream.initialize(to: z_stream())
+        return stream
+    }()
     private var ready = false
     /// Bytes the last `inflate` produced before it returned or stopped, for tests of the bounds.
     public private(set) var producedByLastCall = 0
@@ -29,33 +36,37 @@ public final class RawInflater {
 
     public init() {}
 
-    deinit { if ready { inflateEnd(&stream) } }
+    deinit {
+        if ready { inflateEnd(stream) }
+        stream.deallocate()
+    }
 
     /// Inflates `compressed` (a message as received, with `tail` appended) into at most `limit`
     /// bytes. It stops as soon as the output would pass the limit or the ratio bound, so a bomb
     /// is never inflated whole.
     public func inflate(_ compressed: UnsafeRawBufferPointer, limit: Int) throws(InflateError) -> [UInt8] {
         if !ready {
-            guard czlib_inflate_init(&stream, -15) == Z_OK else { throw .corrupt }
+            guard czlib_inflate_init(stream, -15) == Z_OK else { throw .unavailable }
             ready = true
         } else {
-            inflateReset(&stream)
+            guard inflateReset(stream) == Z_OK else { throw .unavailable }
         }
         defer {
-            stream.next_in = nil
-            stream.next_out = nil
+            stream.pointee.next_in = nil
+            stream.pointee.next_out = nil
         }
         var output: [UInt8] = []
         producedByLastCall = 0
-        stream.next_in = UnsafeMutablePointer(mutating: compressed.baseAddress?.assumingMemoryBound(to: Bytef.self))
-        stream.avail_in = uInt(compressed.count)
+        stream.pointee.next_in = UnsafeMutablePointer(mutating: compressed.baseAddress?.assumingMemoryBound(to: Bytef.self))
+        stream.pointee.avail_in = uInt(compressed.count)
         while true {
             let (status, produced) = chunk.withUnsafeMutableBytes { out -> (Int32, Int) in
-                stream.next_out = out.baseAddress!.assumingMemoryBound(to: Bytef.self)
-                stream.avail_out = uInt(out.count)
-                let status = CZlib.inflate(&stream, Z_SYNC_FLUSH)
-                return (status, out.count - Int(stream.avail_out))
+                stream.pointee.next_out = out.baseAddress!.assumingMemoryBound(to: Bytef.self)
+                stream.pointee.avail_out = uInt(out.count)
+                let status = CZlib.inflate(stream, Z_SYNC_FLUSH)
+                return (status, out.count - Int(stream.pointee.avail_out))
             }
+            if status == Z_MEM_ERROR { throw .unavailable }
             guard status == Z_OK || status == Z_STREAM_END || status == Z_BUF_ERROR else { throw .corrupt }
             producedByLastCall += produced
             if produced > 0 {
@@ -65,9 +76,13 @@ public final class RawInflater {
             }
             // A message may end its deflate stream (BFINAL); bytes after that are not deflate data.
             if status == Z_STREAM_END { return output }
-            // Everything consumed and the last call did not fill the chunk: the message is out.
-            if stream.avail_in == 0 && produced < chunk.count { return output }
-            if status == Z_BUF_ERROR && produced == 0 { throw .corrupt }
+            // Everything consumed and the last call did not fill the chunk: the message is out,
+            // if it ended on a block boundary (zlib's data_type +128: waiting for the next block
+            // header). A message cut inside a block swallowed the tail as data: that is corrupt.
+            if stream.pointee.avail_in == 0 && produced < chunk.count {
+                guard stream.pointee.data_type & 128 != 0 else { throw .corrupt }
+                return output
+            }
         }
     }
 }

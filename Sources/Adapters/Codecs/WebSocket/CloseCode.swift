@@ -31,12 +31,15 @@ public enum WebSocketProtocolError: Error, Sendable, Equatable {
     case messageTooBig
     /// A compressed message that is not valid deflate data (RFC 7692 §8.1: fail the connection).
     case badCompressedData
+    /// The server could not process the message (zlib without memory): 1011.
+    case internalError
 
     public var closeCode: UInt16 {
         switch self {
         case .protocolError: return CloseCode.protocolError
         case .invalidUTF8, .badCompressedData: return CloseCode.invalidPayload
         case .messageTooBig: return CloseCode.messageTooBig
+        case .internalError: return CloseCode.internalError
         }
     }
 }

@@ -4,13 +4,21 @@
 public struct PermessageDeflate: Sendable, Equatable {
     /// The window the server compresses with: the client's `server_max_window_bits`, else 15.
     public let serverWindowBits: Int
+    /// The client offered `server_max_window_bits`: §7.1.2.1 accepts such an offer by answering
+    /// the parameter, so it is always echoed then, even at 15.
+    public var windowBitsAnswered = false
+
+    public init(serverWindowBits: Int, windowBitsAnswered: Bool = false) {
+        self.serverWindowBits = serverWindowBits
+        self.windowBitsAnswered = windowBitsAnswered
+    }
 
     /// The `Sec-WebSocket-Extensions` value of the 101 answer. The server never carries context
     /// from one message to the next (so one compressed message serves every subscriber) and asks
     /// the client not to either (so an idle connection keeps no inflate state), as §7.1.1 allows.
     public var responseValue: String {
         var value = "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
-        if serverWindowBits < 15 { value += "; server_max_window_bits=\(serverWindowBits)" }
+        if windowBitsAnswered { value += "; server_max_window_bits=\(serverWindowBits)" }
         return value
     }
 
@@ -35,6 +43,7 @@ public struct PermessageDeflate: Sendable, Equatable {
     private static func accept(_ parameters: [(String, String?)]) -> PermessageDeflate? {
         var seen: Set<String> = []
         var serverWindow = 15
+        var windowAsked = false
         for (name, value) in parameters {
             guard seen.insert(name).inserted else { return nil }  // §7.1: a repeated parameter declines the offer.
             switch name {
@@ -46,6 +55,7 @@ public struct PermessageDeflate: Sendable, Equatable {
                 // offer that demands 8 is declined rather than broken.
                 guard bits >= 9 else { return nil }
                 serverWindow = bits
+                windowAsked = true
             case "client_max_window_bits":
                 // The client tells what it supports; we inflate any window, so nothing to answer.
                 if let value, windowBits(value) == nil { return nil }
@@ -53,7 +63,7 @@ public struct PermessageDeflate: Sendable, Equatable {
                 return nil
             }
         }
-        return PermessageDeflate(serverWindowBits: serverWindow)
+        return PermessageDeflate(serverWindowBits: serverWindow, windowBitsAnswered: windowAsked)
     }
 
     /// §7.1.2: 8 to 15, in decimal without leading zeros.
@@ -107,7 +117,9 @@ enum ExtensionList {
                 if !atEnd, bytes[position] == UInt8(ascii: "=") {
                     position += 1
                     skipSpace()
-                    guard let read = quoted() ?? token() else { return nil }
+                    // A value that opens a quote must be a whole quoted string, nothing after it.
+                    let read = position < bytes.count && bytes[position] == UInt8(ascii: "\"") ? quoted() : token()
+                    guard let read else { return nil }
                     value = read
                 }
                 offer.parameters.append((parameter.lowercased(), value))

@@ -82,6 +82,7 @@ public struct WebSocketFrameParser {
                 case .success(let bytes): complete = bytes
                 case .failure(.tooBig): throw .messageTooBig
                 case .failure(.corrupt): throw .badCompressedData
+                case .failure(.unavailable): throw .internalError
                 }
                 if opcode == 0x1 {
                     guard complete.withUnsafeBytes({ UTF8Validator.isValid($0) }) else { throw .invalidUTF8 }

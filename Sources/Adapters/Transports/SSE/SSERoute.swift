@@ -22,6 +22,7 @@ final class SSERoute: RouteHandler {
         switch context.admission.requestedTopic(head) {
         case .failure(let refusal): return PlainAnswers.respond(refusal, keepAlive: keepAlive)
         case .success(let topic):
+            if context.admission.isRegisteredLocally(topic) { return open(request, topic: topic, from: connection) }
             return context.admission.resolve(topic, from: connection, keepAlive: keepAlive) { [self] _ in
                 open(request, topic: topic, from: connection)
             }

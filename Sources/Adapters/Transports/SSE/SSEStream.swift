@@ -7,7 +7,8 @@ internal import Logging
 /// It owns no buffer: the engine writes shared events to its connection, and whatever the client
 /// sends after its request is read into the loop's buffer and dropped.
 final class SSEStream: Subscriber, ConnectionHandler, UpgradedConnectionHandler {
-    private unowned let route: SSERoute
+    /// Strong: a route lives as long as its loop; the stream must never outlive its reach.
+    private let route: SSERoute
 
     init(connection: Connection, topic: TopicName, clientIP: String, route: SSERoute) {
         self.route = route
@@ -23,6 +24,14 @@ final class SSEStream: Subscriber, ConnectionHandler, UpgradedConnectionHandler 
     func connectionClosed(_ connection: Connection) {
         route.streamEnded(self)
         route.context.shard.remove(self)
+    }
+
+    /// A stream's first frame is its response head, queued in the same turn as any push that can
+    /// overflow the queue; dropping unstarted frames could drop the head and leave the browser
+    /// without an answer. So nothing is dropped: what is queued (within the bound) is written,
+    /// then the stream ends.
+    override func tooSlow() {
+        connection.closeAfterFlush()
     }
 
     override func tokenExpired() {

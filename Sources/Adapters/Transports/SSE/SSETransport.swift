@@ -29,10 +29,10 @@ public struct SSETransport: BrowserTransport {
         frames = SSEFrames(retry: settings.retry)
     }
 
-    public func install(in context: TransportContext) -> [any Drainable] {
+    public func install(in context: TransportContext, router: Router) -> [any Drainable] {
         let route = SSERoute(transport: self, context: context)
-        context.router.add(.get, .exact("/sse"), route)
-        context.router.add(.options, .exact("/sse"), route)
+        router.add(.get, .exact("/sse"), route)
+        router.add(.options, .exact("/sse"), route)
         route.startHeartbeat()
         return []
     }

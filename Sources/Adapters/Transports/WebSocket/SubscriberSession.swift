@@ -14,7 +14,7 @@ final class SubscriberSession: Subscriber, WebSocketEndpoint {
 
     /// The loop's route holds the transport's settings, frames and the engine's pieces: one
     /// reference instead of copies of them in every session (an idle socket stays near 1 KiB).
-    private unowned(unsafe) let route: WebSocketRoute
+    private let route: WebSocketRoute
     private(set) var state: State = .awaitingAuth
     /// Strong; the cycle with `socket.endpoint` ends in `closed(_:)`, which every ending calls.
     private(set) var socket: WebSocketConnection?

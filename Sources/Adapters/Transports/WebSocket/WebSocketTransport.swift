@@ -51,8 +51,8 @@ public struct WebSocketTransport: BrowserTransport {
         deflateFormats = deflated
     }
 
-    public func install(in context: TransportContext) -> [any Drainable] {
-        context.router.add(.get, .exact("/ws"), WebSocketRoute(transport: self, context: context))
+    public func install(in context: TransportContext, router: Router) -> [any Drainable] {
+        router.add(.get, .exact("/ws"), WebSocketRoute(transport: self, context: context))
         return []
     }
 }
@@ -106,6 +106,8 @@ final class WebSocketRoute: RouteHandler {
         switch context.admission.requestedTopic(request.head) {
         case .failure(let refusal): return PlainAnswers.respond(refusal, keepAlive: keepAlive)
         case .success(let topic):
+            // The usual case answers at once, without building the deferred continuation.
+            if context.admission.isRegisteredLocally(topic) { return upgrade(request, topic: topic, from: connection) }
             return context.admission.resolve(topic, from: connection, keepAlive: keepAlive) { [self] _ in
                 upgrade(request, topic: topic, from: connection)
             }
