@@ -77,9 +77,14 @@ enum Wiring {
             policy.allowedOrigins = Set(config.allowedOrigins)
             let admission = Admission(broker: broker, policy: policy, logger: logger)
             let counters = EngineCounters()
+            let registry = MetricsRegistry(broker: broker, counters: counters, version: version)
+            for transport in transports { registry.describe(transport: type(of: transport).name, formats: transport.wireFormats) }
             for loop in group.loops {
-                let internalTransport = HTTPTransport(responder: InternalAPIResponder(broker: broker, secret: config.workerSecret, logger: logger))
-                let shard = SubscriberShard(loop: loop, broker: broker, counters: counters, logger: logger)
+                let metrics = LoopMetrics()
+                registry.attach(metrics, of: loop)
+                let internalTransport = HTTPTransport(responder: InternalAPIResponder(
+                    broker: broker, secret: config.workerSecret, metrics: metrics, registry: registry, logger: logger))
+                let shard = SubscriberShard(loop: loop, broker: broker, counters: counters, metrics: metrics, logger: logger)
                 shard.start()
                 fanOut.attach(shard)
                 let router = Router()

@@ -134,3 +134,56 @@ def test_the_compose_files_pass_docker_compose_config(name):
     finally:
         if created:
             os.remove(secret)
+
+
+def test_metrics_parse_as_prometheus_text_and_count_what_happened(worker):
+    """/metrics on the internal port, read by prometheus_client's own parser."""
+    from prometheus_client.parser import text_string_to_metric_families
+    from transports import open_subscriber
+    from test_websocket import token_for, publish
+    from websockets.asyncio.client import connect as ws_connect
+    from test_websocket import ws_url, TIMEOUT
+
+    register(worker.internal_port, "metrics.1")
+
+    def scrape():
+        code, headers, body = request(worker.internal_port, "GET", "/metrics", secret=None)
+        assert code == 200 and headers["content-type"].startswith("text/plain; version=0.0.4")
+        samples = {}
+        for family in text_string_to_metric_families(body.decode()):
+            for sample in family.samples:
+                samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+        return samples
+
+    before = scrape()
+    assert before[("wavelog_build_info", (("version", "1.0.0"),))] == 1
+
+    async def scenario():
+        plain = await open_ws(worker, "metrics.1")
+        compressed = await ws_connect(ws_url(worker, "metrics.1"), ping_interval=None, compression="deflate", open_timeout=TIMEOUT)
+        for ws, user in ((plain, 1), (compressed, 2)):
+            await ws.send(auth_message(token_for("metrics.1", user_id=user)))
+            assert await recv(ws) == AUTH_OK
+        async with open_subscriber("sse", worker, "metrics.1", token_for("metrics.1", user_id=3)) as stream:
+            assert (await stream.outcome()).accepted
+            for index in range(3):
+                publish(worker, "metrics.1", str(index))
+            for ws in (plain, compressed):
+                for _ in range(3):
+                    await recv(ws)
+            for _ in range(3):
+                await stream.next_push()
+            during = scrape()
+        await plain.close()
+        await compressed.close()
+        return during
+
+    during = asyncio.run(scenario())
+    assert during[("wavelog_connections", (("transport", "websocket"),))] == 2
+    assert during[("wavelog_connections", (("transport", "sse"),))] == 1
+    assert during[("wavelog_subscribed_sockets", ())] == 3
+    assert during[("wavelog_connected_clients", ())] == 3
+    assert during[("wavelog_publishes_total", ())] - before[("wavelog_publishes_total", ())] == 3
+    assert during[("wavelog_deliveries_total", ())] - before[("wavelog_deliveries_total", ())] == 9
+    assert during[("process_resident_memory_bytes", ())] > 0 and during[("process_open_fds", ())] > 0
+    assert request(worker.internal_port, "POST", "/metrics", body="", secret=None)[0] == 405

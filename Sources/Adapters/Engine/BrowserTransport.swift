@@ -29,6 +29,8 @@ public struct TransportContext {
 public protocol BrowserTransport: Sendable {
     /// The name in the `transports` configuration key.
     static var name: String { get }
+    /// The wire formats it registered, for figures reported by transport.
+    var wireFormats: [WireFormat] { get }
     /// Adds this transport's routes to `router` (and any per-loop state it needs) on
     /// `context.loop`. Returns what must hear about shutdown besides the shard, if anything.
     func install(in context: TransportContext, router: Router) -> [any Drainable]

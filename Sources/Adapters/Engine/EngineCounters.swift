@@ -1,7 +1,7 @@
 // Node-wide subscriber counters, changed on connect and close only (never per delivery).
 internal import Synchronization
 
-/// Open subscriber connections per wire format, and slow-consumer closes; read by status and metrics.
+/// Open subscriber connections per wire format, and slow-consumer closes; read by `/metrics`.
 public final class EngineCounters: Sendable {
     // A lock is fine here: it is taken once per connection opened or closed, never per push.
     private let open = Mutex<[Int]>([Int](repeating: 0, count: WireFormats.capacity))

@@ -14,6 +14,8 @@ public final class SubscriberShard: Drainable {
     let broker: Broker
     let counters: EngineCounters
     let logger: Logger
+    /// This loop's plain counters (deliveries), summed at scrape time.
+    let metrics: LoopMetrics
     var index = SubscriptionIndex<Subscriber>()
     /// Admitted connections, authenticated or not: what a drain must reach.
     private var members: [ObjectIdentifier: Subscriber] = [:]
@@ -25,10 +27,11 @@ public final class SubscriberShard: Drainable {
     private let inUse = Atomic<UInt64>(0)
     public private(set) var draining = false
 
-    public init(loop: EventLoop, broker: Broker, counters: EngineCounters, logger: Logger) {
+    public init(loop: EventLoop, broker: Broker, counters: EngineCounters, metrics: LoopMetrics = LoopMetrics(), logger: Logger) {
         self.loop = loop
         self.broker = broker
         self.counters = counters
+        self.metrics = metrics
         self.logger = logger
     }
 
@@ -80,7 +83,9 @@ public final class SubscriberShard: Drainable {
     /// Writes the shared frames of `event` to every subscriber of its topic on this loop.
     /// O(subscribers of the topic on this loop); no allocation, copy or encoding per subscriber.
     public func deliver(_ event: EncodedEvent) {
-        for subscriber in index.subscribers(of: event.topic) {
+        let subscribers = index.subscribers(of: event.topic)
+        metrics.deliveries &+= subscribers.count  // one addition per publish, not per delivery
+        for subscriber in subscribers {
             guard let frame = event.frame(for: subscriber.format) else { continue }
             if !subscriber.connection.send(frame) { closeSlow(subscriber) }
         }

@@ -22,9 +22,17 @@ public final class InternalAPIResponder: HTTPResponder {
         }
     }
 
-    public init(broker: Broker, secret: SharedSecret, logger: Logger) {
+    private let metrics: LoopMetrics
+    private let registry: MetricsRegistry?
+
+    /// - Parameters:
+    ///   - metrics: this loop's counters (publishes).
+    ///   - registry: answers `GET /metrics`; nil leaves the route out.
+    public init(broker: Broker, secret: SharedSecret, metrics: LoopMetrics = LoopMetrics(), registry: MetricsRegistry? = nil, logger: Logger) {
         self.broker = broker
         self.secret = secret
+        self.metrics = metrics
+        self.registry = registry
         self.logger = logger
         self.canned = Canned()
     }
@@ -47,6 +55,15 @@ public final class InternalAPIResponder: HTTPResponder {
             route = .status
         } else if head.pathIs("/internal/ready") {
             route = .ready
+        } else if head.pathIs("/metrics"), let registry {
+            // No secret: Prometheus scrapes it, and the internal port is private (docs/adr/0010).
+            guard head.method == .get else { return .respond(canned.getOnly.frame(keepAlive: keepAlive), keepAlive: keepAlive) }
+            return .deferred { reply in
+                registry.scrape { text in
+                    let answer = HTTPResponse.encode(.ok, contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(text.utf8), keepAlive: keepAlive)
+                    reply.resume { .respond(answer, keepAlive: keepAlive) }
+                }
+            }
         } else {
             return PlainAnswers.respond(.notFound, keepAlive: keepAlive)
         }
@@ -141,6 +158,7 @@ public final class InternalAPIResponder: HTTPResponder {
             }
             do throws(PublishError) {
                 try broker.publishEvent(topic: topic, payload: payload)
+                metrics.publishes &+= 1
                 return nil
             } catch {
                 switch error {

@@ -33,6 +33,8 @@ struct CountingTransport: BrowserTransport {
         format = formats.register(tag, Encoder(tag: tag, encodes: encodes))
     }
 
+    var wireFormats: [WireFormat] { [format] }
+
     func install(in context: TransportContext, router: Router) -> [any Drainable] {
         router.add(.get, .exact(path), Route(transport: self, context: context))
         return []

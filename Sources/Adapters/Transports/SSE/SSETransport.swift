@@ -29,6 +29,8 @@ public struct SSETransport: BrowserTransport {
         frames = SSEFrames(retry: settings.retry)
     }
 
+    public var wireFormats: [WireFormat] { [format] }
+
     public func install(in context: TransportContext, router: Router) -> [any Drainable] {
         let route = SSERoute(transport: self, context: context)
         router.add(.get, .exact("/sse"), route)

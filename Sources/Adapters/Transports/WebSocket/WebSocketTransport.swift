@@ -51,6 +51,8 @@ public struct WebSocketTransport: BrowserTransport {
         deflateFormats = deflated
     }
 
+    public var wireFormats: [WireFormat] { [format] + deflateFormats.values.sorted { $0.index < $1.index } }
+
     public func install(in context: TransportContext, router: Router) -> [any Drainable] {
         router.add(.get, .exact("/ws"), WebSocketRoute(transport: self, context: context))
         return []

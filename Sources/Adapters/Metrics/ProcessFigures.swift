@@ -1,0 +1,40 @@
+// The process's own CPU time, resident memory and descriptors, from /proc/self.
+internal import Glibc
+
+/// Figures of this process for the `process_*` metrics, read at scrape time.
+struct ProcessFigures {
+    var cpuSeconds = 0.0
+    var residentBytes = 0.0
+    var openDescriptors = 0.0
+
+    static func read() -> ProcessFigures {
+        var figures = ProcessFigures()
+        var usage = rusage()
+        if getrusage(RUSAGE_SELF.rawValue, &usage) == 0 {
+            figures.cpuSeconds = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+                + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+        }
+        // statm's second field: resident pages.
+        if let statm = contents("/proc/self/statm"), let resident = statm.split(separator: " ").dropFirst().first.flatMap({ Double($0) }) {
+            figures.residentBytes = resident * Double(sysconf(Int32(_SC_PAGESIZE)))
+        }
+        if let directory = opendir("/proc/self/fd") {
+            var count = 0
+            while let entry = readdir(directory) {
+                if entry.pointee.d_name.0 != CChar(UInt8(ascii: ".")) { count += 1 }
+            }
+            closedir(directory)
+            figures.openDescriptors = Double(max(0, count - 1))  // less the descriptor of this listing
+        }
+        return figures
+    }
+
+    private static func contents(_ path: String) -> String? {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var bytes = [UInt8](repeating: 0, count: 256)
+        let count = bytes.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
+        return count > 0 ? String(decoding: bytes[0..<count], as: UTF8.self) : nil
+    }
+}
