@@ -29,6 +29,9 @@ enum Main {
             print(Hex.encodeLowercase(bytes))
             return
         case .probe(let url):
+            // A peer that accepts and never answers must not hang a health check: the default
+            // action of SIGALRM ends the process, a failure to whoever asked.
+            alarm(5)
             if let failure = HealthProbe.check(url) {
                 printError("wavelog-worker: probe: \(failure)")
                 exit(1)

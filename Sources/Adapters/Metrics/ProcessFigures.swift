@@ -9,10 +9,10 @@ struct ProcessFigures {
 
     static func read() -> ProcessFigures {
         var figures = ProcessFigures()
-        var usage = rusage()
-        if getrusage(RUSAGE_SELF.rawValue, &usage) == 0 {
-            figures.cpuSeconds = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
-                + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+        // Every thread's CPU time, user and system.
+        var spec = timespec()
+        if clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &spec) == 0 {
+            figures.cpuSeconds = Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
         }
         // statm's second field: resident pages.
         if let statm = contents("/proc/self/statm"), let resident = statm.split(separator: " ").dropFirst().first.flatMap({ Double($0) }) {

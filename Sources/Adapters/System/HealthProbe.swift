@@ -1,8 +1,10 @@
 // One blocking GET to a health URL on this host: the `probe` command, for HEALTHCHECK and scripts.
 internal import Glibc
+internal import CLinux
 
-/// GETs `http://ADDRESS:PORT/PATH` (an IP address: a probe never resolves names) with a 3 s
-/// deadline. Blocking on purpose: it runs as its own short-lived process, never on a loop.
+/// GETs `http://ADDRESS:PORT/PATH` (an IP address: a probe never resolves names). Blocking on
+/// purpose: it runs in its own short-lived process, never on a loop; the `probe` command bounds
+/// it with an alarm.
 public enum HealthProbe {
     /// nil when the answer is 200; otherwise one line saying why not.
     public static func check(_ url: String) -> String? {
@@ -17,9 +19,6 @@ public enum HealthProbe {
         let descriptor = socket(address.family, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { return fail("socket: \(String(cString: strerror(errno)))") }
         defer { close(descriptor) }
-        var deadline = timeval(tv_sec: 3, tv_usec: 0)
-        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &deadline, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &deadline, socklen_t(MemoryLayout<timeval>.size))
         var storage = address.storage
         let connected = withUnsafePointer(to: &storage) { connect(descriptor, UnsafeRawPointer($0).assumingMemoryBound(to: sockaddr.self), address.length) }
         guard connected == 0 else { return fail("connect \(authority): \(String(cString: strerror(errno)))") }
