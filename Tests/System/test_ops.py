@@ -187,3 +187,15 @@ def test_metrics_parse_as_prometheus_text_and_count_what_happened(worker):
     assert during[("wavelog_deliveries_total", ())] - before[("wavelog_deliveries_total", ())] == 9
     assert during[("process_resident_memory_bytes", ())] > 0 and during[("process_open_fds", ())] > 0
     assert request(worker.internal_port, "POST", "/metrics", body="", secret=None)[0] == 405
+
+
+def test_the_readme_lists_every_configuration_key_with_its_environment_name():
+    source = open(os.path.join(ROOT, "Sources", "Adapters", "Config", "ConfigKeys.swift")).read()
+    start = source.index("= [", source.index("static let known"))
+    known = re.findall(r'"([a-z_]+)"', source[start:source.index("]", start)])
+    readme = open(os.path.join(ROOT, "README.md")).read()
+    sample = open(os.path.join(ROOT, "config.sample.yaml")).read()
+    assert len(known) > 20
+    for key in known:
+        assert f"| `{key}` |" in readme and f"`WAVELOG_{key.upper()}`" in readme, key
+        assert re.search(rf"^#? ?{key}:", sample, re.MULTILINE), f"{key} is not in config.sample.yaml"

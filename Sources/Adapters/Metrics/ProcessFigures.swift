@@ -1,5 +1,6 @@
 // The process's own CPU time, resident memory and descriptors, from /proc/self.
 internal import Glibc
+internal import CLinux
 
 /// Figures of this process for the `process_*` metrics, read at scrape time.
 struct ProcessFigures {
