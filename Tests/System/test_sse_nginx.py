@@ -109,16 +109,13 @@ def test_pushes_come_through_nginx_one_by_one_without_buffering(proxied):
                                    headers={"X-Forwarded-For": "203.0.113.50"}) as subscriber:
             assert await subscriber.outcome() == ACCEPTED
             assert subscriber.headers["content-type"] == "text/event-stream"
-            delays = []
+            # Each push must arrive before the next publish: a buffering proxy would sit on a
+            # small event until more bytes came, and this await would time out.
             for payload in payloads:
-                started = time.monotonic()
                 await asyncio.to_thread(publish, worker, "proxied", payload)
-                assert await subscriber.next_push(timeout=2) == payload  # each before the next publish
-                delays.append(time.monotonic() - started)
-            return delays
+                assert await subscriber.next_push() == payload
 
-    delays = asyncio.run(scenario())
-    assert max(delays) < 1, delays
+    asyncio.run(scenario())
     lines = wait_for_log(worker, r'msg="client subscribed" .*topic=proxied( |$)')
     assert len(lines) == 1, lines
     assert parse_logfmt(lines[0])["ip"] == "203.0.113.50"
