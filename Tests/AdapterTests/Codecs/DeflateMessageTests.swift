@@ -113,6 +113,19 @@ struct DeflateMessageTests {
         }
     }
 
+    @Test(arguments: [1000, 16 << 10, (16 << 10) + 1, 100_000, 131_072])
+    func largeMessagesInflateWhole(_ size: Int) throws {
+        var generator = SeededGenerator(seed: UInt64(size))
+        let words = ["radio", "status", "14074000", "FT8", "DL1ABC", "snr", "-12", ",", "{", "}"]
+        var text: [UInt8] = []
+        while text.count < size { text += Array(words[Int(generator.next() % UInt64(words.count))].utf8) }
+        text = Array(text.prefix(size))
+        let inflated = try (deflated(text) + RawInflater.tail).withUnsafeBytes { try RawInflater().inflate($0, limit: 1 << 20) }
+        #expect(inflated == text)
+        let random = (0..<size).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+        #expect(try (deflated(random) + RawInflater.tail).withUnsafeBytes { try RawInflater().inflate($0, limit: 1 << 20) } == random)
+    }
+
     @Test func theInflaterIsReusableAfterAnError() {
         let inflater = RawInflater()
         let corrupt = clientFrame(1, [0xFF, 0xFF, 0xFF, 0xFF, 0x00], rsv: 0x40)

@@ -60,6 +60,7 @@ public final class RawInflater {
         stream.pointee.next_in = UnsafeMutablePointer(mutating: compressed.baseAddress?.assumingMemoryBound(to: Bytef.self))
         stream.pointee.avail_in = uInt(compressed.count)
         while true {
+            let inputBefore = stream.pointee.avail_in
             let (status, produced) = chunk.withUnsafeMutableBytes { out -> (Int32, Int) in
                 stream.pointee.next_out = out.baseAddress!.assumingMemoryBound(to: Bytef.self)
                 stream.pointee.avail_out = uInt(out.count)
@@ -79,8 +80,10 @@ public final class RawInflater {
             // Everything consumed and the last call did not fill the chunk: the message is out,
             // if it ended on a block boundary (zlib's data_type +128: waiting for the next block
             // header). A message cut inside a block swallowed the tail as data: that is corrupt.
+            // Only a call that was given input says so; the extra call after an exactly filled
+            // chunk has none, and zlib then reports the state it stopped in for lack of room.
             if stream.pointee.avail_in == 0 && produced < chunk.count {
-                guard stream.pointee.data_type & 128 != 0 else { throw .corrupt }
+                guard inputBefore == 0 || stream.pointee.data_type & 128 != 0 else { throw .corrupt }
                 return output
             }
         }
