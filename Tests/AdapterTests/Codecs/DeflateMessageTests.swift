@@ -10,31 +10,7 @@ func deflated(_ message: [UInt8], windowBits: Int = 15) -> [UInt8] {
 }
 
 func decodeCompressed(_ bytes: [UInt8], plan: ChunkPlan, limit: Int = 4096, inflater: RawInflater = RawInflater()) -> WebSocketOutcome {
-    var parser = WebSocketFrameParser(maxMessageBytes: limit, inflater: inflater)
-    var pending: [UInt8] = []
-    var outcome = WebSocketOutcome()
-    for chunk in plan.chunks(of: bytes) {
-        pending += chunk
-        parsing: while true {
-            do {
-                switch try withGuardBytes(pending, { try parser.parse($0) }) {
-                case .needMoreBytes: break parsing
-                case .fragment(let consumed): pending.removeFirst(consumed)
-                case .event(let event, let consumed):
-                    outcome.events.append(event)
-                    pending.removeFirst(consumed)
-                }
-            } catch let error as WebSocketProtocolError {
-                outcome.error = error
-                return outcome
-            } catch {
-                Issue.record("unexpected \(error)")
-                return outcome
-            }
-        }
-    }
-    outcome.leftover = pending.count
-    return outcome
+    decodeWebSocket(bytes, plan: plan, limit: limit, inflater: inflater)
 }
 
 struct DeflateMessageTests {

@@ -32,8 +32,9 @@ struct WebSocketOutcome: Equatable {
     var leftover = 0
 }
 
-func decodeWebSocket(_ bytes: [UInt8], plan: ChunkPlan, limit: Int = 4096) -> WebSocketOutcome {
-    var parser = WebSocketFrameParser(maxMessageBytes: limit)
+/// Feeds `bytes` under `plan`; with `inflater`, as a connection that negotiated permessage-deflate.
+func decodeWebSocket(_ bytes: [UInt8], plan: ChunkPlan, limit: Int = 4096, inflater: RawInflater? = nil) -> WebSocketOutcome {
+    var parser = WebSocketFrameParser(maxMessageBytes: limit, inflater: inflater)
     var pending: [UInt8] = []
     var outcome = WebSocketOutcome()
     for chunk in plan.chunks(of: bytes) {

@@ -19,21 +19,12 @@ public struct HTTPFieldBlock: Sendable, Equatable {
     /// Calls `body` with the first value of field `name` (ASCII, matched case-insensitively),
     /// trimmed of surrounding whitespace; nil when the request has no such field.
     public func withValue<R>(of name: StaticString, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
-        bytes.withUnsafeBytes { block -> R? in
-            var lineStart = 0
-            while lineStart < block.count {
-                var lineEnd = lineStart
-                while lineEnd < block.count, block[lineEnd] != 0x0A { lineEnd += 1 }
-                let contentEnd = lineEnd > lineStart && block[lineEnd - 1] == 0x0D ? lineEnd - 1 : lineEnd
-                let line = UnsafeRawBufferPointer(rebasing: block[lineStart..<contentEnd])
-                lineStart = lineEnd + 1
-                guard let colon = line.firstIndex(of: UInt8(ascii: ":")),
-                    ASCII.equalsIgnoringCase(UnsafeRawBufferPointer(rebasing: line[line.startIndex..<colon]), name)
-                else { continue }
-                return body(ASCII.trim(UnsafeRawBufferPointer(rebasing: line[(colon + 1)...])))
-            }
-            return nil
+        var result: R?
+        scan(name) { value in
+            result = body(value)
+            return false
         }
+        return result
     }
 
     /// Every value of field `name`, in order (a field may repeat, as `Sec-WebSocket-Extensions` does).
@@ -45,6 +36,14 @@ public struct HTTPFieldBlock: Sendable, Equatable {
 
     /// Calls `body` with each value of field `name`, in order.
     public func forEachValue(of name: StaticString, _ body: (UnsafeRawBufferPointer) -> Void) {
+        scan(name) { value in
+            body(value)
+            return true
+        }
+    }
+
+    /// Calls `visit` with the trimmed value of each line named `name` while it returns true.
+    private func scan(_ name: StaticString, _ visit: (UnsafeRawBufferPointer) -> Bool) {
         bytes.withUnsafeBytes { block in
             var lineStart = 0
             while lineStart < block.count {
@@ -56,7 +55,7 @@ public struct HTTPFieldBlock: Sendable, Equatable {
                 guard let colon = line.firstIndex(of: UInt8(ascii: ":")),
                     ASCII.equalsIgnoringCase(UnsafeRawBufferPointer(rebasing: line[line.startIndex..<colon]), name)
                 else { continue }
-                body(ASCII.trim(UnsafeRawBufferPointer(rebasing: line[(colon + 1)...])))
+                guard visit(ASCII.trim(UnsafeRawBufferPointer(rebasing: line[(colon + 1)...]))) else { return }
             }
         }
     }
