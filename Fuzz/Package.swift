@@ -12,7 +12,6 @@ let package = Package(
         .executableTarget(name: "FuzzHTTPParser", dependencies: ["FuzzSupport", .product(name: "WorkerCore", package: "wavelog-worker")]),
         .executableTarget(name: "FuzzJSONReader", dependencies: ["FuzzSupport", .product(name: "WorkerCore", package: "wavelog-worker")]),
         .executableTarget(name: "FuzzWebSocketDecoder", dependencies: ["FuzzSupport", .product(name: "WorkerCore", package: "wavelog-worker")]),
-        .executableTarget(name: "FuzzDeflateDecoder", dependencies: ["FuzzSupport", .product(name: "WorkerCore", package: "wavelog-worker")]),
         .executableTarget(name: "FuzzDeflateOffer", dependencies: ["FuzzSupport", .product(name: "WorkerCore", package: "wavelog-worker")]),
     ]
 )

@@ -30,33 +30,33 @@ public struct Admission: Sendable {
     }
 
     /// Reads `?topic=`: 400 `missing topic` when absent or empty, 400 `bad request` when invalid.
-    public func requestedTopic(_ head: HTTPRequestHead) -> Result<TopicName, Refusal> {
+    func requestedTopic(_ head: HTTPRequestHead) -> Result<TopicName, Refusal> {
         guard let text = head.queryValue("topic"), !text.isEmpty else { return .failure(.missingTopic) }
         guard let topic = TopicName(text) else { return .failure(.badRequest) }
         return .success(topic)
     }
 
-    /// Whether the local view knows `topic`: then the transport answers at once, without `resolve`.
-    public func isRegisteredLocally(_ topic: TopicName) -> Bool {
-        broker.resolveTopic.locally(topic) != nil
-    }
-
-    /// Resolves `topic` (404 `topic not registered` when nobody registered it), then lets
-    /// `continuation` produce the answer. When only the cluster store knows, the request is
-    /// deferred without blocking the loop, and `continuation` runs on the connection's loop later.
-    public func resolve(
-        _ topic: TopicName, from connection: Connection, keepAlive: Bool,
-        then continuation: @escaping (TopicMeta) -> HTTPResponderAction
-    ) -> HTTPResponderAction {
-        if let meta = broker.resolveTopic.locally(topic) { return continuation(meta) }
+    /// Reads `?topic=` (400), resolves it (404 `topic not registered` when nobody registered it),
+    /// then lets `route` answer for it. A topic the local view knows is answered at once, with
+    /// no closure built; only one known to the cluster store alone defers the request, without
+    /// blocking the loop, and `route` answers on the connection's loop later.
+    public func admitTopic(_ request: HTTPRequest, from connection: Connection, to route: some TopicRoute) -> HTTPResponderAction {
+        let keepAlive = request.head.keepAlive
+        let topic: TopicName
+        switch requestedTopic(request.head) {
+        case .failure(let refusal): return PlainAnswers.respond(refusal, keepAlive: keepAlive)
+        case .success(let requested): topic = requested
+        }
+        if broker.resolveTopic.locally(topic) != nil { return route.answer(request, topic: topic, from: connection) }
         // In a cluster it may have been registered elsewhere a moment ago. The answer arrives on
         // another thread; only the connection's loop opens the box.
-        let confined = LoopBound(continuation)
+        let confined = LoopBound((route, request, connection))
         return .deferred { [broker] reply in
             broker.resolveTopic.throughCluster(topic) { meta in
                 reply.resume {
-                    guard let meta else { return PlainAnswers.respond(.topicNotRegistered, keepAlive: keepAlive) }
-                    return confined.value(meta)
+                    guard meta != nil else { return PlainAnswers.respond(.topicNotRegistered, keepAlive: keepAlive) }
+                    let (route, request, connection) = confined.value
+                    return route.answer(request, topic: topic, from: connection)
                 }
             }
         }
@@ -93,4 +93,9 @@ public struct Admission: Sendable {
         if let real = headers.realIP.map({ Substring($0).trimmingSpaces() }), !real.isEmpty { return String(real.prefix(64)) }
         return peer
     }
+}
+
+/// A transport's answer to a request once its topic is known to be registered.
+public protocol TopicRoute: AnyObject {
+    func answer(_ request: HTTPRequest, topic: TopicName, from connection: Connection) -> HTTPResponderAction
 }

@@ -40,7 +40,7 @@ struct CountingTransport: BrowserTransport {
         return []
     }
 
-    final class Route: RouteHandler {
+    final class Route: RouteHandler, TopicRoute {
         let transport: CountingTransport
         let context: TransportContext
 
@@ -50,18 +50,17 @@ struct CountingTransport: BrowserTransport {
         }
 
         func respond(to request: HTTPRequest, from connection: Connection) -> HTTPResponderAction {
-            guard case .success(let topic) = context.admission.requestedTopic(request.head) else {
-                return PlainAnswers.respond(.missingTopic, keepAlive: false)
+            context.admission.admitTopic(request, from: connection, to: self)
+        }
+
+        func answer(_ request: HTTPRequest, topic: TopicName, from connection: Connection) -> HTTPResponderAction {
+            let stream = Stream(connection: connection, format: transport.format, topic: topic, clientIP: connection.peerHost)
+            stream.shard = context.shard
+            guard case .success = context.shard.authenticate(stream, message: .auth(token: nil)) else {
+                return PlainAnswers.respond(.unauthorized, keepAlive: false)
             }
-            return context.admission.resolve(topic, from: connection, keepAlive: false) { [self] _ in
-                let stream = Stream(connection: connection, format: transport.format, topic: topic, clientIP: connection.peerHost)
-                stream.shard = context.shard
-                guard case .success = context.shard.authenticate(stream, message: .auth(token: nil)) else {
-                    return PlainAnswers.respond(.unauthorized, keepAlive: false)
-                }
-                context.shard.admit(stream)
-                return .upgrade(EncodedFrame("HTTP/1.1 200 OK\r\n\r\n"), stream)
-            }
+            context.shard.admit(stream)
+            return .upgrade(EncodedFrame("HTTP/1.1 200 OK\r\n\r\n"), stream)
         }
     }
 

@@ -4,7 +4,7 @@ public import Domain
 public import Logging
 
 /// Answers `GET /sse` and its CORS preflight on one loop, and beats every stream's heartbeat.
-final class SSERoute: RouteHandler {
+final class SSERoute: RouteHandler, TopicRoute {
     let transport: SSETransport
     let context: TransportContext
     /// Open streams of this loop, for the heartbeat: one timer per loop, not one per stream.
@@ -16,20 +16,12 @@ final class SSERoute: RouteHandler {
     }
 
     func respond(to request: HTTPRequest, from connection: Connection) -> HTTPResponderAction {
-        let head = request.head
-        let keepAlive = head.keepAlive
-        if head.method == .options { return preflight(head) }
-        switch context.admission.requestedTopic(head) {
-        case .failure(let refusal): return PlainAnswers.respond(refusal, keepAlive: keepAlive)
-        case .success(let topic):
-            if context.admission.isRegisteredLocally(topic) { return open(request, topic: topic, from: connection) }
-            return context.admission.resolve(topic, from: connection, keepAlive: keepAlive) { [self] _ in
-                open(request, topic: topic, from: connection)
-            }
-        }
+        if request.head.method == .options { return preflight(request.head) }
+        return context.admission.admitTopic(request, from: connection, to: self)
     }
 
-    private func open(_ request: HTTPRequest, topic: TopicName, from connection: Connection) -> HTTPResponderAction {
+    /// Admission after the topic, the token, then the stream.
+    func answer(_ request: HTTPRequest, topic: TopicName, from connection: Connection) -> HTTPResponderAction {
         let head = request.head
         let keepAlive = head.keepAlive
         let clientIP: String

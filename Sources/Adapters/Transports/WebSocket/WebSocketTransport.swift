@@ -80,7 +80,7 @@ struct DeflatedPushEncoder: EventEncoder {
 /// The handshake of `/ws` on one loop: topic, registration, WebSocket upgrade, origin. Its
 /// sessions reach the engine and the constant frames through it; stored properties, so a
 /// session reads them in place instead of copying a struct of references per access.
-final class WebSocketRoute: RouteHandler {
+final class WebSocketRoute: RouteHandler, TopicRoute {
     let transport: WebSocketTransport
     let context: TransportContext
     let frames: SubscriberFrames
@@ -104,20 +104,11 @@ final class WebSocketRoute: RouteHandler {
     }
 
     func respond(to request: HTTPRequest, from connection: Connection) -> HTTPResponderAction {
-        let keepAlive = request.head.keepAlive
-        switch context.admission.requestedTopic(request.head) {
-        case .failure(let refusal): return PlainAnswers.respond(refusal, keepAlive: keepAlive)
-        case .success(let topic):
-            // The usual case answers at once, without building the deferred continuation.
-            if context.admission.isRegisteredLocally(topic) { return upgrade(request, topic: topic, from: connection) }
-            return context.admission.resolve(topic, from: connection, keepAlive: keepAlive) { [self] _ in
-                upgrade(request, topic: topic, from: connection)
-            }
-        }
+        context.admission.admitTopic(request, from: connection, to: self)
     }
 
     /// The checks after the topic: a WebSocket handshake, version 13, then admission.
-    private func upgrade(_ request: HTTPRequest, topic: TopicName, from connection: Connection) -> HTTPResponderAction {
+    func answer(_ request: HTTPRequest, topic: TopicName, from connection: Connection) -> HTTPResponderAction {
         let head = request.head
         let keepAlive = head.keepAlive
         let key: String
