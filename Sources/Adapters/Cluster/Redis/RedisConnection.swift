@@ -291,7 +291,11 @@ public final class RedisConnection: LoopHandler, Flushable {
 
     private func cleanupHook() {
         if registeredDescriptor >= 0 {
-            loop.deregister(registeredDescriptor)
+            // hiredis calls this hook around closing the socket, and on a refused connection
+            // after it is already closed: epoll_ctl(DEL) then fails with EBADF (seen in a
+            // parallel test run). The socket is closed either way, which removes it from epoll,
+            // so the loop only forgets it.
+            loop.deregisterForClose(registeredDescriptor)
             registeredDescriptor = -1
         }
         interest = []
