@@ -65,7 +65,12 @@ struct CommandLineOptions: Equatable {
                 return .failure(UsageError("unexpected argument \"\(argument)\""))
             }
             if argument == "--" { break }
-            var name = Substring(argument.drop { $0 == "-" })
+            // Go: one or two dashes, then a name that does not start with another dash or "=".
+            let dashes = argument.hasPrefix("--") ? 2 : 1
+            var name = Substring(argument.dropFirst(dashes))
+            guard let start = name.first, start != "-", start != "=" else {
+                return .failure(UsageError("bad flag syntax: \(argument)"))
+            }
             var inlineValue: Substring?
             if let equals = name.firstIndex(of: "=") {
                 inlineValue = name[name.index(after: equals)...]
@@ -76,6 +81,15 @@ struct CommandLineOptions: Equatable {
                 guard let next = rest.popFirst() else { return .failure(UsageError("flag needs an argument: -\(name)")) }
                 return .success(next)
             }
+            /// A boolean flag is true unless `=false` (or Go's other false spellings) follows it.
+            func switchedOn() -> Result<Bool, UsageError> {
+                guard let inlineValue else { return .success(true) }
+                switch inlineValue {
+                case "1", "t", "T", "true", "TRUE", "True": return .success(true)
+                case "0", "f", "F", "false", "FALSE", "False": return .success(false)
+                default: return .failure(UsageError("invalid boolean value \"\(inlineValue)\" for -\(name)"))
+                }
+            }
             switch name {
             case "config", "c":
                 switch value() {
@@ -85,7 +99,11 @@ struct CommandLineOptions: Equatable {
                 options.configPathGiven = true
             case "check-config", "check", "t":
                 guard command == "run" else { return .failure(UsageError("flag provided but not defined: -\(name)")) }
-                flagMode = .checkConfig
+                switch switchedOn() {
+                case .success(true): flagMode = .checkConfig
+                case .success(false): break
+                case .failure(let error): return .failure(error)
+                }
             case "echo-port":
                 guard command == "run" else { return .failure(UsageError("flag provided but not defined: -\(name)")) }
                 let text: String
@@ -97,9 +115,17 @@ struct CommandLineOptions: Equatable {
                 flagMode = .echo(port: port)
             case "version", "v":
                 guard command == "run" else { return .failure(UsageError("flag provided but not defined: -\(name)")) }
-                flagMode = .version
+                switch switchedOn() {
+                case .success(true): flagMode = .version
+                case .success(false): break
+                case .failure(let error): return .failure(error)
+                }
             case "help", "h":
-                flagMode = .help
+                switch switchedOn() {
+                case .success(true): flagMode = .help
+                case .success(false): break
+                case .failure(let error): return .failure(error)
+                }
             case "topic" where command == "token":
                 switch value() {
                 case .success(let read): topic = read

@@ -8,6 +8,8 @@ import Logging
 enum Wiring {
     /// How often expired topics are freed (lookups ignore them at once).
     static let reapInterval: Duration = .seconds(10)
+    /// Connections the internal port takes at once: a backend's pool, a scraper, a probe.
+    static let internalConnectionLimit = 4096
 
     /// Builds the node from `loaded` and runs it until SIGTERM/SIGINT; returns the exit status.
     static func run(_ loaded: LoadedConfig, version: String) -> Int32 {
@@ -63,6 +65,9 @@ enum Wiring {
         var node = RunningNode()
         do {
             let budget = ConnectionBudget(limit: config.maxConnections)
+            // The backend's own connections do not compete with browsers for `max_connections`.
+            let internalBudget = ConnectionBudget(limit: internalConnectionLimit)
+            let refusals = RefusalLog(logger: logger)
             let queueLimits = (frames: config.sendQueueFrames, bytes: config.sendQueueBytes)
             guard let wsAddress = SocketAddress(host: config.wsBind, port: config.wsPort),
                 let internalRequested = SocketAddress(host: config.internalBind, port: config.internalPort)
@@ -75,16 +80,21 @@ enum Wiring {
             let transports = browserTransports(config, formats: formats).filter { config.transports.contains($0.name) }.map(\.transport)
             var policy = Admission.Policy()
             policy.allowedOrigins = Set(config.allowedOrigins)
-            let admission = Admission(broker: broker, policy: policy, logger: logger)
+            policy.trustedProxies = config.trustedProxies
+            var perAddress = AddressLimiter.Settings()
+            perAddress.maxConcurrent = config.maxConnectionsPerIP
+            perAddress.ratePerSecond = config.handshakeRatePerIP
+            perAddress.burst = Double(config.handshakeBurstPerIP)
+            let admission = Admission(
+                broker: broker, policy: policy, limits: ClientLimits(settings: perAddress), refusals: refusals, logger: logger)
             let counters = EngineCounters()
             let registry = MetricsRegistry(broker: broker, counters: counters, version: version)
             for transport in transports { registry.describe(transport: type(of: transport).name, formats: transport.wireFormats) }
             for loop in group.loops {
-                let metrics = LoopMetrics()
-                registry.attach(metrics, of: loop)
+                registry.attach(loop)
                 let internalTransport = HTTPTransport(responder: InternalAPIResponder(
-                    broker: broker, secret: config.workerSecret, metrics: metrics, registry: registry, logger: logger))
-                let shard = SubscriberShard(loop: loop, broker: broker, counters: counters, metrics: metrics, logger: logger)
+                    broker: broker, secret: config.workerSecret, registry: registry, logger: logger))
+                let shard = SubscriberShard(loop: loop, broker: broker, counters: counters, logger: logger)
                 shard.start()
                 fanOut.attach(shard)
                 let router = Router()
@@ -94,10 +104,10 @@ enum Wiring {
                 let publicTransport = HTTPTransport(responder: router)
                 let internalListener = try Listener(
                     address: internalAddress, key: "internal_bind/internal_port", loop: loop, transport: internalTransport,
-                    budget: budget, queueLimits: queueLimits, logger: logger)
+                    budget: internalBudget, queueLimits: queueLimits, refusals: refusals, logger: logger)
                 let publicListener = try Listener(
                     address: publicAddress, key: "ws_bind/ws_port", loop: loop, transport: publicTransport,
-                    budget: budget, queueLimits: queueLimits, logger: logger)
+                    budget: budget, queueLimits: queueLimits, refusals: refusals, logger: logger)
                 // Port 0 picks a free port once; the other loops share it through SO_REUSEPORT.
                 internalAddress = internalListener.address
                 publicAddress = publicListener.address

@@ -17,6 +17,8 @@ public struct StatusSnapshot: Sendable, Equatable {
     public var clusterConnected: Bool?
     /// Extension: publishes not fanned out while the link was down (nil without a cluster).
     public var clusterUnsent: Int?
+    /// Extension: times the cluster link came back after it was lost (nil without a cluster).
+    public var clusterReconnects: Int?
 
     public init(
         version: String, uptimeSeconds: Int64, registeredTopicCount: Int, activeTopicCount: Int,

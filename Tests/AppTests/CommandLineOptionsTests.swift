@@ -19,9 +19,15 @@ struct CommandLineOptionsTests {
         #expect(try CommandLineOptions.parse(["-check-config"]).get().mode == .checkConfig)
         #expect(try CommandLineOptions.parse(["--version"]).get().mode == .version)
         #expect(try CommandLineOptions.parse(["-h"]).get().mode == .help)
+        // Booleans take Go's values after "=".
+        #expect(try CommandLineOptions.parse(["-check-config=true"]).get().mode == .checkConfig)
+        #expect(try CommandLineOptions.parse(["-check-config=false"]).get().mode == .run)
+        #expect(try CommandLineOptions.parse(["-version=0", "-check-config=T"]).get().mode == .checkConfig)
     }
 
-    @Test(arguments: [(["-config"], "flag needs an argument: -config"), (["-bogus"], "flag provided but not defined: -bogus"), (["extra"], "unknown command \"extra\""), (["run", "extra"], "unexpected argument \"extra\"")])
+    @Test(arguments: [(["-config"], "flag needs an argument: -config"), (["-bogus"], "flag provided but not defined: -bogus"), (["extra"], "unknown command \"extra\""), (["run", "extra"], "unexpected argument \"extra\""),
+        (["---config", "x"], "bad flag syntax: ---config"), (["-=x"], "bad flag syntax: -=x"),
+        (["-check-config=maybe"], "invalid boolean value \"maybe\" for -check-config")])
     func refusesBadCommandLines(_ arguments: [String], _ message: String) {
         #expect(CommandLineOptions.parse(arguments) == .failure(UsageError(message)))
     }

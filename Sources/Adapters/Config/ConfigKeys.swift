@@ -11,6 +11,7 @@ enum ConfigKeys {
         "send_queue_frames", "send_queue_bytes", "auth_timeout", "ping_interval", "idle_timeout", "drain_timeout",
         "transports", "sse_heartbeat", "sse_retry",
         "websocket_compression", "websocket_compression_threshold", "websocket_compression_level",
+        "max_connections_per_ip", "handshake_rate_per_ip", "handshake_burst_per_ip", "trusted_proxies",
     ]
 
     static func decode(_ values: [String: ConfigValue], cores: Int) throws(ConfigError) -> WorkerConfig {
@@ -79,6 +80,18 @@ enum ConfigKeys {
             case "websocket_compression": config.webSocketCompression = try bool(value, key)
             case "websocket_compression_threshold": config.webSocketCompressionThreshold = try integer(value, key, in: 0...(1 << 20))
             case "websocket_compression_level": config.webSocketCompressionLevel = try integer(value, key, in: 1...9)
+            case "max_connections_per_ip": config.maxConnectionsPerIP = try integer(value, key, in: 0...1_000_000)
+            case "handshake_rate_per_ip": config.handshakeRatePerIP = try number(value, key, in: 0...1_000_000)
+            case "handshake_burst_per_ip": config.handshakeBurstPerIP = try integer(value, key, in: 0...1_000_000)
+            case "trusted_proxies":
+                var ranges: [AddressRange] = []
+                for text in try stringList(value, key) {
+                    guard let range = AddressRange(text) else {
+                        throw error(value, key, "expected IP addresses or CIDR ranges like 10.0.0.0/8, got \"\(Sanitize.forLog(text))\"")
+                    }
+                    ranges.append(range)
+                }
+                config.trustedProxies = ranges
             default: break
             }
         }
@@ -100,6 +113,16 @@ enum ConfigKeys {
         let expectation = "expected an integer \(range.lowerBound)-\(range.upperBound)"
         guard case .scalar(let text, _, _) = value.node else { throw error(value, key, "\(expectation), got \(kind(value.node))") }
         guard let number = Int(text), range.contains(number) else {
+            throw error(value, key, "\(expectation), got \"\(Sanitize.forLog(text))\"")
+        }
+        return number
+    }
+
+    /// A decimal number such as `0.5` or `20`.
+    static func number(_ value: ConfigValue, _ key: String, in range: ClosedRange<Double>) throws(ConfigError) -> Double {
+        let expectation = "expected a number \(PrometheusText.format(range.lowerBound))-\(PrometheusText.format(range.upperBound))"
+        guard case .scalar(let text, _, _) = value.node else { throw error(value, key, "\(expectation), got \(kind(value.node))") }
+        guard text.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }), let number = Double(text), range.contains(number) else {
             throw error(value, key, "\(expectation), got \"\(Sanitize.forLog(text))\"")
         }
         return number

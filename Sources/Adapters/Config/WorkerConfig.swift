@@ -28,8 +28,16 @@ public struct WorkerConfig: Sendable {
     public var allowedOrigins: [String] = []
     public var logLevel: Logger.Level = .info
     public var logFormat: LogFormat = .logfmt
-    /// Open client connections per node (both listeners); excess connections are refused at accept.
+    /// Open connections on the public port; a handshake beyond it is answered 503.
     public var maxConnections = 16_000
+    /// Admitted browser connections per client address; 0: no limit.
+    public var maxConnectionsPerIP = 0
+    /// Browser handshakes per second per client address (a token bucket); 0: no limit.
+    public var handshakeRatePerIP = 0.0
+    /// The bucket's size; 0: twice the rate.
+    public var handshakeBurstPerIP = 0
+    /// Peers whose forwarded headers name the client (for logs and the per-address limits).
+    public var trustedProxies: [AddressRange] = AddressRange.localAndPrivate
     /// Unsent frames a socket may queue before it is closed with 1013.
     public var sendQueueFrames = 4096
     /// Unsent bytes a socket may queue before it is closed with 1013.
@@ -64,6 +72,9 @@ public struct WorkerConfig: Sendable {
             + "topic_ttl=\(GoDuration.format(topicTTL)) threads=\(threads) "
             + "allowed_origins=\(allowedOrigins.isEmpty ? "*" : allowedOrigins.joined(separator: ",")) "
             + "transports=\(transports.joined(separator: ",")) "
+            + "max_connections=\(maxConnections) max_connections_per_ip=\(maxConnectionsPerIP) "
+            + "handshake_rate_per_ip=\(PrometheusText.format(handshakeRatePerIP)) handshake_burst_per_ip=\(handshakeBurstPerIP) "
+            + "trusted_proxies=\(trustedProxies.map(\.description).joined(separator: ",")) "
             + "websocket_compression=\(webSocketCompression ? "level \(webSocketCompressionLevel) from \(webSocketCompressionThreshold) bytes" : "off")"
     }
 }

@@ -6,12 +6,16 @@ public import Logging
 /// The admission rules every browser transport applies before it starts a subscription.
 ///
 /// The order is the Wavelog protocol's: the topic query (400), the topic's registration (404),
-/// then, after the transport's own handshake checks, the origin (403) and draining (503).
+/// then, after the transport's own handshake checks, the origin (403) and draining (503); then
+/// the node's limits: `max_connections` (503) and the per-address limits (429). Every refusal
+/// is counted by reason on the loop; the limits' refusals are logged through `RefusalLog`.
 public struct Admission: Sendable {
     /// Settings of the rules.
     public struct Policy: Sendable {
         /// Empty: every origin is accepted.
         public var allowedOrigins: Set<String> = []
+        /// Peers whose `X-Forwarded-For` / `X-Real-IP` name the client; any other peer is the client.
+        public var trustedProxies: [AddressRange] = AddressRange.localAndPrivate
 
         public init() {}
     }
@@ -21,11 +25,15 @@ public struct Admission: Sendable {
 
     let broker: Broker
     let policy: Policy
+    let limits: ClientLimits
+    let refusals: RefusalLog
     let logger: Logger
 
-    public init(broker: Broker, policy: Policy, logger: Logger) {
+    public init(broker: Broker, policy: Policy, limits: ClientLimits = ClientLimits(settings: .init()), refusals: RefusalLog? = nil, logger: Logger) {
         self.broker = broker
         self.policy = policy
+        self.limits = limits
+        self.refusals = refusals ?? RefusalLog(logger: logger)
         self.logger = logger
     }
 
@@ -44,7 +52,9 @@ public struct Admission: Sendable {
         let keepAlive = request.head.keepAlive
         let topic: TopicName
         switch requestedTopic(request.head) {
-        case .failure(let refusal): return PlainAnswers.respond(refusal, keepAlive: keepAlive)
+        case .failure(let refusal):
+            connection.loop.metrics.countRefusal("bad_request")
+            return PlainAnswers.respond(refusal, keepAlive: keepAlive)
         case .success(let requested): topic = requested
         }
         if broker.resolveTopic.locally(topic) != nil { return route.answer(request, topic: topic, from: connection) }
@@ -54,8 +64,11 @@ public struct Admission: Sendable {
         return .deferred { [broker] reply in
             broker.resolveTopic.throughCluster(topic) { meta in
                 reply.resume {
-                    guard meta != nil else { return PlainAnswers.respond(.topicNotRegistered, keepAlive: keepAlive) }
                     let (route, request, connection) = confined.value
+                    guard meta != nil else {
+                        connection.loop.metrics.countRefusal("topic_not_registered")
+                        return PlainAnswers.respond(.topicNotRegistered, keepAlive: keepAlive)
+                    }
                     return route.answer(request, topic: topic, from: connection)
                 }
             }
@@ -66,17 +79,40 @@ public struct Admission: Sendable {
     /// - Parameter originRequired: whether a request without `Origin` is refused when an allowlist
     ///   is set. Browsers always send it on a WebSocket handshake, but not on a same-origin
     ///   `EventSource` request.
+    ///
+    /// On success the connection counts against its client address's limits until it closes.
     public func admit(_ head: HTTPRequestHead, from connection: Connection, shard: SubscriberShard, originRequired: Bool) -> Result<String, Refusal> {
+        let client = clientIP(head.headers, peer: connection.peerHost)
         if !policy.allowedOrigins.isEmpty {
             let origin = head.headers.origin
             let allowed = origin.map { policy.allowedOrigins.contains($0) } ?? !originRequired
             guard allowed else {
-                logger.info("origin refused", metadata: ["ip": "\(connection.peerHost)", "origin": "\((origin ?? "").prefix(256))"])
+                refuse("origin", on: connection, metadata: ["ip": "\(client)", "origin": "\((origin ?? "").prefix(256))"])
                 return .failure(.forbidden)
             }
         }
-        if shard.draining { return .failure(.shuttingDown) }
-        return .success(Self.clientIP(head.headers, peer: connection.peerHost))
+        if shard.draining {
+            connection.loop.metrics.countRefusal("draining")
+            return .failure(.shuttingDown)
+        }
+        if connection.isOverBudget {
+            refuse("max_connections", on: connection, metadata: ["ip": "\(client)"])
+            return .failure(.serverFull)
+        }
+        if !limits.isOff && connection.lease == nil {
+            switch limits.admit(client, now: connection.loop.now) {
+            case .success(let lease): connection.lease = lease
+            case .failure(let refusal):
+                refuse(refusal.rawValue, on: connection, metadata: ["ip": "\(client)"])
+                return .failure(refusal == .tooManyConnections ? .tooManyConnections : .tooManyRequests)
+            }
+        }
+        return .success(client)
+    }
+
+    private func refuse(_ reason: String, on connection: Connection, metadata: @autoclosure () -> Logger.Metadata) {
+        connection.loop.metrics.countRefusal(reason)
+        refusals.refused(reason, at: connection.loop.now, metadata: metadata())
     }
 
     /// Whether `origin` may read responses cross-origin (CORS): every origin without an allowlist.
@@ -84,9 +120,14 @@ public struct Admission: Sendable {
         policy.allowedOrigins.isEmpty || policy.allowedOrigins.contains(origin)
     }
 
-    /// The browser's address as a proxy reports it: the first X-Forwarded-For entry, else X-Real-IP,
-    /// else the TCP peer. Bounded here; the log handler escapes it, as it escapes every value.
-    public static func clientIP(_ headers: HTTPHeaders, peer: String) -> String {
+    /// The browser's address: from a trusted proxy, as it reports it; otherwise the TCP peer.
+    public func clientIP(_ headers: HTTPHeaders, peer: String) -> String {
+        policy.trustedProxies.contains(where: { $0.contains(peer) }) ? Self.forwardedClientIP(headers, peer: peer) : peer
+    }
+
+    /// The address a proxy reports: the first X-Forwarded-For entry, else X-Real-IP, else the TCP
+    /// peer. Bounded here; the log handler escapes it, as it escapes every value.
+    static func forwardedClientIP(_ headers: HTTPHeaders, peer: String) -> String {
         if let forwarded = headers.forwardedFor?.split(separator: ",").first?.trimmingSpaces(), !forwarded.isEmpty {
             return String(forwarded.prefix(64))
         }

@@ -14,8 +14,6 @@ public final class SubscriberShard: Drainable {
     let broker: Broker
     let counters: EngineCounters
     let logger: Logger
-    /// This loop's plain counters (deliveries), summed at scrape time.
-    let metrics: LoopMetrics
     var index = SubscriptionIndex<Subscriber>()
     /// Admitted connections, authenticated or not: what a drain must reach.
     private var members: [ObjectIdentifier: Subscriber] = [:]
@@ -27,11 +25,10 @@ public final class SubscriberShard: Drainable {
     private let inUse = Atomic<UInt64>(0)
     public private(set) var draining = false
 
-    public init(loop: EventLoop, broker: Broker, counters: EngineCounters, metrics: LoopMetrics = LoopMetrics(), logger: Logger) {
+    public init(loop: EventLoop, broker: Broker, counters: EngineCounters, logger: Logger) {
         self.loop = loop
         self.broker = broker
         self.counters = counters
-        self.metrics = metrics
         self.logger = logger
     }
 
@@ -58,7 +55,10 @@ public final class SubscriberShard: Drainable {
     public func authenticate(_ subscriber: Subscriber, message: AuthMessage) -> Result<Subscription, AuthFailure> {
         let wasSubscribed = index.subscription(of: subscriber) != nil
         let result = broker.authenticateSubscriber(subscriber, topic: subscriber.topic, message: message, into: &index)
-        if case .success = result, !wasSubscribed { adjust(subscriber.format, by: 1) }
+        switch result {
+        case .success: if !wasSubscribed { adjust(subscriber.format, by: 1) }
+        case .failure(let failure): loop.metrics.countAuthFailure(failure.reason)
+        }
         return result
     }
 
@@ -84,7 +84,7 @@ public final class SubscriberShard: Drainable {
     /// O(subscribers of the topic on this loop); no allocation, copy or encoding per subscriber.
     public func deliver(_ event: EncodedEvent) {
         let subscribers = index.subscribers(of: event.topic)
-        metrics.deliveries &+= subscribers.count  // one addition per publish, not per delivery
+        loop.metrics.deliveries &+= subscribers.count  // one addition per publish, not per delivery
         for subscriber in subscribers {
             guard let frame = event.frame(for: subscriber.format) else { continue }
             if !subscriber.connection.send(frame) { closeSlow(subscriber) }

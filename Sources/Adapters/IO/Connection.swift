@@ -44,14 +44,23 @@ public final class Connection: LoopHandler, Flushable {
     private let limits: WriteQueue.Limits
     private var isDirty = false
     private let budget: ConnectionBudget?
+    /// Accepted beyond `max_connections`, only to be told so: a browser handshake on it is
+    /// answered 503 instead of being reset, and a health probe is still served.
+    public let isOverBudget: Bool
+    /// What the connection holds while it is open (a per-address slot); released on close.
+    public var lease: (any ConnectionLease)?
 
-    init(descriptor: Int32, id: UInt64, peerHost: String, loop: EventLoop, limits: WriteQueue.Limits, budget: ConnectionBudget?) {
+    init(
+        descriptor: Int32, id: UInt64, peerHost: String, loop: EventLoop, limits: WriteQueue.Limits, budget: ConnectionBudget?,
+        isOverBudget: Bool = false
+    ) {
         self.descriptor = descriptor
         self.id = id
         self.peerHost = peerHost
         self.loop = loop
         self.limits = limits
         self.budget = budget
+        self.isOverBudget = isOverBudget
     }
 
     /// Frames waiting to be written.
@@ -119,6 +128,7 @@ public final class Connection: LoopHandler, Flushable {
             guard case .processed(let written) = result else { break }
             queue.consume(written)
             writtenThisTurn += written
+            loop.metrics.bytesSent &+= written
         }
         if queue.isEmpty {
             if state == .closingAfterFlush {
@@ -158,6 +168,7 @@ public final class Connection: LoopHandler, Flushable {
                 close()
                 return
             case .processed(let count):
+                loop.metrics.bytesReceived &+= count
                 if state == .open {
                     handler?.received(UnsafeRawBufferPointer(rebasing: buffer[0..<count]), on: self)
                 }
@@ -202,6 +213,8 @@ public final class Connection: LoopHandler, Flushable {
         Syscall.close(descriptor)
         queue.removeAll()
         budget?.release()
+        lease?.release()
+        lease = nil
         let handler = self.handler
         self.handler = nil  // Break the handler ↔ connection cycle.
         handler?.connectionClosed(self)

@@ -14,6 +14,8 @@ public final class EventLoop: @unchecked Sendable {
     public static let readBufferSize = 64 * 1024
 
     public let index: Int
+    /// This loop's counters; written only on this loop (see `LoopMetrics`).
+    public let metrics = LoopMetrics()
     private let poller: any Poller
     private var slots: [Slot] = []
     private var events: [PollerEvent] = Array(repeating: PollerEvent(descriptor: -1, generation: 0, readable: false, writable: false, hangup: false), count: 256)

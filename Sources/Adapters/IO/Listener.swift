@@ -18,6 +18,7 @@ public final class Listener: LoopHandler {
     private let budget: ConnectionBudget
     private let limits: WriteQueue.Limits
     private let logger: Logger
+    private let refusals: RefusalLog
     private var nextConnection: UInt64 = 0
     private var isOpen = true
 
@@ -26,7 +27,7 @@ public final class Listener: LoopHandler {
     ///   - key: the configuration key of the address, named in bind errors.
     public init(
         address: SocketAddress, key: String, loop: EventLoop, transport: any Transport, budget: ConnectionBudget,
-        queueLimits: (frames: Int, bytes: Int), logger: Logger
+        queueLimits: (frames: Int, bytes: Int), refusals: RefusalLog? = nil, logger: Logger
     ) throws(SystemError) {
         descriptor = try Self.bind(address, key: key)
         var bound = address
@@ -37,6 +38,7 @@ public final class Listener: LoopHandler {
         self.budget = budget
         self.limits = WriteQueue.Limits(maxFrames: queueLimits.frames, maxBytes: queueLimits.bytes)
         self.logger = logger
+        self.refusals = refusals ?? RefusalLog(logger: logger)
         do {
             try loop.register(descriptor, interest: .readable, handler: self)
         } catch {
@@ -112,16 +114,19 @@ public final class Listener: LoopHandler {
                 return
             }
             guard case .processed(let client) = result else { return }
-            guard budget.acquire() else {
+            let grant = budget.acquire()
+            guard grant != .refused else {
+                // Even the overflow is full: nothing left to answer with.
                 Syscall.close(client)
-                logger.warning("connection refused", metadata: ["reason": "max_connections", "limit": "\(budget.limit)"])
+                loop.metrics.countRefusal("max_connections")
+                refusals.refused("max_connections", at: loop.now, metadata: ["limit": "\(budget.limit)", "listener": "\(address)"])
                 continue
             }
             nextConnection &+= 1
             let connection = Connection(
                 descriptor: client, id: nextConnection << 8 | UInt64(loop.index & 0xFF),
                 peerHost: SocketAddress(storage: peer, length: peerLength).host,
-                loop: loop, limits: limits, budget: budget)
+                loop: loop, limits: limits, budget: budget, isOverBudget: grant == .overBudget)
             do {
                 try loop.register(client, interest: .readable, handler: connection)
             } catch {

@@ -8,6 +8,11 @@ public protocol ConnectionHandler: AnyObject {
     func connectionClosed(_ connection: Connection)
 }
 
+/// Something a connection holds while it is open, given back when it closes.
+public protocol ConnectionLease: AnyObject {
+    func release()
+}
+
 /// Something on one loop that holds connections and must hear about shutdown.
 public protocol Drainable: AnyObject {
     /// Shutdown has begun: stop taking new work and start closing gracefully.

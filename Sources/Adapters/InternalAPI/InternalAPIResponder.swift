@@ -22,16 +22,13 @@ public final class InternalAPIResponder: HTTPResponder {
         }
     }
 
-    private let metrics: LoopMetrics
     private let registry: MetricsRegistry?
 
     /// - Parameters:
-    ///   - metrics: this loop's counters (publishes).
     ///   - registry: answers `GET /metrics`; nil leaves the route out.
-    public init(broker: Broker, secret: SharedSecret, metrics: LoopMetrics = LoopMetrics(), registry: MetricsRegistry? = nil, logger: Logger) {
+    public init(broker: Broker, secret: SharedSecret, registry: MetricsRegistry? = nil, logger: Logger) {
         self.broker = broker
         self.secret = secret
-        self.metrics = metrics
         self.registry = registry
         self.logger = logger
         self.canned = Canned()
@@ -89,7 +86,7 @@ public final class InternalAPIResponder: HTTPResponder {
                 }
             }
         case .unregister: answer = unregister(request.body).map { PlainAnswers.frame($0, keepAlive: keepAlive) } ?? canned.ok.frame(keepAlive: keepAlive)
-        case .publish: answer = publish(request.body).map { PlainAnswers.frame($0, keepAlive: keepAlive) } ?? canned.ok.frame(keepAlive: keepAlive)
+        case .publish: answer = publish(request.body, counting: connection.loop.metrics).map { PlainAnswers.frame($0, keepAlive: keepAlive) } ?? canned.ok.frame(keepAlive: keepAlive)
         case .ready:
             // Extension for load balancers: 503 while the cluster link is down.
             let connected = broker.reportStatus(includeTopicLists: false).clusterConnected ?? true
@@ -148,7 +145,7 @@ public final class InternalAPIResponder: HTTPResponder {
     }
 
     /// nil when published; otherwise the refusal.
-    private func publish(_ body: [UInt8]) -> PlainAnswer? {
+    private func publish(_ body: [UInt8], counting metrics: LoopMetrics) -> PlainAnswer? {
         body.withUnsafeBufferPointer { buffer in
             let topic: TopicName
             let payload: JSONPayload

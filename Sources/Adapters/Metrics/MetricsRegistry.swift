@@ -8,7 +8,7 @@ internal import Synchronization
 /// `execute` and answers when the last one has replied.
 public final class MetricsRegistry: @unchecked Sendable {
     // Written only before the loops start (App wiring); read-only afterwards.
-    private var loops: [(EventLoop, LoopMetrics)] = []
+    private var loops: [EventLoop] = []
     private var transports: [(name: String, formats: [WireFormat])] = []
     let broker: Broker
     let counters: EngineCounters
@@ -21,8 +21,8 @@ public final class MetricsRegistry: @unchecked Sendable {
     }
 
     /// Adds a loop's counters. Call before the loops start.
-    public func attach(_ metrics: LoopMetrics, of loop: EventLoop) {
-        loops.append((loop, metrics))
+    public func attach(_ loop: EventLoop) {
+        loops.append(loop)
     }
 
     /// Names the wire formats of one transport, so connections are reported by transport.
@@ -33,10 +33,9 @@ public final class MetricsRegistry: @unchecked Sendable {
     /// Gathers every loop's counters and calls `done` (on the last loop to answer) with the text.
     func scrape(_ done: @escaping @Sendable (String) -> Void) {
         let pending = Mutex<(left: Int, sum: LoopMetrics.Snapshot)>((loops.count, LoopMetrics.Snapshot()))
-        for (loop, metrics) in loops {
-            let confined = LoopBound(metrics)
-            loop.execute { [self] _ in
-                let snapshot = confined.value.snapshot
+        for loop in loops {
+            loop.execute { [self] loop in
+                let snapshot = loop.metrics.snapshot
                 let finished = pending.withLock { state -> LoopMetrics.Snapshot? in
                     state.sum = state.sum + snapshot
                     state.left -= 1
@@ -68,6 +67,20 @@ public final class MetricsRegistry: @unchecked Sendable {
         }
         if let unsent = status.clusterUnsent {
             text.counter("wavelog_cluster_unsent_total", "Publishes not fanned out through Redis while its link was down.", Double(unsent))
+        }
+        if let reconnects = status.clusterReconnects {
+            text.counter("wavelog_cluster_reconnects_total", "Times the Redis link came back after it was lost.", Double(reconnects))
+        }
+        text.counter("wavelog_bytes_received_total", "Bytes read from every socket of the node, both ports.", Double(loopTotals.bytesReceived))
+        text.counter("wavelog_bytes_sent_total", "Bytes written to every socket of the node, both ports.", Double(loopTotals.bytesSent))
+        for (code, count) in loopTotals.closes.sorted(by: { $0.key < $1.key }) {
+            text.counter("wavelog_closes_total", "WebSocket close frames the node sent, by close code.", labels: [("code", String(code))], Double(count))
+        }
+        for (reason, count) in loopTotals.authFailures.sorted(by: { $0.key < $1.key }) {
+            text.counter("wavelog_auth_failures_total", "Subscribers refused at authentication, by reason.", labels: [("reason", reason)], Double(count))
+        }
+        for (reason, count) in loopTotals.refusals.sorted(by: { $0.key < $1.key }) {
+            text.counter("wavelog_refused_total", "Connections and handshakes refused before a subscription, by reason.", labels: [("reason", reason)], Double(count))
         }
         let process = ProcessFigures.read()
         text.counter("process_cpu_seconds_total", "User and system CPU time of the process.", process.cpuSeconds)

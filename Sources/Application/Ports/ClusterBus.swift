@@ -31,9 +31,12 @@ public struct ClusterHealth: Sendable, Equatable {
     public var connected: Bool
     /// Publishes delivered locally but not fanned out because the link was down.
     public var publishesNotFannedOut: Int
+    /// Times a lost link to the other nodes was re-established.
+    public var reconnects: Int
 
-    public init(connected: Bool, publishesNotFannedOut: Int) {
+    public init(connected: Bool, publishesNotFannedOut: Int, reconnects: Int = 0) {
         self.connected = connected
         self.publishesNotFannedOut = publishesNotFannedOut
+        self.reconnects = reconnects
     }
 }

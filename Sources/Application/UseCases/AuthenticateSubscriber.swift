@@ -18,6 +18,15 @@ public enum AuthFailure: Error, Sendable, Equatable {
     case unauthorized(TokenRejection)
     /// The topic was unregistered or expired between the handshake and the auth message.
     case topicNotRegistered
+
+    /// The reason in logs and metrics: `auth_required`, `topic_not_registered` or the token's rejection.
+    public var reason: String {
+        switch self {
+        case .authRequired: "auth_required"
+        case .unauthorized(let rejection): rejection.rawValue
+        case .topicNotRegistered: "topic_not_registered"
+        }
+    }
 }
 
 /// What a successful authentication grants.

@@ -41,6 +41,7 @@ public struct ReportStatus: Sendable {
         )
         snapshot.clusterConnected = health?.connected
         snapshot.clusterUnsent = health?.publishesNotFannedOut
+        snapshot.clusterReconnects = health?.reconnects
         return snapshot
     }
 }

@@ -161,6 +161,22 @@ struct YAMLConfigLoaderTests {
         #expect(config.allowedOrigins == ["https://a", "https://b"])
     }
 
+    @Test func theLimitsAndTrustedProxiesAreRead() throws {
+        let config = try load(
+            secretLine + "max_connections_per_ip: 50\nhandshake_rate_per_ip: 0.5\ntrusted_proxies: [10.1.0.0/16, \"::1\"]\n",
+            environment: ["WAVELOG_HANDSHAKE_BURST_PER_IP": "20"]
+        ).config
+        #expect(config.maxConnectionsPerIP == 50)
+        #expect(config.handshakeRatePerIP == 0.5)
+        #expect(config.handshakeBurstPerIP == 20)
+        #expect(config.trustedProxies.map(\.description) == ["10.1.0.0/16", "::1"])
+        let defaults = try load(secretLine).config
+        #expect(defaults.maxConnectionsPerIP == 0 && defaults.handshakeRatePerIP == 0)
+        #expect(defaults.trustedProxies.contains { $0.contains("127.0.0.1") })
+        #expect(error(secretLine + "trusted_proxies: [10.0.0.0/40]\n")?.description
+            == "config: trusted_proxies: expected IP addresses or CIDR ranges like 10.0.0.0/8, got \"10.0.0.0/40\" (line 2, column 18)")
+    }
+
     @Test func environmentErrorsNameTheVariable() {
         #expect(error(secretLine, environment: ["WAVELOG_WS_PORT": "x"])?.description
             == "config: ws_port: expected an integer 0-65535, got \"x\" (from WAVELOG_WS_PORT)")

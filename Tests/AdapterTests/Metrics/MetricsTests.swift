@@ -27,14 +27,14 @@ struct MetricsTests {
     @Test func aScrapeSumsTheCountersOfEveryLoopOnTheirOwnLoops() throws {
         let node = try NodeHarness()
         let registry = MetricsRegistry(broker: node.broker, counters: node.counters, version: "t")
-        let perLoop = node.shards.map { _ in LoopMetrics() }
-        for (shard, metrics) in zip(node.shards, perLoop) { registry.attach(metrics, of: shard.loop) }
-        for (index, (shard, metrics)) in zip(node.shards, perLoop).enumerated() {
-            let confined = LoopBound(metrics)
+        for shard in node.shards { registry.attach(shard.loop) }
+        for (index, shard) in node.shards.enumerated() {
             let done = DispatchSemaphore(value: 0)
-            shard.loop.execute { _ in
-                confined.value.publishes += index + 1
-                confined.value.deliveries += 10 * (index + 1)
+            shard.loop.execute { loop in
+                loop.metrics.publishes += index + 1
+                loop.metrics.deliveries += 10 * (index + 1)
+                loop.metrics.countClose(1013)
+                loop.metrics.countRefusal("per_ip_rate")
                 done.signal()
             }
             #expect(done.wait(timeout: .now() + 10) == .success)
@@ -49,5 +49,7 @@ struct MetricsTests {
         let output = try #require(text.withLock { $0 })
         #expect(output.contains("\nwavelog_publishes_total 3\n"))
         #expect(output.contains("\nwavelog_deliveries_total 30\n"))
+        #expect(output.contains("\nwavelog_closes_total{code=\"1013\"} \(node.shards.count)\n"))
+        #expect(output.contains("\nwavelog_refused_total{reason=\"per_ip_rate\"} \(node.shards.count)\n"))
     }
 }

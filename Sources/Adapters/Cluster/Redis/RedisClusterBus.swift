@@ -27,6 +27,7 @@ public final class RedisClusterBus: ClusterBus, @unchecked Sendable {
     private let linkUp = Atomic<Bool>(false)
     private let notFannedOut = Atomic<Int>(0)
     private let received = Atomic<Int>(0)
+    private let reconnects = Atomic<Int>(0)
 
     /// - Parameters:
     ///   - loop: the loop the Redis connections live on.
@@ -45,7 +46,9 @@ public final class RedisClusterBus: ClusterBus, @unchecked Sendable {
     public var nodeCount: Int? { nodes.load(ordering: .relaxed) }
 
     public var health: ClusterHealth? {
-        ClusterHealth(connected: linkUp.load(ordering: .relaxed), publishesNotFannedOut: publishesNotFannedOut)
+        ClusterHealth(
+            connected: linkUp.load(ordering: .relaxed), publishesNotFannedOut: publishesNotFannedOut,
+            reconnects: reconnects.load(ordering: .relaxed))
     }
 
     /// Publishes that reached local subscribers but not Redis (it was down).
@@ -68,11 +71,17 @@ public final class RedisClusterBus: ClusterBus, @unchecked Sendable {
     }
 
     private func startOnLoop() {
-        subscriber.onReady = { [weak self] in self?.subscribe() }
+        subscriber.onReady = { [weak self] in
+            guard let self else { return }
+            if subscriber.reconnects > 0 { reconnects.wrappingAdd(1, ordering: .relaxed) }
+            subscribe()
+        }
         subscriber.onLost = { [weak self] in self?.nodes.store(0, ordering: .relaxed) }
         publisher.onReady = { [weak self] in
-            self?.linkUp.store(true, ordering: .relaxed)
-            self?.refreshNodeCount()
+            guard let self else { return }
+            if publisher.reconnects > 0 { reconnects.wrappingAdd(1, ordering: .relaxed) }
+            linkUp.store(true, ordering: .relaxed)
+            refreshNodeCount()
         }
         publisher.onLost = { [weak self] in self?.linkUp.store(false, ordering: .relaxed) }
         publisher.start()

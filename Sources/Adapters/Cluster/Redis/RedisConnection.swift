@@ -31,6 +31,8 @@ public final class RedisConnection: LoopHandler, Flushable {
     private var backoff = RedisConnection.initialBackoff
     private var everConnected = false
     public private(set) var state: State = .disconnected
+    /// Logins after the first: how often a lost connection came back.
+    public private(set) var reconnects = 0
 
     /// Called on the loop once the connection is logged in and usable.
     public var onReady: (() -> Void)?
@@ -141,6 +143,7 @@ public final class RedisConnection: LoopHandler, Flushable {
             state = .ready
             backoff = Self.initialBackoff
             logger.info("redis connected", metadata: ["redis": "\(endpoint)", "connection": "\(name)"])
+            if everConnected { reconnects += 1 }
             everConnected = true
             onReady?()
             return

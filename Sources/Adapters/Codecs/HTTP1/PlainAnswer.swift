@@ -5,7 +5,8 @@
 public enum PlainAnswer: Int, CaseIterable, Sendable, Error {
     case badRequest, missingTopic, missingPayload, authRequired, unauthorized, forbidden, notFound,
         topicNotRegistered, methodNotAllowed, requestTimeout, payloadTooLarge, upgradeRequired,
-        headersTooLarge, shuttingDown, redisUnavailable, versionNotSupported, ready
+        headersTooLarge, shuttingDown, redisUnavailable, versionNotSupported, ready,
+        serverFull, tooManyConnections, tooManyRequests
 
     /// The table: status and body text of each answer.
     public var status: HTTPStatus {
@@ -19,7 +20,8 @@ public enum PlainAnswer: Int, CaseIterable, Sendable, Error {
         case .payloadTooLarge: .payloadTooLarge
         case .upgradeRequired: .upgradeRequired
         case .headersTooLarge: .headersTooLarge
-        case .shuttingDown, .redisUnavailable: .serviceUnavailable
+        case .shuttingDown, .redisUnavailable, .serverFull: .serviceUnavailable
+        case .tooManyConnections, .tooManyRequests: .tooManyRequests
         case .versionNotSupported: .versionNotSupported
         case .ready: .ok
         }
@@ -44,6 +46,18 @@ public enum PlainAnswer: Int, CaseIterable, Sendable, Error {
         case .redisUnavailable: "redis unavailable"
         case .versionNotSupported: "http version not supported"
         case .ready: "ready"
+        case .serverFull: "server full"
+        case .tooManyConnections: "too many connections"
+        case .tooManyRequests: "too many requests"
+        }
+    }
+
+    /// Refusals after which the connection is closed whatever the client asked: the node is
+    /// going away or full, or the client is over its limits, so its descriptor is better freed.
+    public var endsConnection: Bool {
+        switch self {
+        case .shuttingDown, .serverFull, .tooManyConnections, .tooManyRequests: true
+        default: false
         }
     }
 

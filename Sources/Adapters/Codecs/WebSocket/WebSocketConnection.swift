@@ -65,6 +65,7 @@ public final class WebSocketConnection: ConnectionHandler, UpgradedConnectionHan
         guard !closeSent, connection.state == .open else { return }
         for frame in preface { connection.send(frame) }
         closeSent = true
+        connection.loop.metrics.countClose(code ?? 1005)
         connection.send(closeFrame ?? WebSocketFrameEncoder.close(code: code))
         connection.closeAfterFlush()
         notifyClosed()

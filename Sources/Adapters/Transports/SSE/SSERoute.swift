@@ -26,8 +26,7 @@ final class SSERoute: RouteHandler, TopicRoute {
         let keepAlive = head.keepAlive
         let clientIP: String
         switch context.admission.admit(head, from: connection, shard: context.shard, originRequired: false) {
-        case .failure(.shuttingDown): return PlainAnswers.respond(.shuttingDown, keepAlive: false)
-        case .failure(let refusal): return PlainAnswers.respond(refusal, keepAlive: keepAlive)
+        case .failure(let refusal): return PlainAnswers.respond(refusal, keepAlive: keepAlive && !refusal.endsConnection)
         case .success(let address): clientIP = address
         }
         let stream = SSEStream(connection: connection, topic: topic, clientIP: clientIP, route: self)
@@ -42,14 +41,14 @@ final class SSERoute: RouteHandler, TopicRoute {
             let origin = head.headers.origin.flatMap { context.admission.allowsCrossOrigin($0) ? $0 : nil }
             return .upgrade(transport.frames.head(origin: origin), stream)
         case .failure(let failure):
-            let (answer, reason): (PlainAnswer, String)
+            let answer: PlainAnswer
             switch failure {
-            case .authRequired: (answer, reason) = (.authRequired, "auth_required")
-            case .unauthorized(let rejection): (answer, reason) = (.unauthorized, rejection.rawValue)
-            case .topicNotRegistered: (answer, reason) = (.topicNotRegistered, "topic_not_registered")
+            case .authRequired: answer = .authRequired
+            case .unauthorized: answer = .unauthorized
+            case .topicNotRegistered: answer = .topicNotRegistered
             }
             context.logger.info("client unauthorized", metadata: [
-                "ip": "\(clientIP)", "topic": "\(topic.value)", "reason": "\(reason)", "transport": "sse",
+                "ip": "\(clientIP)", "topic": "\(topic.value)", "reason": "\(failure.reason)", "transport": "sse",
             ])
             return PlainAnswers.respond(answer, keepAlive: keepAlive)
         }

@@ -62,13 +62,8 @@ final class SubscriberSession: Subscriber, WebSocketEndpoint {
             ])
         case .failure(let failure):
             state = .ended
-            let (frame, reason): (EncodedFrame, String)
-            switch failure {
-            case .authRequired: (frame, reason) = (route.frames.authRequired, "auth_required")
-            case .unauthorized(let rejection): (frame, reason) = (route.frames.unauthorized, rejection.rawValue)
-            case .topicNotRegistered: (frame, reason) = (route.frames.unauthorized, "topic_not_registered")
-            }
-            route.logger.info("client unauthorized", metadata: ["ip": "\(clientIP)", "topic": "\(topic.value)", "reason": "\(reason)"])
+            let frame = failure == .authRequired ? route.frames.authRequired : route.frames.unauthorized
+            route.logger.info("client unauthorized", metadata: ["ip": "\(clientIP)", "topic": "\(topic.value)", "reason": "\(failure.reason)"])
             socket.close(code: CloseCode.policyViolation, preface: [frame], closeFrame: route.frames.closePolicy)
         }
     }

@@ -114,12 +114,15 @@ final class WebSocketRoute: RouteHandler, TopicRoute {
         let key: String
         switch WebSocketHandshake.validate(head) {
         case .success(let clientKey): key = clientKey
-        case .failure(.notWebSocket): return PlainAnswers.respond(.badRequest, keepAlive: keepAlive)
-        case .failure(.unsupportedVersion): return PlainAnswers.respond(.upgradeRequired, keepAlive: keepAlive)
+        case .failure(.notWebSocket):
+            connection.loop.metrics.countRefusal("bad_request")
+            return PlainAnswers.respond(.badRequest, keepAlive: keepAlive)
+        case .failure(.unsupportedVersion):
+            connection.loop.metrics.countRefusal("upgrade_required")
+            return PlainAnswers.respond(.upgradeRequired, keepAlive: keepAlive)
         }
         switch context.admission.admit(head, from: connection, shard: context.shard, originRequired: true) {
-        case .failure(.shuttingDown): return PlainAnswers.respond(.shuttingDown, keepAlive: false)
-        case .failure(let refusal): return PlainAnswers.respond(refusal, keepAlive: keepAlive)
+        case .failure(let refusal): return PlainAnswers.respond(refusal, keepAlive: keepAlive && !refusal.endsConnection)
         case .success(let clientIP):
             // Compression only when offered and on; an offer we cannot honour is declined by
             // answering without the extension, never by failing the handshake.
