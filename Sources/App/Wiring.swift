@@ -116,10 +116,11 @@ enum Wiring {
                     drainables: [internalTransport, publicTransport, shard] + drainables)
             }
             node.budget = budget
-            logger.info("listening", metadata: [
-                "ws": "\(publicAddress)", "internal": "\(internalAddress)", "threads": "\(config.threads)",
-                "version": "\(version)", "config": "\(config.summary)",
-            ])
+            var startup: Logger.Metadata = [
+                "ws": "\(publicAddress)", "internal": "\(internalAddress)", "threads": "\(config.threads)", "version": "\(version)",
+            ]
+            for (key, value) in config.summaryFields { startup["config.\(key)"] = "\(value)" }
+            logger.info("listening", metadata: startup)
         } catch {
             logger.critical("cannot start", metadata: ["reason": "\(error)"])
             printFatal("wavelog-worker: \(error)")
@@ -162,10 +163,19 @@ enum Wiring {
         var sse = SSETransport.Settings()
         sse.heartbeatInterval = config.sseHeartbeat
         sse.retry = config.sseRetry
-        return [
+        var transports: [(name: String, transport: any BrowserTransport)] = [
             (WebSocketTransport.name, WebSocketTransport(settings: webSocket, formats: formats)),
             (SSETransport.name, SSETransport(settings: sse, formats: formats)),
         ]
+        if !config.pusherApps.isEmpty {
+            var pusher = PusherTransport.Settings()
+            pusher.apps = config.pusherApps
+            pusher.activityTimeout = config.pusherActivityTimeout
+            pusher.webSocket.pingInterval = config.pingInterval
+            pusher.webSocket.idleTimeout = config.idleTimeout
+            transports.append((PusherTransport.name, PusherTransport(settings: pusher, formats: formats)))
+        }
+        return transports
     }
 
     private static func reap(_ broker: Broker, _ loop: EventLoop) {

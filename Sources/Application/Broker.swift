@@ -13,6 +13,7 @@ public struct Broker: Sendable {
     public let reportStatus: ReportStatus
     public let reapExpiredTopics: ReapExpiredTopics
     public let resolveTopic: ResolveTopic
+    public let broadcastEvent: BroadcastEvent
     private let topics: any TopicStore
     private let clock: any Clock
 
@@ -55,6 +56,7 @@ public struct Broker: Sendable {
         )
         reapExpiredTopics = ReapExpiredTopics(topics: ports.topics, clock: ports.clock, logger: logger)
         resolveTopic = ResolveTopic(topics: ports.topics, clock: ports.clock)
+        broadcastEvent = BroadcastEvent(bus: ports.bus)
         topics = ports.topics
         clock = ports.clock
     }

@@ -32,6 +32,43 @@ public struct TopicName: Hashable, Sendable, Comparable, CustomStringConvertible
         value = uncheckedValue
     }
 
+    /// Marks a topic of a transport's own namespace. Registered topics hold no control
+    /// character, so a namespaced topic can never equal one: a Pusher channel and a Wavelog
+    /// topic of the same name are different topics by construction.
+    static let namespaceMark: UInt8 = 0x01
+
+    /// `name` in `namespace` (`\u{1}namespace\u{1}name`); nil when empty or over the length limit.
+    public static func namespaced(_ namespace: String, _ name: String) -> TopicName? {
+        guard !name.isEmpty else { return nil }
+        var text = "\u{1}" + namespace + "\u{1}" + name
+        guard text.utf8.count <= Self.maxByteCount else { return nil }
+        text.makeContiguousUTF8()
+        return TopicName(uncheckedValue: text)
+    }
+
+    /// A topic as it travels between nodes: a registrable name, or a namespaced one.
+    public init?(wireValue: String) {
+        if wireValue.utf8.first == Self.namespaceMark {
+            let parts = wireValue.utf8.dropFirst().split(separator: Self.namespaceMark, maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, let namespace = String(parts[0]), let name = String(parts[1]),
+                let topic = TopicName.namespaced(namespace, name)
+            else { return nil }
+            self = topic
+        } else {
+            self.init(wireValue)
+        }
+    }
+
+    /// Whether the topic belongs to a transport's namespace rather than to the registry.
+    public var isNamespaced: Bool { value.utf8.first == Self.namespaceMark }
+
+    /// Whether the topic is in `namespace`.
+    public func isIn(namespace: String) -> Bool {
+        guard isNamespaced else { return false }
+        let rest = value.utf8.dropFirst()
+        return rest.starts(with: namespace.utf8) && rest.dropFirst(namespace.utf8.count).first == Self.namespaceMark
+    }
+
     /// The last `.`-separated segment, which legacy `session_id` tokens bind to.
     public var lastSegment: Substring {
         guard let dot = value.utf8.lastIndex(of: UInt8(ascii: ".")) else { return value[...] }

@@ -36,6 +36,10 @@ public struct WorkerConfig: Sendable {
     public var handshakeRatePerIP = 0.0
     /// The bucket's size; 0: twice the rate.
     public var handshakeBurstPerIP = 0
+    /// The Pusher apps of `/app/{key}` and `/apps/{id}`; none: the Pusher transport is off.
+    public var pusherApps: [PusherAppSettings] = []
+    /// The `activity_timeout` Pusher clients are told: they ping after this much silence.
+    public var pusherActivityTimeout: Duration = .seconds(30)
     /// Peers whose forwarded headers name the client (for logs and the per-address limits).
     public var trustedProxies: [AddressRange] = AddressRange.localAndPrivate
     /// Unsent frames a socket may queue before it is closed with 1013.
@@ -49,7 +53,7 @@ public struct WorkerConfig: Sendable {
     /// The browser transports on the public port, by name.
     public var transports: [String] = WorkerConfig.transportNames
     /// Every transport this build has, in their default order.
-    public static let transportNames = ["websocket", "sse"]
+    public static let transportNames = ["websocket", "sse", "pusher"]
     public var sseHeartbeat: Duration = .seconds(25)
     public var sseRetry: Duration = .seconds(3)
     /// permessage-deflate for WebSocket clients that offer it.
@@ -66,15 +70,28 @@ public struct WorkerConfig: Sendable {
 
     /// One line for the start-up log; never the secret.
     public var summary: String {
-        let wsAddress = wsBind.isEmpty ? "*" : wsBind
-        let cluster = redis.map { "redis=\($0) redis_prefix=\(redisPrefix)" } ?? "redis=none"
-        return "ws=\(wsAddress):\(wsPort) internal=\(internalBind):\(internalPort) \(cluster) "
-            + "topic_ttl=\(GoDuration.format(topicTTL)) threads=\(threads) "
-            + "allowed_origins=\(allowedOrigins.isEmpty ? "*" : allowedOrigins.joined(separator: ",")) "
-            + "transports=\(transports.joined(separator: ",")) "
-            + "max_connections=\(maxConnections) max_connections_per_ip=\(maxConnectionsPerIP) "
-            + "handshake_rate_per_ip=\(PrometheusText.format(handshakeRatePerIP)) handshake_burst_per_ip=\(handshakeBurstPerIP) "
-            + "trusted_proxies=\(trustedProxies.map(\.description).joined(separator: ",")) "
-            + "websocket_compression=\(webSocketCompression ? "level \(webSocketCompressionLevel) from \(webSocketCompressionThreshold) bytes" : "off")"
+        summaryFields.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+    }
+
+    /// The effective configuration as key-value pairs for the start-up log line, one field per
+    /// setting (a single value would be cut at the log's value limit); never a secret.
+    public var summaryFields: [(key: String, value: String)] {
+        var fields: [(key: String, value: String)] = [
+            ("ws_bind", wsBind.isEmpty ? "*" : wsBind), ("ws_port", "\(wsPort)"),
+            ("internal_bind", internalBind), ("internal_port", "\(internalPort)"),
+            ("redis", redis.map { "\($0)" } ?? "none"),
+        ]
+        if redis != nil { fields.append(("redis_prefix", redisPrefix)) }
+        fields += [
+            ("topic_ttl", GoDuration.format(topicTTL)), ("threads", "\(threads)"),
+            ("allowed_origins", allowedOrigins.isEmpty ? "*" : allowedOrigins.joined(separator: ",")),
+            ("transports", transports.joined(separator: ",")),
+            ("max_connections", "\(maxConnections)"), ("max_connections_per_ip", "\(maxConnectionsPerIP)"),
+            ("handshake_rate_per_ip", PrometheusText.format(handshakeRatePerIP)), ("handshake_burst_per_ip", "\(handshakeBurstPerIP)"),
+            ("trusted_proxies", trustedProxies.map(\.description).joined(separator: ",")),
+            ("pusher_apps", pusherApps.isEmpty ? "none" : pusherApps.map { "\($0.id)/\($0.key)" }.joined(separator: ",")),
+            ("websocket_compression", webSocketCompression ? "level \(webSocketCompressionLevel) from \(webSocketCompressionThreshold) bytes" : "off"),
+        ]
+        return fields
     }
 }

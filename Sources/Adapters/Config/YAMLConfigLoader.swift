@@ -69,6 +69,7 @@ public enum YAMLConfigLoader {
             values[key] = ConfigValue(
                 node: .scalar(text, quoted: false, SourceMark(line: 0, column: 0)), environmentVariable: variable)
         }
+        if let app = try PusherAppsKey.singleApp(from: environment) { values[PusherAppsKey.key] = app }
         warnings += try SecretFile.resolve(&values)
         let config = try ConfigKeys.decode(values, cores: cores)
         return LoadedConfig(config: config, warnings: warnings)

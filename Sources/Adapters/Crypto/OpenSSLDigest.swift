@@ -22,6 +22,16 @@ public enum OpenSSLDigest {
         return digest
     }
 
+    /// MD5 of `bytes`, for the Pusher HTTP API's `body_md5` (a checksum there, not security).
+    public static func md5(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
+        var digest = [UInt8](repeating: 0, count: Int(MD5_DIGEST_LENGTH))
+        var state = MD5_CTX()
+        MD5_Init(&state)
+        if let base = bytes.baseAddress { MD5_Update(&state, base, bytes.count) }
+        digest.withUnsafeMutableBufferPointer { _ = MD5_Final($0.baseAddress, &state) }
+        return digest
+    }
+
     /// `count` bytes from OpenSSL's CSPRNG; nil only if the generator could not be seeded.
     public static func randomBytes(count: Int) -> [UInt8]? {
         var bytes = [UInt8](repeating: 0, count: count)

@@ -122,7 +122,9 @@ public struct Admission: Sendable {
 
     /// The browser's address: from a trusted proxy, as it reports it; otherwise the TCP peer.
     public func clientIP(_ headers: HTTPHeaders, peer: String) -> String {
-        policy.trustedProxies.contains(where: { $0.contains(peer) }) ? Self.forwardedClientIP(headers, peer: peer) : peer
+        // Only a request that names another client is worth parsing the peer's address for.
+        guard headers.forwardedFor != nil || headers.realIP != nil, let address = AddressRange.bytes(of: peer) else { return peer }
+        return policy.trustedProxies.contains(where: { $0.contains(bytes: address) }) ? Self.forwardedClientIP(headers, peer: peer) : peer
     }
 
     /// The address a proxy reports: the first X-Forwarded-For entry, else X-Real-IP, else the TCP

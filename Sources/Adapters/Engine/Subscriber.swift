@@ -26,6 +26,10 @@ open class Subscriber: Hashable {
     /// The transport's name, for logs; computed, so it costs no storage per subscriber.
     open var transportName: String { "" }
 
+    /// Whether its subscription is one of the Wavelog statistics (`/internal/status` sockets and
+    /// clients); false for subscriptions made with `SubscriberShard.subscribeAuthorised`.
+    open var isCountedInStatistics: Bool { true }
+
     /// Its queue overflowed; the shard has counted and logged it. Drop what was not started and close.
     open func tooSlow() {
         connection.discardUnstartedFrames()
@@ -44,4 +48,10 @@ open class Subscriber: Hashable {
 
     public static func == (lhs: Subscriber, rhs: Subscriber) -> Bool { lhs === rhs }
     public func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(self)) }
+}
+
+/// Names connections for exclusion: a transport whose events can skip their sender (Pusher's
+/// `socket_id`) finds the connection of a name on one loop.
+public protocol SocketDirectory: AnyObject {
+    func connection(forSocket name: String) -> Connection?
 }

@@ -24,6 +24,9 @@ public final class SubscriberShard: Drainable {
     /// subscribe by one publish, the race a publish and a subscribe always have.
     private let inUse = Atomic<UInt64>(0)
     public private(set) var draining = false
+    /// Finds the connection an event excludes by its transport's socket name; set by the
+    /// transport that names sockets (Pusher's `socket_id`).
+    public weak var socketDirectory: (any SocketDirectory)?
 
     public init(loop: EventLoop, broker: Broker, counters: EngineCounters, logger: Logger) {
         self.loop = loop
@@ -62,8 +65,21 @@ public final class SubscriberShard: Drainable {
         return result
     }
 
+    /// Subscribes `subscriber` to its topic without a token: for transports that authorise on
+    /// their own (a Pusher channel signature). Not in the Wavelog statistics; `remove` ends it.
+    public func subscribeAuthorised(_ subscriber: Subscriber) {
+        guard index.subscription(of: subscriber) == nil else { return }
+        _ = index.subscribe(subscriber, to: subscriber.topic, userID: 0, expires: UnixTime(seconds: .max))
+        adjust(subscriber.format, by: 1)
+    }
+
     /// The subscriber's connection ended: unsubscribes and forgets it. Idempotent.
     public func remove(_ subscriber: Subscriber) {
+        if !subscriber.isCountedInStatistics {
+            if index.unsubscribe(subscriber) != nil { adjust(subscriber.format, by: -1) }
+            if members.removeValue(forKey: ObjectIdentifier(subscriber)) != nil { counters.closed(subscriber.format) }
+            return
+        }
         if broker.disconnect(subscriber, from: &index) != nil { adjust(subscriber.format, by: -1) }
         if members.removeValue(forKey: ObjectIdentifier(subscriber)) != nil { counters.closed(subscriber.format) }
     }
@@ -85,6 +101,15 @@ public final class SubscriberShard: Drainable {
     public func deliver(_ event: EncodedEvent) {
         let subscribers = index.subscribers(of: event.topic)
         loop.metrics.deliveries &+= subscribers.count  // one addition per publish, not per delivery
+        if let excludedSocket = event.excludedSocket {
+            // Found once per loop and publish; then an identity check, never a lookup per subscriber.
+            let excluded = socketDirectory?.connection(forSocket: excludedSocket)
+            for subscriber in subscribers where subscriber.connection !== excluded {
+                guard let frame = event.frame(for: subscriber.format) else { continue }
+                if !subscriber.connection.send(frame) { closeSlow(subscriber) }
+            }
+            return
+        }
         for subscriber in subscribers {
             guard let frame = event.frame(for: subscriber.format) else { continue }
             if !subscriber.connection.send(frame) { closeSlow(subscriber) }

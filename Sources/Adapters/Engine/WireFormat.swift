@@ -7,6 +7,13 @@ public import Domain
 /// returns is shared by every subscriber of that format on every loop.
 public protocol EventEncoder: Sendable {
     func encode(_ event: PublishedEvent) -> EncodedFrame
+    /// Whether its subscribers read namespaced topics (a transport's own channels) rather than
+    /// registered ones. An event is encoded only for the formats that can have subscribers of it.
+    var readsNamespacedTopics: Bool { get }
+}
+
+extension EventEncoder {
+    public var readsNamespacedTopics: Bool { false }
 }
 
 /// One registered wire format: a small index into the node's format table. One word, since
@@ -50,12 +57,15 @@ public final class WireFormats: @unchecked Sendable {
     func encode(_ event: PublishedEvent, needed: UInt64) -> EncodedEvent {
         var frames = [EncodedFrame?](repeating: nil, count: encoders.count)
         var remaining = needed
+        let namespaced = event.topic.isNamespaced
         while remaining != 0 {
             let index = remaining.trailingZeroBitCount
             remaining &= remaining - 1
-            if index < encoders.count { frames[index] = encoders[index].encode(event) }
+            if index < encoders.count && encoders[index].readsNamespacedTopics == namespaced {
+                frames[index] = encoders[index].encode(event)
+            }
         }
-        return EncodedEvent(topic: event.topic, frames: frames)
+        return EncodedEvent(topic: event.topic, frames: frames, excludedSocket: event.excludedSocket)
     }
 }
 
@@ -63,10 +73,13 @@ public final class WireFormats: @unchecked Sendable {
 public struct EncodedEvent: Sendable {
     public let topic: TopicName
     let frames: [EncodedFrame?]
+    /// The connection that must not get it, as its transport names it (see `SocketDirectory`).
+    public let excludedSocket: String?
 
-    public init(topic: TopicName, frames: [EncodedFrame?]) {
+    public init(topic: TopicName, frames: [EncodedFrame?], excludedSocket: String? = nil) {
         self.topic = topic
         self.frames = frames
+        self.excludedSocket = excludedSocket
     }
 
     /// The shared frame for `format`, nil when nobody read that format as the event was encoded.

@@ -28,8 +28,13 @@ public struct AddressRange: Sendable, Equatable, CustomStringConvertible {
 
     /// Whether `host` (an address as text, as `SocketAddress.host` gives it) is in the range.
     public func contains(_ host: String) -> Bool {
-        guard let bytes = Self.bytes(of: host), bytes.count == network.count else { return false }
-        return Self.masked(bytes, to: prefixLength) == network
+        guard let bytes = Self.bytes(of: host) else { return false }
+        return contains(bytes: bytes)
+    }
+
+    /// Whether the address with these bytes (as `bytes(of:)` gives them) is in the range.
+    func contains(bytes: [UInt8]) -> Bool {
+        bytes.count == network.count && Self.masked(bytes, to: prefixLength) == network
     }
 
     public var description: String {

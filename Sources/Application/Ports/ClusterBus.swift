@@ -5,10 +5,14 @@ public import Domain
 public struct PublishedEvent: Sendable, Equatable {
     public let topic: TopicName
     public let payload: JSONPayload
+    /// A transport's identifier of one connection that must not receive the event (the
+    /// sender's own socket), on whichever node it is.
+    public let excludedSocket: String?
 
-    public init(topic: TopicName, payload: JSONPayload) {
+    public init(topic: TopicName, payload: JSONPayload, excludedSocket: String? = nil) {
         self.topic = topic
         self.payload = payload
+        self.excludedSocket = excludedSocket
     }
 }
 

@@ -126,8 +126,8 @@ struct YAMLConfigLoaderTests {
         ("redis_prefix: \"a b\"", "config: redis_prefix: expected a non-empty prefix without spaces or control characters (line 2, column 15)"),
         ("allowed_origins: {a: b}", "config: allowed_origins: expected a list of strings, got a mapping (line 2, column 18)"),
         ("ws_port: 1\nws_port: 2", "config: ws_port: duplicate key (line 3, column 1)"),
-        ("transports: [carrier-pigeon]", "config: transports: expected websocket, sse, got \"carrier-pigeon\" (line 2, column 13)"),
-        ("transports: []", "config: transports: expected at least one of websocket, sse (line 2, column 13)"),
+        ("transports: [carrier-pigeon]", "config: transports: expected websocket, sse, pusher, got \"carrier-pigeon\" (line 2, column 13)"),
+        ("transports: []", "config: transports: expected at least one of websocket, sse, pusher (line 2, column 13)"),
         ("sse_heartbeat: 0s", "config: sse_heartbeat: expected a positive duration like 90m or 1h30m, got \"0s\" (line 2, column 16)"),
         ("websocket_compression: maybe", "config: websocket_compression: expected true or false, got \"maybe\" (line 2, column 24)"),
         ("websocket_compression_level: 10", "config: websocket_compression_level: expected an integer 1-9, got \"10\" (line 2, column 30)"),
@@ -207,7 +207,7 @@ struct YAMLConfigLoaderTests {
 
 extension YAMLConfigLoaderTests {
     @Test func transportsDefaultToBothAndCanBeNarrowed() throws {
-        #expect(try load(secretLine).config.transports == ["websocket", "sse"])
+        #expect(try load(secretLine).config.transports == ["websocket", "sse", "pusher"])
         #expect(try load(secretLine + "transports: [SSE]\n").config.transports == ["sse"])
         #expect(try load(secretLine, environment: ["WAVELOG_TRANSPORTS": "websocket"]).config.transports == ["websocket"])
         let config = try load(secretLine + "sse_heartbeat: 5s\nsse_retry: 1500ms\n").config

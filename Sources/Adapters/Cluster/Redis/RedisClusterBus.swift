@@ -118,6 +118,10 @@ public final class RedisClusterBus: ClusterBus, @unchecked Sendable {
         bytes += Array(JSONWriter.quoted(event.topic.value).utf8)
         bytes += Array(",\"payload\":".utf8)
         bytes += event.payload.bytes
+        if let excluded = event.excludedSocket {
+            // An extension field; upstream nodes ignore it (they never hold such a socket).
+            bytes += Array(",\"except\":".utf8) + Array(JSONWriter.quoted(excluded).utf8)
+        }
         bytes.append(UInt8(ascii: "}"))
         return bytes
     }
@@ -149,10 +153,11 @@ public final class RedisClusterBus: ClusterBus, @unchecked Sendable {
         data.withUnsafeBufferPointer { buffer -> PublishedEvent? in
             guard let object = try? JSONObjectFields(buffer) else { return nil }
             if let origin = object["origin_id"], object.string(origin) == ownOrigin { return nil }
-            guard let topicField = object["topic"], let text = object.string(topicField), let topic = TopicName(text),
+            guard let topicField = object["topic"], let text = object.string(topicField), let topic = TopicName(wireValue: text),
                 let payload = object["payload"]
             else { return nil }
-            return PublishedEvent(topic: topic, payload: JSONPayload(validatedBytes: object.rawValue(payload)))
+            let excluded = object["except"].flatMap { object.string($0) }
+            return PublishedEvent(topic: topic, payload: JSONPayload(validatedBytes: object.rawValue(payload)), excludedSocket: excluded)
         }
     }
 

@@ -76,6 +76,36 @@ public struct JSONReader: ~Copyable {
         return fields
     }
 
+    /// Checks that `bytes` holds exactly one JSON array and returns where its elements lie.
+    public static func arrayElements(
+        _ bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int = defaultMaxDepth
+    ) throws(JSONError) -> [(range: Range<Int>, kind: JSONValueKind)] {
+        var reader = JSONReader(bytes, maxDepth: maxDepth)
+        reader.skipWhitespace()
+        guard reader.peek() == UInt8(ascii: "[") else {
+            _ = try reader.value(depth: 0)
+            try reader.expectEnd()
+            throw JSONError(kind: .unexpectedByte, offset: 0)
+        }
+        var elements: [(range: Range<Int>, kind: JSONValueKind)] = []
+        reader.position += 1
+        reader.skipWhitespace()
+        if reader.peek() == UInt8(ascii: "]") {
+            reader.position += 1
+        } else {
+            while true {
+                reader.skipWhitespace()
+                let start = reader.position
+                let kind = try reader.value(depth: 1)
+                elements.append((start..<reader.position, kind))
+                reader.skipWhitespace()
+                if try reader.endOfContainer(closing: UInt8(ascii: "]")) { break }
+            }
+        }
+        try reader.expectEnd()
+        return elements
+    }
+
     // MARK: - Grammar
 
     private mutating func value(depth: Int) throws(JSONError) -> JSONValueKind {

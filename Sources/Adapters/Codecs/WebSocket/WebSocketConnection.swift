@@ -8,6 +8,14 @@ public protocol WebSocketEndpoint: AnyObject {
     func received(_ message: WebSocketEvent, on socket: WebSocketConnection)
     /// The connection ended; called once.
     func closed(_ socket: WebSocketConnection)
+    /// Nothing was heard for `idleTimeout`; the endpoint closes it in its protocol's words.
+    func idleTimedOut(_ socket: WebSocketConnection)
+}
+
+extension WebSocketEndpoint {
+    public func idleTimedOut(_ socket: WebSocketConnection) {
+        socket.close(code: CloseCode.goingAway)
+    }
 }
 
 /// Timing and size settings of WebSocket connections.
@@ -161,7 +169,7 @@ public final class WebSocketConnection: ConnectionHandler, UpgradedConnectionHan
         connection.loop.schedule(after: settings.pingInterval) { [timerGuard, unowned(unsafe) self] loop in
             guard !timerGuard.ownerIsGone, self.timerGeneration == generation, self.connection.state == .open else { return }
             if loop.now.duration(since: self.lastHeard) >= self.settings.idleTimeout {
-                self.close(code: CloseCode.goingAway)
+                self.endpoint.idleTimedOut(self)
                 return
             }
             self.send(WebSocketFrameEncoder.ping)

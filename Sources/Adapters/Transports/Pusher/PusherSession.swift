@@ -1,0 +1,238 @@
+// One Pusher client's socket: connection_established, ping, subscriptions, client events, sign-in.
+internal import Application
+public import Domain
+internal import Logging
+
+/// The Pusher protocol on one WebSocket connection, confined to its loop. The session is the
+/// engine's member for the socket (drain, connection counts); each channel it joins is a
+/// `PusherChannelSubscriber` in the shard's index, so an event reaches the socket through the
+/// same shared frame as every other subscriber of the channel.
+final class PusherSession: Subscriber, WebSocketEndpoint {
+    static let maxChannels = 100
+    static let clientEventsPerSecond = 10.0
+
+    unowned(unsafe) let route: PusherRoute
+    let app: Int
+    let socketID: String
+    private(set) var socket: WebSocketConnection?
+    private var channels: [String: PusherChannelSubscriber] = [:]
+    private var signedInUser: String?
+    private var clientEvents: TokenBucket?
+
+    init(connection: Connection, app: Int, socketID: String, clientIP: String, route: PusherRoute) {
+        self.route = route
+        self.app = app
+        self.socketID = socketID
+        super.init(connection: connection, format: route.format, topic: route.sessionTopics[app], clientIP: clientIP)
+    }
+
+    override var transportName: String { PusherTransport.name }
+    override var isCountedInStatistics: Bool { false }
+
+    private var settings: PusherAppSettings { route.node.apps[app].settings }
+    private var address: PusherSocketAddress { PusherSocketAddress(loop: connection.loop.index, socketID: socketID) }
+
+    func opened(_ socket: WebSocketConnection) {
+        self.socket = socket
+        route.shard.admit(self)
+        route.sessions[socketID] = self
+        socket.send(route.frames.connectionEstablished(socketID: socketID, activityTimeout: route.activityTimeoutSeconds))
+    }
+
+    func received(_ message: WebSocketEvent, on socket: WebSocketConnection) {
+        guard case .text(let bytes) = message else { return }
+        let decoded = bytes.withUnsafeBufferPointer { PusherMessageDecoder.decode($0) }
+        switch decoded {
+        case .failure(.malformed):
+            socket.send(PusherFrames.errorMessage(code: nil, "Invalid message: expected a JSON object with an event"))
+        case .failure(.incomplete(let event)):
+            socket.send(PusherFrames.errorMessage(code: nil, "Invalid \(event) message"))
+        case .success(.ping):
+            socket.send(route.frames.pong)
+        case .success(.pong), .success(.other):
+            break
+        case .success(.subscribe(let channel, let auth, let channelData)):
+            subscribe(channel, auth: auth ?? "", channelData: channelData, on: socket)
+        case .success(.unsubscribe(let channel)):
+            unsubscribe(channel)
+        case .success(.signin(let auth, let userData)):
+            signIn(auth: auth, userData: userData, on: socket)
+        case .success(.clientEvent(let name, let channel, let data)):
+            clientEvent(name, channel: channel, data: data, on: socket)
+        }
+    }
+
+    // MARK: - Subscriptions
+
+    private func subscribe(_ channel: String, auth: String, channelData: String?, on socket: WebSocketConnection) {
+        guard channels[channel] == nil else { return }  // already subscribed: nothing changes
+        guard let kind = PusherChannelKind(name: channel), let topic = route.topic(app: app, channel: channel) else {
+            return refuse(channel, type: "InvalidChannel", "Invalid channel name", status: 400, on: socket)
+        }
+        guard channels.count < Self.maxChannels else {
+            return refuse(channel, type: "LimitReached", "A socket may subscribe to at most \(Self.maxChannels) channels", status: 400, on: socket)
+        }
+        let app = route.node.apps[self.app]
+        var member: PresenceMember?
+        switch kind {
+        case .public:
+            break
+        case .private:
+            guard app.signer.isAuth(auth, key: app.key, of: "\(socketID):\(channel)") else {
+                return refuseSignature(channel, on: socket)
+            }
+        case .presence:
+            guard let channelData, app.signer.isAuth(auth, key: app.key, of: "\(socketID):\(channel):\(channelData)") else {
+                return refuseSignature(channel, on: socket)
+            }
+            guard let read = PresenceMember(channelData: channelData) else {
+                return refuse(channel, type: "AuthError", "channel_data must hold a user_id", status: 400, on: socket)
+            }
+            member = read
+        case .user(let id):
+            guard signedInUser == String(id) else { return refuseSignature(channel, on: socket) }
+        }
+        var first = false
+        var succeeded = "{}"
+        if let member {
+            switch route.node.join(app: self.app, channel: channel, member: member) {
+            case .full:
+                return refuse(channel, type: "LimitReached", "The presence channel is full", status: 403, on: socket)
+            case .joined(let isFirst, let members):
+                first = isFirst
+                succeeded = PusherFrames.presenceData(members)
+            }
+        }
+        let subscriber = PusherChannelSubscriber(session: self, channel: channel, topic: topic, presenceUserID: member?.userID)
+        channels[channel] = subscriber
+        route.shard.subscribeAuthorised(subscriber)
+        route.node.subscribed(app: self.app, channel: channel)
+        socket.send(PusherFrames.subscriptionSucceeded(channel: channel, data: succeeded))
+        if let member, first {
+            route.broker.broadcastEvent(
+                topic: topic, payload: JSONPayload(validatedBytes: PusherFrames.memberAdded(channel: channel, member)),
+                excludedSocket: socketID)
+        }
+    }
+
+    private func refuseSignature(_ channel: String, on socket: WebSocketConnection) {
+        connection.loop.metrics.countAuthFailure("pusher_bad_signature")
+        refuse(channel, type: "AuthError", "Invalid signature", status: 401, on: socket)
+    }
+
+    private func refuse(_ channel: String, type: String, _ error: String, status: Int, on socket: WebSocketConnection) {
+        route.logger.debug("pusher subscription refused", metadata: [
+            "ip": "\(clientIP)", "app": "\(settings.id)", "channel": "\(channel.prefix(200))", "reason": "\(error)",
+        ])
+        socket.send(PusherFrames.subscriptionError(channel: channel, type: type, error: error, status: status))
+    }
+
+    private func unsubscribe(_ channel: String) {
+        guard let subscriber = channels.removeValue(forKey: channel) else { return }
+        leave(subscriber)
+    }
+
+    private func leave(_ subscriber: PusherChannelSubscriber) {
+        route.shard.remove(subscriber)
+        route.node.unsubscribed(app: app, channel: subscriber.channel)
+        if let userID = subscriber.presenceUserID, route.node.leave(app: app, channel: subscriber.channel, userID: userID) {
+            route.broker.broadcastEvent(
+                topic: subscriber.topic,
+                payload: JSONPayload(validatedBytes: PusherFrames.memberRemoved(channel: subscriber.channel, userID: userID)))
+        }
+    }
+
+    // MARK: - Sign-in and client events
+
+    private func signIn(auth: String, userData: String, on socket: WebSocketConnection) {
+        let app = route.node.apps[self.app]
+        guard app.signer.isAuth(auth, key: app.key, of: "\(socketID)::user::\(userData)"), let id = SigninUserData.userID(userData) else {
+            connection.loop.metrics.countAuthFailure("pusher_bad_signature")
+            socket.send(PusherFrames.errorMessage(code: PusherCode.unauthorized, "Invalid signature for pusher:signin"))
+            return
+        }
+        if let previous = signedInUser { route.node.signedOut(app: self.app, userID: previous, at: address) }
+        signedInUser = id
+        route.node.signedIn(app: self.app, userID: id, at: address)
+        socket.send(PusherFrames.signinSuccess(userData: userData))
+    }
+
+    private func clientEvent(_ name: String, channel: String, data: [UInt8], on socket: WebSocketConnection) {
+        guard settings.enableClientEvents else {
+            socket.send(PusherFrames.errorMessage(code: nil, "Client events are not enabled for this app"))
+            return
+        }
+        guard let subscriber = channels[channel], let kind = PusherChannelKind(name: channel), kind == .private || kind == .presence else {
+            socket.send(PusherFrames.errorMessage(code: nil, "Client events need a subscribed private or presence channel"))
+            return
+        }
+        guard data.count <= settings.maxMessageBytes, name.utf8.count <= 200 else {
+            socket.send(PusherFrames.errorMessage(code: nil, "Client event too large"))
+            return
+        }
+        let now = connection.loop.now
+        var bucket = clientEvents ?? TokenBucket(rate: Self.clientEventsPerSecond, burst: Self.clientEventsPerSecond, now: now)
+        let allowed = bucket.take(now: now)
+        clientEvents = bucket
+        guard allowed else {
+            socket.send(PusherFrames.errorMessage(code: PusherCode.clientEventRateLimit, "Client event rate limit exceeded"))
+            return
+        }
+        let message = PusherFrames.event(name: name, channel: channel, data: data, userID: subscriber.presenceUserID)
+        route.broker.broadcastEvent(topic: subscriber.topic, payload: JSONPayload(validatedBytes: message), excludedSocket: socketID)
+    }
+
+    // MARK: - Endings
+
+    /// Closes with `pusher:error` and the same close code.
+    func end(code: UInt16, _ message: String) {
+        guard let socket else { return }
+        let (preface, close) = PusherFrames.fatal(code: code, message)
+        socket.close(code: code, preface: [preface], closeFrame: close)
+    }
+
+    override func tooSlow() {
+        connection.discardUnstartedFrames()
+        end(code: PusherCode.overCapacity, "Too slow: the connection could not keep up")
+    }
+
+    override func goAway() {
+        end(code: PusherCode.reconnect, "Server shutting down")
+    }
+
+    func idleTimedOut(_ socket: WebSocketConnection) {
+        end(code: PusherCode.pongNotReceived, "Pong reply not received in time")
+    }
+
+    func closed(_ socket: WebSocketConnection) {
+        self.socket = nil
+        for subscriber in channels.values { leave(subscriber) }
+        channels = [:]
+        if let user = signedInUser { route.node.signedOut(app: app, userID: user, at: address) }
+        route.sessions.removeValue(forKey: socketID)
+        route.node.disconnect(app: app)
+        route.shard.remove(self)
+    }
+}
+
+/// A socket's subscription to one channel: what the shard's index holds for the channel.
+final class PusherChannelSubscriber: Subscriber {
+    unowned(unsafe) let session: PusherSession
+    let channel: String
+    /// On presence channels, the member this subscription made.
+    let presenceUserID: String?
+
+    init(session: PusherSession, channel: String, topic: TopicName, presenceUserID: String?) {
+        self.session = session
+        self.channel = channel
+        self.presenceUserID = presenceUserID
+        super.init(connection: session.connection, format: session.format, topic: topic, clientIP: session.clientIP)
+    }
+
+    override var transportName: String { PusherTransport.name }
+    override var isCountedInStatistics: Bool { false }
+
+    /// The shard unsubscribed this channel; the whole socket goes.
+    override func tooSlow() { session.tooSlow() }
+    override func goAway() {}
+}
