@@ -255,7 +255,7 @@ def test_client_events_reach_the_others_never_the_sender_with_user_id_on_presenc
             assert json.loads(await socket.subscribe("presence-chat", auth, data))["event"].endswith("succeeded")
         assert json.loads(await sender.next())["event"] == "pusher_internal:member_added"  # r joined after s
         await sender.send("client-typing", {"who": "s"}, channel="private-chat")
-        assert await receiver.next() == '{"event":"client-typing","channel":"private-chat","data":{"who":"s"}}'
+        assert await receiver.next() == '{"event":"client-typing","channel":"private-chat","data":{"who": "s"}}'
         await sender.send("client-typing", "x", channel="presence-chat")
         assert await receiver.next() == '{"event":"client-typing","channel":"presence-chat","data":"x","user_id":"s"}'
         # Not on a public channel, nor on one the sender has not joined.
@@ -355,8 +355,9 @@ def test_the_sdk_triggers_batches_and_excludes_the_sender_by_socket_id(worker):
         assert await asyncio.to_thread(client.trigger_batch, batch) == {}
         for socket in (sender, other):
             assert [json.loads(await socket.next())["event"] for _ in range(3)] == ["b0", "b1", "b2"]
-        info = await asyncio.to_thread(client.trigger, ["news"], "counted", "x", None, "subscription_count")
-        assert info == {"channels": {"news": {"subscription_count": 2}}}
+        body = json.dumps({"name": "counted", "data": "x", "channels": ["news"], "info": "subscription_count"}).encode()
+        assert await asyncio.to_thread(signed_request, worker, "POST", f"/apps/{APP_ID}/events", body) == (
+            200, {"channels": {"news": {"subscription_count": 2}}})
         await sender.close()
         await other.close()
 
@@ -406,8 +407,8 @@ def test_signin_server_to_user_events_and_terminate_connections(worker):
     asyncio.run(scenario())
 
 
-def signed_request(worker, method, path, body=b"", key=KEY, secret=SECRET, timestamp=None, md5=None, tamper=None):
-    params = {"auth_key": key, "auth_timestamp": str(timestamp or int(time.time())), "auth_version": "1.0"}
+def signed_request(worker, method, path, body=b"", key=KEY, secret=SECRET, timestamp=None, md5=None, tamper=None, extra=None):
+    params = {"auth_key": key, "auth_timestamp": str(timestamp or int(time.time())), "auth_version": "1.0", **(extra or {})}
     params["body_md5"] = md5 if md5 is not None else hashlib.md5(body).hexdigest()
     query = "&".join(f"{k}={params[k]}" for k in sorted(params))
     signature = hmac.new(secret.encode(), f"{method}\n{path}\n{query}".encode(), hashlib.sha256).hexdigest()
@@ -465,8 +466,9 @@ def test_every_bad_api_request_gets_its_status_and_a_json_error(worker, case, ex
 
 
 def test_a_get_is_verified_too_and_unknown_paths_are_404_json(worker):
-    assert signed_request(worker, "GET", f"/apps/{APP_ID}/channels") == (200, {"channels": {}})
-    assert signed_request(worker, "GET", f"/apps/{APP_ID}/channels", md5=hashlib.md5(b"x").hexdigest())[0] == 401
+    empty = {"filter_by_prefix": "none-such-"}
+    assert signed_request(worker, "GET", f"/apps/{APP_ID}/channels", extra=empty) == (200, {"channels": {}})
+    assert signed_request(worker, "GET", f"/apps/{APP_ID}/channels", md5=hashlib.md5(b"x").hexdigest(), extra=empty)[0] == 401
     assert signed_request(worker, "GET", f"/apps/{APP_ID}/nothing") == (404, {"error": "Not found"})
     code, answer = signed_request(worker, "GET", f"/apps/{APP_ID}/channels/public-1/users")
     assert code == 400 and "presence" in answer["error"]
