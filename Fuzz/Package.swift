@@ -13,5 +13,7 @@ let package = Package(
         .executableTarget(name: "FuzzJSONReader", dependencies: ["FuzzSupport", .product(name: "WorkerCore", package: "wavelog-worker")]),
         .executableTarget(name: "FuzzWebSocketDecoder", dependencies: ["FuzzSupport", .product(name: "WorkerCore", package: "wavelog-worker")]),
         .executableTarget(name: "FuzzDeflateOffer", dependencies: ["FuzzSupport", .product(name: "WorkerCore", package: "wavelog-worker")]),
+        .executableTarget(name: "FuzzPusherMessage", dependencies: ["FuzzSupport", .product(name: "WorkerCore", package: "wavelog-worker")]),
+        .executableTarget(name: "FuzzPusherRequest", dependencies: ["FuzzSupport", .product(name: "WorkerCore", package: "wavelog-worker")]),
     ]
 )

@@ -2,7 +2,7 @@
 internal import Domain
 
 /// One client message of the Pusher protocol.
-enum PusherClientMessage: Equatable {
+public enum PusherClientMessage: Equatable {
     case ping
     case pong
     case subscribe(channel: String, auth: String?, channelData: String?)
@@ -15,7 +15,7 @@ enum PusherClientMessage: Equatable {
 }
 
 /// Why a message could not be read; answered with a `pusher:error`, the socket stays open.
-enum PusherMessageError: Error, Equatable {
+public enum PusherMessageError: Error, Equatable {
     /// Not a JSON object, or its `event` is missing or not a string.
     case malformed
     /// A known event whose `data` lacks what it needs (`channel`, `auth`, ...).
@@ -24,10 +24,10 @@ enum PusherMessageError: Error, Equatable {
 
 /// Reads client messages. Bounded by the WebSocket layer's message limit, which the socket
 /// applies before this runs; nothing here recurses deeper than the JSON reader's limit of 8.
-enum PusherMessageDecoder {
+public enum PusherMessageDecoder {
     static let maxDepth = 8
 
-    static func decode(_ bytes: UnsafeBufferPointer<UInt8>) -> Result<PusherClientMessage, PusherMessageError> {
+    public static func decode(_ bytes: UnsafeBufferPointer<UInt8>) -> Result<PusherClientMessage, PusherMessageError> {
         guard let message = try? JSONObjectFields(bytes, maxDepth: maxDepth),
             let eventField = message["event"], let event = message.string(eventField)
         else { return .failure(.malformed) }

@@ -2,11 +2,16 @@
 internal import Synchronization
 
 /// One app as the transport serves it: its settings and its signer.
-struct PusherApp: Sendable {
+public struct PusherApp: Sendable {
     let settings: PusherAppSettings
     let signer: PusherSigner
     var id: String { settings.id }
     var key: String { settings.key }
+
+    public init(settings: PusherAppSettings) {
+        self.settings = settings
+        signer = PusherSigner(secret: settings.secret)
+    }
 }
 
 /// Where a socket lives: its loop and its `socket_id`.
@@ -43,7 +48,7 @@ final class PusherNode: @unchecked Sendable {
     private let state: Mutex<[AppState]>
 
     init(apps settings: [PusherAppSettings]) {
-        apps = settings.map { PusherApp(settings: $0, signer: PusherSigner(secret: $0.secret)) }
+        apps = settings.map(PusherApp.init(settings:))
         appsByKey = Dictionary(uniqueKeysWithValues: apps.enumerated().map { ($1.key, $0) })
         appsByID = Dictionary(uniqueKeysWithValues: apps.enumerated().map { ($1.id, $0) })
         state = Mutex([AppState](repeating: AppState(), count: apps.count))

@@ -2,9 +2,9 @@
 internal import Domain
 
 /// A refused API request: the status and the message of its JSON error body.
-struct PusherAPIError: Error, Equatable {
-    let status: Int
-    let message: String
+public struct PusherAPIError: Error, Equatable {
+    public let status: Int
+    public let message: String
 }
 
 /// The checks of the Pusher REST API's authentication, in its order: the query's `auth_key`
@@ -13,12 +13,12 @@ struct PusherAPIError: Error, Equatable {
 /// nothing), and `auth_signature` is the HMAC-SHA256 of `METHOD\npath\nquery` with the query's
 /// other parameters lower-cased, sorted and joined as `k=v&...`. Bounded: the request head
 /// limit bounds the query, and at most 64 parameters are read.
-enum PusherRequestVerifier {
+public enum PusherRequestVerifier {
     static let maxClockSkewSeconds: Int64 = 600
     static let maxParameters = 64
 
     /// The query's parameters, percent-decoded, keys lower-cased; nil when malformed.
-    static func parameters(_ query: Substring) -> [(key: String, value: String)]? {
+    public static func parameters(_ query: Substring) -> [(key: String, value: String)]? {
         var result: [(key: String, value: String)] = []
         for pair in query.split(separator: "&") {
             guard result.count < maxParameters else { return nil }
@@ -32,7 +32,7 @@ enum PusherRequestVerifier {
     }
 
     /// Checks the request against `app`. `appForKey` finds the app when the path names none.
-    static func verify(
+    public static func verify(
         method: String, path: Substring, query: Substring, body: [UInt8], app: PusherApp, now: Int64
     ) -> Result<[String: String], PusherAPIError> {
         guard let parameters = parameters(query) else { return .failure(PusherAPIError(status: 400, message: "Malformed query string")) }
