@@ -89,11 +89,9 @@ enum Wiring {
                 broker: broker, policy: policy, limits: ClientLimits(settings: perAddress), refusals: refusals, logger: logger)
             let counters = EngineCounters()
             let registry = MetricsRegistry(broker: broker, counters: counters, version: version)
-            for transport in transports { registry.describe(transport: type(of: transport).name, formats: transport.wireFormats) }
+            for transport in transports { registry.describe(transport) }
             for loop in group.loops {
                 registry.attach(loop)
-                let internalTransport = HTTPTransport(responder: InternalAPIResponder(
-                    broker: broker, secret: config.workerSecret, registry: registry, logger: logger))
                 let shard = SubscriberShard(loop: loop, broker: broker, counters: counters, logger: logger)
                 shard.start()
                 fanOut.attach(shard)
@@ -102,6 +100,10 @@ enum Wiring {
                 let drainables = transports.flatMap { $0.install(in: context, router: router) }
                 ProbeRoutes(broker: broker, shard: shard).install(on: router)
                 let publicTransport = HTTPTransport(responder: router)
+                let internalRoutes = Router()
+                for transport in transports { transport.installInternal(in: context, router: internalRoutes) }
+                let internalTransport = HTTPTransport(responder: InternalAPIResponder(
+                    broker: broker, secret: config.workerSecret, registry: registry, routes: internalRoutes, logger: logger))
                 let internalListener = try Listener(
                     address: internalAddress, key: "internal_bind/internal_port", loop: loop, transport: internalTransport,
                     budget: internalBudget, queueLimits: queueLimits, refusals: refusals, logger: logger)

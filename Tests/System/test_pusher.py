@@ -561,3 +561,28 @@ def test_sigterm_sends_4200_so_clients_reconnect_elsewhere(make_worker):
     assert error == '{"event":"pusher:error","data":{"code":4200,"message":"Server shutting down"}}'
     assert close == 4200
     assert node.stop() == 0
+
+
+# --- operations -------------------------------------------------------------------------------------
+
+def test_status_metrics_and_the_internal_port_cover_pusher_apps(worker):
+    from test_limits import metrics
+    internal = pusher.Pusher(app_id=APP_ID, key=KEY, secret=SECRET, host="127.0.0.1", port=worker.internal_port, ssl=False)
+
+    async def scenario():
+        socket = await Socket.open(worker)
+        assert await socket.subscribe("ops-1") == succeeded("ops-1")
+        # The HTTP API is served on the internal port too, with the same signatures.
+        assert await asyncio.to_thread(internal.trigger, "ops-1", "inside", "x") == {}
+        assert await socket.next() == '{"event":"inside","channel":"ops-1","data":"x"}'
+        code, _, body = request(worker.internal_port, "GET", "/internal/status")
+        apps = json.loads(body)["pusher_apps"]
+        assert apps[APP_ID]["connections"] >= 1 and apps[APP_ID]["channels"] >= 1 and OTHER_ID in apps
+        samples = metrics(worker)
+        assert samples[("wavelog_pusher_connections", (("app", APP_ID),))] >= 1
+        assert samples[("wavelog_connections", (("transport", "pusher"),))] >= 1
+        await socket.close()
+
+    asyncio.run(scenario())
+    lines = [line for line in worker.read_log().splitlines() if "pusher client subscribed" in line and "channel=ops-1" in line]
+    assert len(lines) == 1 and SECRET not in worker.read_log()

@@ -34,4 +34,31 @@ public protocol BrowserTransport: Sendable {
     /// Adds this transport's routes to `router` (and any per-loop state it needs) on
     /// `context.loop`. Returns what must hear about shutdown besides the shard, if anything.
     func install(in context: TransportContext, router: Router) -> [any Drainable]
+    /// Adds routes to the internal port's `router` on `context.loop`, after `install`.
+    func installInternal(in context: TransportContext, router: Router)
+    /// Extension members of `/internal/status` (`"name":value`), read on any thread.
+    var statusMembers: [String] { get }
+    /// Figures of its own for `/metrics`, read on any thread.
+    var gauges: [TransportGauge] { get }
+}
+
+extension BrowserTransport {
+    public func installInternal(in context: TransportContext, router: Router) {}
+    public var statusMembers: [String] { [] }
+    public var gauges: [TransportGauge] { [] }
+}
+
+/// One gauge sample a transport reports.
+public struct TransportGauge: Sendable {
+    public let name: String
+    public let help: String
+    public let labels: [(String, String)]
+    public let value: Double
+
+    public init(name: String, help: String, labels: [(String, String)], value: Double) {
+        self.name = name
+        self.help = help
+        self.labels = labels
+        self.value = value
+    }
 }

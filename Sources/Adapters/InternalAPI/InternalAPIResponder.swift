@@ -23,10 +23,13 @@ public final class InternalAPIResponder: HTTPResponder {
     }
 
     private let registry: MetricsRegistry?
+    /// Routes the transports add to the internal port; anything else is 404.
+    public let routes: Router?
 
     /// - Parameters:
     ///   - registry: answers `GET /metrics`; nil leaves the route out.
-    public init(broker: Broker, secret: SharedSecret, registry: MetricsRegistry? = nil, logger: Logger) {
+    public init(broker: Broker, secret: SharedSecret, registry: MetricsRegistry? = nil, routes: Router? = nil, logger: Logger) {
+        self.routes = routes
         self.broker = broker
         self.secret = secret
         self.registry = registry
@@ -61,6 +64,9 @@ public final class InternalAPIResponder: HTTPResponder {
                     reply.resume { .respond(answer, keepAlive: keepAlive) }
                 }
             }
+        } else if let routes, !routes.isEmpty {
+            // The transports' own APIs (Pusher's /apps/...), which carry their own authentication.
+            return routes.respond(to: request, from: connection)
         } else {
             return PlainAnswers.respond(.notFound, keepAlive: keepAlive)
         }
@@ -93,7 +99,7 @@ public final class InternalAPIResponder: HTTPResponder {
             answer = PlainAnswers.frame(connected ? .ready : .redisUnavailable, keepAlive: keepAlive)
         case .status:
             let lists = request.head.queryValue("topics").map { $0 != "0" && $0 != "false" } ?? true
-            let body = StatusJSON.encode(broker.reportStatus(includeTopicLists: lists))
+            let body = StatusJSON.encode(broker.reportStatus(includeTopicLists: lists), extensions: registry?.statusMembers ?? [])
             answer = HTTPResponse.encode(.ok, contentType: "application/json", body: body, keepAlive: keepAlive)
         }
         return .respond(answer, keepAlive: keepAlive)

@@ -3,7 +3,8 @@ public import Domain
 
 /// Renders a status snapshot with the field names and order of the upstream worker.
 public enum StatusJSON {
-    public static func encode(_ status: StatusSnapshot) -> [UInt8] {
+    /// - Parameter extensions: more members (`"name":value`), such as the transports' own figures.
+    public static func encode(_ status: StatusSnapshot, extensions: [String] = []) -> [UInt8] {
         var json = "{\"status\":\"ok\",\"version\":" + JSONWriter.quoted(status.version)
         json += ",\"uptime\":\"\(status.uptime)\",\"uptime_seconds\":\(status.uptimeSeconds)"
         json += ",\"registered_topics\":\(status.registeredTopicCount),\"active_topics\":\(status.activeTopicCount)"
@@ -14,6 +15,7 @@ public enum StatusJSON {
         // Extensions, present only in cluster mode; clients written for upstream ignore them.
         if let connected = status.clusterConnected { json += ",\"cluster_connected\":\(connected)" }
         if let unsent = status.clusterUnsent { json += ",\"cluster_unsent\":\(unsent)" }
+        for member in extensions { json += "," + member }
         json += "}"
         return Array(json.utf8)
     }

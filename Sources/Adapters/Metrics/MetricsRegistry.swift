@@ -9,7 +9,7 @@ internal import Synchronization
 public final class MetricsRegistry: @unchecked Sendable {
     // Written only before the loops start (App wiring); read-only afterwards.
     private var loops: [EventLoop] = []
-    private var transports: [(name: String, formats: [WireFormat])] = []
+    private var transports: [any BrowserTransport] = []
     let broker: Broker
     let counters: EngineCounters
     let version: String
@@ -25,10 +25,13 @@ public final class MetricsRegistry: @unchecked Sendable {
         loops.append(loop)
     }
 
-    /// Names the wire formats of one transport, so connections are reported by transport.
-    public func describe(transport name: String, formats: [WireFormat]) {
-        transports.append((name, formats))
+    /// Adds a transport: its connections are reported by its name, with its own figures.
+    public func describe(_ transport: any BrowserTransport) {
+        transports.append(transport)
     }
+
+    /// The transports' extension members of `/internal/status`.
+    var statusMembers: [String] { transports.flatMap(\.statusMembers) }
 
     /// Gathers every loop's counters and calls `done` (on the last loop to answer) with the text.
     func scrape(_ done: @escaping @Sendable (String) -> Void) {
@@ -50,10 +53,13 @@ public final class MetricsRegistry: @unchecked Sendable {
     func render(_ loopTotals: LoopMetrics.Snapshot) -> String {
         var text = PrometheusText()
         text.gauge("wavelog_build_info", "The running build.", labels: [("version", version)], 1)
-        for (name, formats) in transports {
-            let open = formats.reduce(0) { $0 + counters.openConnections($1) }
-            text.gauge("wavelog_connections", "Open subscriber connections (authenticated or not), by transport.", labels: [("transport", name)], Double(open))
+        for transport in transports {
+            let open = transport.wireFormats.reduce(0) { $0 + counters.openConnections($1) }
+            text.gauge(
+                "wavelog_connections", "Open subscriber connections (authenticated or not), by transport.",
+                labels: [("transport", type(of: transport).name)], Double(open))
         }
+        for gauge in transports.flatMap(\.gauges) { text.gauge(gauge.name, gauge.help, labels: gauge.labels, gauge.value) }
         let status = broker.reportStatus(includeTopicLists: false)
         text.gauge("wavelog_subscribed_sockets", "Authenticated subscriber connections.", Double(status.connectedSockets))
         text.gauge("wavelog_connected_clients", "Distinct users among them; anonymous sockets count once each.", Double(status.connectedClients))

@@ -37,6 +37,7 @@ final class PusherSession: Subscriber, WebSocketEndpoint {
         route.shard.admit(self)
         route.sessions[socketID] = self
         socket.send(route.frames.connectionEstablished(socketID: socketID, activityTimeout: route.activityTimeoutSeconds))
+        route.logger.debug("pusher client connected", metadata: ["ip": "\(clientIP)", "app": "\(settings.id)", "socket_id": "\(socketID)"])
     }
 
     func received(_ message: WebSocketEvent, on socket: WebSocketConnection) {
@@ -108,6 +109,9 @@ final class PusherSession: Subscriber, WebSocketEndpoint {
         route.shard.subscribeAuthorised(subscriber)
         route.node.subscribed(app: self.app, channel: channel)
         socket.send(PusherFrames.subscriptionSucceeded(channel: channel, data: succeeded))
+        route.logger.debug("pusher client subscribed", metadata: [
+            "ip": "\(clientIP)", "app": "\(settings.id)", "socket_id": "\(socketID)", "channel": "\(channel)",
+        ])
         if let member, first {
             route.broker.broadcastEvent(
                 topic: topic, payload: JSONPayload(validatedBytes: PusherFrames.memberAdded(channel: channel, member)),
@@ -206,6 +210,9 @@ final class PusherSession: Subscriber, WebSocketEndpoint {
 
     func closed(_ socket: WebSocketConnection) {
         self.socket = nil
+        route.logger.debug("pusher client disconnected", metadata: [
+            "ip": "\(clientIP)", "app": "\(settings.id)", "socket_id": "\(socketID)", "channels": "\(channels.count)",
+        ])
         for subscriber in channels.values { leave(subscriber) }
         channels = [:]
         if let user = signedInUser { route.node.signedOut(app: app, userID: user, at: address) }

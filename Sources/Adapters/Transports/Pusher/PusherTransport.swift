@@ -49,6 +49,27 @@ public struct PusherTransport: BrowserTransport {
         return []
     }
 
-    /// Per app: connections and occupied channels on this node.
-    public var figures: [(id: String, connections: Int, channels: Int)] { node.figures() }
+    /// The HTTP API on the internal port too, for backends that keep their traffic off the public one.
+    public func installInternal(in context: TransportContext, router: Router) {
+        guard let route = node.routes[context.loop.index] else { return }
+        let api = PusherAPIRoute(route: route)
+        router.add(.get, .prefix("/apps/"), api)
+        router.add(.post, .prefix("/apps/"), api)
+        router.add(.post, .prefix("/users/"), api)
+    }
+
+    /// `"pusher_apps":{"<id>":{"connections":n,"channels":n}}`: this node's figures per app.
+    public var statusMembers: [String] {
+        let apps = node.figures().map { #""\#($0.id)":{"connections":\#($0.connections),"channels":\#($0.channels)}"# }
+        return [#""pusher_apps":{"# + apps.joined(separator: ",") + "}"]
+    }
+
+    public var gauges: [TransportGauge] {
+        node.figures().flatMap { app in
+            [
+                TransportGauge(name: "wavelog_pusher_connections", help: "Pusher connections of each app on this node.", labels: [("app", app.id)], value: Double(app.connections)),
+                TransportGauge(name: "wavelog_pusher_channels", help: "Occupied Pusher channels of each app on this node.", labels: [("app", app.id)], value: Double(app.channels)),
+            ]
+        }
+    }
 }
