@@ -179,6 +179,33 @@ def run_scenario(bindir, flags, runs, baseline=None):
     return {target: median_report(found) for target, found in reports.items()}
 
 
+PUSHER_APP = 'pusher_apps: [{id: "1", key: bench-key, secret: "%s"}]\n' % SECRET
+PUSHER = [
+    # One private channel per topic: every set-up is a handshake, connection_established and a
+    # signed subscription; the Wavelog column is a handshake and a token.
+    ("idle-10k", "--mode connect --topics 1000 --subscribers 10", ["cpu_us_per_connection", "rss_kib_per_connection"]),
+    ("fanout-1x10000", "--mode fanout --topics 1 --subscribers 10000 --seconds 5", ["cpu_us_per_delivery", "latency_p99_us", "lost"]),
+]
+
+
+def pusher(bindir, runs):
+    """The Pusher transport against the Wavelog WebSocket transport of the same binary and nchan."""
+    binary = os.path.join(bindir, "wavelog-worker")
+    results = {}
+    for name, flags, figures in PUSHER:
+        found = {"pusher": [], "wavelog": [], "nchan": []}
+        for _ in range(runs):
+            for target in found:
+                server = start_nchan() if target == "nchan" else start_worker(binary, extra=PUSHER_APP)
+                try:
+                    dialect = {"pusher": "pusher", "wavelog": "worker", "nchan": "nchan"}[target]
+                    found[target].append(load(bindir, server, dialect, flags))
+                finally:
+                    server.stop()
+        results[name] = ({target: median_report(reports) for target, reports in found.items()}, figures)
+    return results
+
+
 SCALING = [
     # Throughput. Lazy readers (a 20 ms sleep after each batch of reads) let pushes pile up so
     # one read takes many: the generator then needs a fraction of a core, and a second worker
@@ -309,6 +336,17 @@ def main():
         for figure in ("latency_p50_us", "latency_p99_us", "latency_max_us", "cpu_us_per_delivery", "lost"):
             ours, theirs = results["worker"][figure], results["nchan"][figure]
             print(f"{'cluster-2-nodes':24} {figure:24} {fmt(ours):>16} {fmt(theirs):>16} {ratio(ours, theirs):>10}")
+    if not only or "pusher" in only:
+        results = pusher(bindir, args.runs)
+        everything["pusher"] = {name: found for name, (found, _) in results.items()}
+        print(f"{'':24} {'':24} {'pusher':>16} {'wavelog ws':>16} {'pusher/ws':>10} {'nginx+nchan':>16} {'pusher/nchan':>12}")
+        for name, (found, figures) in results.items():
+            for figure in figures:
+                ours, ws, theirs = found["pusher"][figure], found["wavelog"][figure], found["nchan"][figure]
+                print(f"{'pusher-' + name:24} {figure:24} {fmt(ours):>16} {fmt(ws):>16} {ratio(ours, ws):>10} {fmt(theirs):>16} {ratio(ours, theirs):>12}")
+            report = found["pusher"]
+            if report["lost"] or report["failed_setups"]:
+                print(f"{'':24} pusher: lost {report['lost']}, failed set-ups {report['failed_setups']}")
     if not only or "scaling" in only:
         figures, reports = scaling(bindir, args.runs)
         everything["scaling"] = reports

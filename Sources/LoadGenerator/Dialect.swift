@@ -6,6 +6,15 @@ enum Dialect: String {
     case worker
     /// nginx + nchan: WebSocket `/sub/T`, `POST /pub?id=T`, no authentication.
     case nchan
+    /// wavelog-worker's Pusher transport: `/app/{key}`, a signed subscription to `private-T`,
+    /// and the signed HTTP API (app `pusherAppID`, key `pusherKey`, the run's secret as its secret).
+    case pusher
+
+    static let pusherAppID = "1"
+    static let pusherKey = "bench-key"
+
+    /// The Pusher channel a topic maps to: private, so every set-up checks a signature.
+    static func pusherChannel(_ topic: String) -> String { "private-" + topic }
 
     /// The request that opens an `EventSource` stream: the worker's `/sse` with the token in the
     /// query (as a browser must send it), or nchan's `/sub/T` asked for `text/event-stream`.
@@ -18,7 +27,7 @@ enum Dialect: String {
 
     /// - Parameter deflate: offer permessage-deflate, as browsers do.
     func handshake(topic: String, port: UInt16, deflate: Bool = false) -> [UInt8] {
-        let path = self == .worker ? "/ws?topic=\(topic)" : "/sub/\(topic)"
+        let path = self == .worker ? "/ws?topic=\(topic)" : self == .pusher ? "/app/\(Self.pusherKey)?protocol=7" : "/sub/\(topic)"
         return Array((
             "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
@@ -42,6 +51,16 @@ enum Dialect: String {
                 "POST /internal/publish HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nAccept: */*\r\n"
                 + "X-Worker-Secret: \(secret)\r\nContent-Type: application/json\r\n"
                 + "Content-Length: \(body.count)\r\n\r\n").utf8) + body
+        case .pusher:
+            // `data` is a string: the payload, quoted (it holds no character that needs more).
+            let quoted = String(decoding: payload, as: UTF8.self).replacingQuotes()
+            let body = Array("{\"name\":\"bench\",\"channel\":\"\(Self.pusherChannel(topic))\",\"data\":\"\(quoted)\"}".utf8)
+            let path = "/apps/\(Self.pusherAppID)/events"
+            let query = "auth_key=\(Self.pusherKey)&auth_timestamp=\(Clock.unixSeconds())&auth_version=1.0&body_md5=\(Token.hex(Token.md5(body)))"
+            let signature = Token.hex(Token.hmac(Array("POST\n\(path)\n\(query)".utf8), secret: secret))
+            return Array((
+                "POST \(path)?\(query)&auth_signature=\(signature) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nAccept: */*\r\n"
+                + "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n").utf8) + body
         case .nchan:
             return Array((
                 "POST /pub?id=\(topic) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nAccept: */*\r\n"
@@ -59,7 +78,23 @@ enum Dialect: String {
     }
 
     /// A frame that tells the subscriber it is in; nchan has none, the 101 is enough.
-    var waitsForAuthReply: Bool { self == .worker }
+    var waitsForAuthReply: Bool { self != .nchan }
+
+    /// The Pusher subscription a socket sends once it knows its `socket_id`.
+    static func pusherSubscribe(topic: String, socketID: String, secret: String) -> [UInt8] {
+        let channel = pusherChannel(topic)
+        let signature = Token.hex(Token.hmac(Array("\(socketID):\(channel)".utf8), secret: secret))
+        return ClientFrame.maskedText(Array(
+            "{\"event\":\"pusher:subscribe\",\"data\":{\"channel\":\"\(channel)\",\"auth\":\"\(pusherKey):\(signature)\"}}".utf8))
+    }
+}
+
+extension String {
+    fileprivate func replacingQuotes() -> String {
+        var out = ""
+        for character in self { out += character == "\"" ? "\\\"" : String(character) }
+        return out
+    }
 }
 
 /// Tokens as docs/protocol.md "Tokens" and PHP's `hash_hmac` mint them.
@@ -67,12 +102,21 @@ enum Token {
     static func mint(topic: String, secret: String) -> String {
         let claims = "{\"user_id\":0,\"topic\":\"\(topic)\",\"expires\":4102444800}"
         let head = hex(Array(claims.utf8))
+        return head + "." + hex(hmac(Array(head.utf8), secret: secret))
+    }
+
+    static func hmac(_ message: [UInt8], secret: String) -> [UInt8] {
         var mac = [UInt8](repeating: 0, count: 32)
         var length: UInt32 = 0
         let key = Array(secret.utf8)
-        let message = Array(head.utf8)
         _ = HMAC(EVP_sha256(), key, Int32(key.count), message, message.count, &mac, &length)
-        return head + "." + hex(mac)
+        return mac
+    }
+
+    static func md5(_ bytes: [UInt8]) -> [UInt8] {
+        var digest = [UInt8](repeating: 0, count: 16)
+        _ = MD5(bytes, bytes.count, &digest)
+        return digest
     }
 
     static func hex(_ bytes: [UInt8]) -> String {

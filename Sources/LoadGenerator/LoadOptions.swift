@@ -33,7 +33,7 @@ struct LoadOptions {
     var readPauseMicroseconds: UInt32 = 0
 
     static let usage = """
-        usage: wavelog-load --mode connect|fanout|publish --dialect worker|nchan [--transport websocket|sse] --ws-port P --http-port P
+        usage: wavelog-load --mode connect|fanout|publish --dialect worker|nchan|pusher [--transport websocket|sse] --ws-port P --http-port P
                [--secret S] [--pid PID]... [--topics N] [--subscribers N (per topic)] [--rate R/s, 0 = max]
                [--seconds S] [--window N] [--publishers N] [--new-connection] [--payload-bytes N]
                [--setup-concurrency N] [--drain-seconds S] [--max-publishes N] [--radio-payload] [--deflate]

@@ -76,7 +76,9 @@ final class LoadRun {
             },
             authFrames: options.dialect == .worker && options.transport == .websocket
                 ? topicNames.map { options.dialect.authFrame(topic: $0, secret: options.secret)! } : nil,
-            eventStream: options.transport == .sse)
+            eventStream: options.transport == .sse,
+            pusherSecret: options.dialect == .pusher ? options.secret : nil,
+            topicNames: topicNames)
         let total = options.topics * options.subscribersPerTopic
         subscribers.reserveCapacity(total)
         let residentBefore = probe.residentKiB()

@@ -4,6 +4,18 @@ enum Scan {
     static let authOK: [UInt8] = Array("auth_ok".utf8)
     static let sequenceKey: [UInt8] = Array("\"q\":".utf8)
     static let timeKey: [UInt8] = Array("\"t\":".utf8)
+    static let escapedSequenceKey: [UInt8] = Array("\\\"q\\\":".utf8)
+    static let escapedTimeKey: [UInt8] = Array("\\\"t\\\":".utf8)
+    static let pusherSubscribed: [UInt8] = Array("pusher_internal:subscription_succeeded".utf8)
+    static let pusherSocketKey: [UInt8] = Array("socket_id\\\":\\\"".utf8)
+
+    /// The `socket_id` of a `pusher:connection_established` message, if it is one.
+    static func pusherSocketID(_ bytes: UnsafeRawBufferPointer) -> String? {
+        guard let at = find(pusherSocketKey, in: bytes) else { return nil }
+        var end = at + pusherSocketKey.count
+        while end < bytes.count, bytes[end] == UInt8(ascii: ".") || (bytes[end] >= 48 && bytes[end] <= 57) { end += 1 }
+        return String(decoding: bytes[(at + pusherSocketKey.count)..<end], as: UTF8.self)
+    }
     static let contentLength: [UInt8] = Array("content-length:".utf8)
     static let eventTerminator: [UInt8] = Array("\n\n".utf8)
     static let dataField: [UInt8] = Array("data:".utf8)

@@ -72,6 +72,8 @@ final class Subscriber: ReactorClient {
             if let auth = setup.authFrames?[topic] {
                 state = .authenticating
                 send(auth, reactor)
+            } else if setup.pusherSecret != nil {
+                state = .authenticating  // until connection_established, then the subscription's answer
             } else {
                 subscribed()
             }
@@ -103,6 +105,15 @@ final class Subscriber: ReactorClient {
             case 0x1 where state == .subscribed:
                 tally.pushBytes += frame.end - frame.start
                 delivery(payload, now: now)
+            case 0x1 where setup.pusherSecret != nil:
+                if let socketID = Scan.pusherSocketID(payload) {
+                    send(Dialect.pusherSubscribe(topic: setup.topicNames[topic], socketID: socketID, secret: setup.pusherSecret!), reactor)
+                } else if Scan.contains(payload, Scan.pusherSubscribed) {
+                    subscribed()
+                } else {
+                    fail(reactor)
+                    return bytes.count
+                }
             case 0x1:
                 guard Scan.contains(payload, Scan.authOK) else { fail(reactor); return bytes.count }
                 subscribed()
@@ -140,8 +151,9 @@ final class Subscriber: ReactorClient {
     }
 
     private func delivery(_ payload: UnsafeRawBufferPointer, now: UInt64) {
-        guard Scan.number(after: Scan.sequenceKey, in: payload) != nil,
-              let sent = Scan.number(after: Scan.timeKey, in: payload) else {
+        // A Pusher event carries the payload as a JSON string, its quotes escaped.
+        guard Scan.number(after: Scan.sequenceKey, in: payload) ?? Scan.number(after: Scan.escapedSequenceKey, in: payload) != nil,
+              let sent = Scan.number(after: Scan.timeKey, in: payload) ?? Scan.number(after: Scan.escapedTimeKey, in: payload) else {
             tally.unexpectedFrames += 1
             return
         }
@@ -175,6 +187,9 @@ struct SubscriberSetup {
     let authFrames: [[UInt8]]?
     /// Subscribers read Server-Sent Events instead of WebSocket frames.
     var eventStream = false
+    /// Pusher: the app secret that signs each socket's subscription (which needs its socket_id).
+    var pusherSecret: String? = nil
+    var topicNames: [String] = []
 }
 
 /// One frame from the server: unmasked (RFC 6455 5.1), so the payload can be read in place.
