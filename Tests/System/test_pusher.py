@@ -586,3 +586,103 @@ def test_status_metrics_and_the_internal_port_cover_pusher_apps(worker):
     asyncio.run(scenario())
     lines = [line for line in worker.read_log().splitlines() if "pusher client subscribed" in line and "channel=ops-1" in line]
     assert len(lines) == 1 and SECRET not in worker.read_log()
+
+
+def test_an_app_at_its_max_connections_refuses_with_4100_and_others_are_unaffected(make_worker):
+    node = make_worker(f"""pusher_apps:
+  - id: "1"
+    key: capped
+    secret: capped-secret-0123
+    max_connections: 2
+  - id: "2"
+    key: open
+    secret: open-secret-0123
+""")
+
+    async def scenario():
+        held = [await Socket.open(node, key="capped") for _ in range(2)]
+        async with ws_connect(f"ws://127.0.0.1:{node.ws_port}/app/capped?protocol=7", open_timeout=TIMEOUT) as ws:
+            error, close = await closed_with(ws)
+        assert error == '{"event":"pusher:error","data":{"code":4100,"message":"Over connection quota"}}' and close == 4100
+        other = await Socket.open(node, key="open")
+        await other.close()
+        await held.pop().close()
+        # The place is free once the node has seen the close: a new socket then gets in.
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            async with ws_connect(f"ws://127.0.0.1:{node.ws_port}/app/capped?protocol=7", open_timeout=TIMEOUT) as ws:
+                if SOCKET_ID.match(await recv(ws)):
+                    break
+            assert time.monotonic() < deadline, "the closed socket's place never came back"
+            await asyncio.sleep(0.05)  # polling: the server's close handling has no event we can await
+        for socket in held:
+            await socket.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_socket_that_answers_no_ping_is_closed_with_4201(make_worker):
+    node = make_worker(APPS + "ping_interval: 1s\nidle_timeout: 2s\n")
+    import base64
+    import os
+    from conftest import connect
+    sock = connect(node.ws_port, timeout=TIMEOUT)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall((f"GET /app/{KEY}?protocol=7 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    # Read, never answer: the server's pings go unanswered until it gives up.
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+        if b"Pong reply not received in time" in data and data.rstrip().endswith(b"in time"):
+            break
+    sock.close()
+    assert b'{"event":"pusher:error","data":{"code":4201,"message":"Pong reply not received in time"}}' in data
+    # The close frame: opcode 8, then the code 4201 (0x1069).
+    assert b"\x88" in data and b"\x10\x69" in data
+
+
+def test_pysher_sends_client_events_to_the_other_subscribers(worker):
+    import pysher
+    client = sdk(worker)
+    got = threading.Condition()
+    received = []
+    listeners = []
+    ready = threading.Barrier(3, timeout=TIMEOUT)
+
+    def make(user):
+        listener = pysher.Pusher(KEY, secure=False, custom_host="127.0.0.1", port=worker.ws_port, secret=SECRET, log_level=40)
+
+        def on_connect(_data):
+            channel = listener.subscribe("private-pysher-chat")
+            channel.bind("client-said", lambda data: note(user, "client-said", data))
+            channel.bind("marker", lambda data: note(user, "marker", data))
+            channel.bind("pusher_internal:subscription_succeeded", lambda _data: ready.wait())
+
+        listener.connection.bind("pusher:connection_established", on_connect)
+        listener.connect()
+        listeners.append(listener)
+        return listener
+
+    def note(user, event, data):
+        with got:
+            received.append((user, event, data))
+            got.notify_all()
+
+    sender, _receiver = make("sender"), make("receiver")
+    try:
+        ready.wait()  # both subscribed
+        sender.channel("private-pysher-chat").trigger("client-said", {"text": "73"})
+        with got:
+            assert got.wait_for(lambda: received, TIMEOUT)
+        # A marker behind it on both sockets: an echo to the sender would have come before it.
+        client.trigger("private-pysher-chat", "marker", "m")
+        with got:
+            assert got.wait_for(lambda: sum(1 for entry in received if entry[1] == "marker") == 2, TIMEOUT)
+        assert [entry for entry in received if entry[1] == "client-said"] == [("receiver", "client-said", {"text": "73"})]
+    finally:
+        for listener in listeners:
+            listener.disconnect()

@@ -177,6 +177,46 @@ struct YAMLConfigLoaderTests {
             == "config: trusted_proxies: expected IP addresses or CIDR ranges like 10.0.0.0/8, got \"10.0.0.0/40\" (line 2, column 18)")
     }
 
+    @Test func pusherAppsAreReadFromTheFileOrTheEnvironment() throws {
+        let file = try load(secretLine + """
+            pusher_apps:
+              - id: "1001"
+                key: k1
+                secret: secret-one
+                enable_client_events: yes
+                max_presence_members: 5
+              - {id: 1002, key: k2, secret: secret-two}
+            """).config.pusherApps
+        #expect(file.map(\.id) == ["1001", "1002"])
+        #expect(file[0].enableClientEvents && file[0].maxPresenceMembers == 5 && !file[1].enableClientEvents)
+        #expect(file[1].maxMessageBytes == 10240)
+        let single = try load(secretLine, environment: [
+            "WAVELOG_PUSHER_APP_ID": "7", "WAVELOG_PUSHER_APP_KEY": "env-key", "WAVELOG_PUSHER_APP_SECRET": "env:secret:with:colons",
+        ]).config.pusherApps
+        #expect(single == [PusherAppSettings(id: "7", key: "env-key", secret: "env:secret:with:colons")])
+        let listed = try load(secretLine, environment: ["WAVELOG_PUSHER_APPS": "1:a:secret-aaa, 2:b:secret-bbb"]).config.pusherApps
+        #expect(listed.map(\.key) == ["a", "b"])
+        #expect(try load(secretLine).config.pusherApps.isEmpty)
+    }
+
+    @Test(arguments: [
+        ("pusher_apps: [{id: app1, key: k, secret: secret-one}]", "config: pusher_apps[0].id: expected digits (the Pusher SDKs refuse other app ids), got \"app1\" (line 2, column 14)"),
+        ("pusher_apps: [{id: 1, key: k}]", "config: pusher_apps[0].secret: required (line 2, column 15)"),
+        ("pusher_apps: [{id: 1, key: k, secret: short}]", "config: pusher_apps[0].secret: must be at least 8 characters (line 2, column 14)"),
+        ("pusher_apps: [{id: 1, key: \"a/b\", secret: secret-one}]", "config: pusher_apps[0].key: expected up to 64 printable characters without / ? & : % (line 2, column 14)"),
+        ("pusher_apps: [{id: 1, key: k, secret: secret-one, colour: red}]", "config: pusher_apps[0].colour: unknown setting (line 2, column 59)"),
+        ("pusher_apps: [{id: 1, key: k, secret: secret-one}, {id: 1, key: j, secret: secret-two}]", "config: pusher_apps[1].id: duplicate app id \"1\" (line 2, column 14)"),
+        ("pusher_apps: {id: 1}", "config: pusher_apps: expected a list of apps, each {id, key, secret} (line 2, column 14)"),
+    ] as [(String, String)])
+    func pusherAppErrorsNameTheKey(_ line: String, _ message: String) {
+        #expect(error(secretLine + line + "\n")?.description == message)
+    }
+
+    @Test func aPartialPusherAppInTheEnvironmentNamesTheMissingVariable() {
+        #expect(error(secretLine, environment: ["WAVELOG_PUSHER_APP_ID": "7"])?.description
+            == "config: pusher_apps: WAVELOG_PUSHER_APP_KEY is required with the other WAVELOG_PUSHER_APP_* variables (from WAVELOG_PUSHER_APP_KEY)")
+    }
+
     @Test func environmentErrorsNameTheVariable() {
         #expect(error(secretLine, environment: ["WAVELOG_WS_PORT": "x"])?.description
             == "config: ws_port: expected an integer 0-65535, got \"x\" (from WAVELOG_WS_PORT)")

@@ -69,6 +69,7 @@ final class PusherRoute: RouteHandler, SocketDirectory {
             endpoint = PusherRefusal(code: refusal.code, message: refusal.message)
         case .success(let app):
             guard let socketID = PusherSocketID.make() else {
+                node.disconnect(app: app)
                 endpoint = PusherRefusal(code: PusherCode.overCapacity, message: "No random source")
                 break
             }
