@@ -640,6 +640,7 @@ def test_a_socket_that_answers_no_ping_is_closed_with_4201(make_worker):
         if b"Pong reply not received in time" in data and data.rstrip().endswith(b"in time"):
             break
     sock.close()
+    assert b'{"event":"pusher:ping","data":{}}' in data  # the server asked, in the protocol's words
     assert b'{"event":"pusher:error","data":{"code":4201,"message":"Pong reply not received in time"}}' in data
     # The close frame: opcode 8, then the code 4201 (0x1069).
     assert b"\x88" in data and b"\x10\x69" in data

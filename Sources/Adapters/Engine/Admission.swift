@@ -75,6 +75,20 @@ public struct Admission: Sendable {
         }
     }
 
+    /// The checks of a WebSocket handshake (RFC 6455 §4.2.1): 400 when the request is not one,
+    /// 426 for a version other than 13; each refusal counted.
+    public func webSocketKey(_ head: HTTPRequestHead, from connection: Connection) -> Result<String, Refusal> {
+        switch WebSocketHandshake.validate(head) {
+        case .success(let key): return .success(key)
+        case .failure(.notWebSocket):
+            connection.loop.metrics.countRefusal("bad_request")
+            return .failure(.badRequest)
+        case .failure(.unsupportedVersion):
+            connection.loop.metrics.countRefusal("upgrade_required")
+            return .failure(.upgradeRequired)
+        }
+    }
+
     /// The checks after the transport's handshake: the origin allowlist and draining.
     /// - Parameter originRequired: whether a request without `Origin` is refused when an allowlist
     ///   is set. Browsers always send it on a WebSocket handshake, but not on a same-origin

@@ -10,9 +10,16 @@ public protocol WebSocketEndpoint: AnyObject {
     func closed(_ socket: WebSocketConnection)
     /// Nothing was heard for `idleTimeout`; the endpoint closes it in its protocol's words.
     func idleTimedOut(_ socket: WebSocketConnection)
+    /// `pingInterval` passed: ask the peer for a sign of life (a ping frame, unless the
+    /// protocol has its own ping message).
+    func pingDue(_ socket: WebSocketConnection)
 }
 
 extension WebSocketEndpoint {
+    public func pingDue(_ socket: WebSocketConnection) {
+        socket.send(WebSocketFrameEncoder.ping)
+    }
+
     public func idleTimedOut(_ socket: WebSocketConnection) {
         socket.close(code: CloseCode.goingAway)
     }
@@ -172,7 +179,7 @@ public final class WebSocketConnection: ConnectionHandler, UpgradedConnectionHan
                 self.endpoint.idleTimedOut(self)
                 return
             }
-            self.send(WebSocketFrameEncoder.ping)
+            self.endpoint.pingDue(self)
             self.armPingTimer()
         }
     }

@@ -47,14 +47,9 @@ final class PusherRoute: RouteHandler, SocketDirectory {
         let head = request.head
         let keepAlive = head.keepAlive
         let clientKey: String
-        switch WebSocketHandshake.validate(head) {
+        switch admission.webSocketKey(head, from: connection) {
         case .success(let key): clientKey = key
-        case .failure(.notWebSocket):
-            connection.loop.metrics.countRefusal("bad_request")
-            return PlainAnswers.respond(.badRequest, keepAlive: keepAlive)
-        case .failure(.unsupportedVersion):
-            connection.loop.metrics.countRefusal("upgrade_required")
-            return PlainAnswers.respond(.upgradeRequired, keepAlive: keepAlive)
+        case .failure(let refusal): return PlainAnswers.respond(refusal, keepAlive: keepAlive)
         }
         let clientIP: String
         switch admission.admit(head, from: connection, shard: shard, originRequired: true) {

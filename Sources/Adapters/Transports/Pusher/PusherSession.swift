@@ -204,6 +204,12 @@ final class PusherSession: Subscriber, WebSocketEndpoint {
         end(code: PusherCode.reconnect, "Server shutting down")
     }
 
+    /// `pusher:ping`, which every Pusher client answers with `pusher:pong` (browsers answer a
+    /// WebSocket ping too, but pusher-js cannot see it, and other clients may not answer it).
+    func pingDue(_ socket: WebSocketConnection) {
+        socket.send(route.frames.ping)
+    }
+
     func idleTimedOut(_ socket: WebSocketConnection) {
         end(code: PusherCode.pongNotReceived, "Pong reply not received in time")
     }

@@ -112,14 +112,9 @@ final class WebSocketRoute: RouteHandler, TopicRoute {
         let head = request.head
         let keepAlive = head.keepAlive
         let key: String
-        switch WebSocketHandshake.validate(head) {
+        switch context.admission.webSocketKey(head, from: connection) {
         case .success(let clientKey): key = clientKey
-        case .failure(.notWebSocket):
-            connection.loop.metrics.countRefusal("bad_request")
-            return PlainAnswers.respond(.badRequest, keepAlive: keepAlive)
-        case .failure(.unsupportedVersion):
-            connection.loop.metrics.countRefusal("upgrade_required")
-            return PlainAnswers.respond(.upgradeRequired, keepAlive: keepAlive)
+        case .failure(let refusal): return PlainAnswers.respond(refusal, keepAlive: keepAlive)
         }
         switch context.admission.admit(head, from: connection, shard: context.shard, originRequired: true) {
         case .failure(let refusal): return PlainAnswers.respond(refusal, keepAlive: keepAlive && !refusal.endsConnection)
