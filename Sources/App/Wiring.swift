@@ -43,11 +43,18 @@ enum Wiring {
             let originID = Hex.encodeLowercase(OpenSSLDigest.randomBytes(count: 8) ?? [])
             // Redis lives on the last loop: loop 0 also reaps topics, so spread the background work.
             let redisLoop = group.loops[group.loops.count - 1]
+            var liveness = RedisConnection.Liveness()
+            liveness.timeout = config.redisTimeout
+            var queue = RedisClusterBus.QueueLimits()
+            queue.bytes = config.redisQueueBytes
+            queue.commands = config.redisQueueCommands
             let store = RedisTopicStore(
-                endpoint: redis, prefix: config.redisPrefix, originID: originID, clock: clock, loop: redisLoop, logger: logger)
+                endpoint: redis, prefix: config.redisPrefix, originID: originID, clock: clock, loop: redisLoop, logger: logger,
+                liveness: liveness)
             topics = store
             bus = RedisClusterBus(
-                endpoint: redis, prefix: config.redisPrefix, originID: originID, sink: fanOut, loop: redisLoop, logger: logger)
+                endpoint: redis, prefix: config.redisPrefix, originID: originID, sink: fanOut, loop: redisLoop, logger: logger,
+                liveness: liveness, queueLimits: queue)
             services = [store, bus]
         } else {
             topics = InMemoryTopicStore()

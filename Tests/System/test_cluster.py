@@ -668,3 +668,48 @@ def test_a_topic_registered_on_one_node_never_turns_unknown_again_on_another(pri
             relapses[topic] = (round(seen[known][0], 3), unknown_again[0], unknown_again[-1], len(unknown_again))
     assert relapses == {}, ("topics known on B, then answered 404 again (first known s, first 404 s, last 404 s, "
                             f"404 answers): {relapses}")
+
+
+def test_a_hung_redis_is_noticed_bounded_and_counted_then_the_link_comes_back(private_redis, make_worker):
+    """Redis paused with SIGSTOP keeps its sockets open: only unanswered commands tell."""
+    node = make_worker(f'redis_url: "redis://127.0.0.1:{private_redis.port}/0"\nredis_timeout: 1s\n'
+                       f'redis_queue_commands: 5\nredis_prefix: "hang{secrets.token_hex(4)}:"\n')
+    assert wait_for(lambda: request(node.ws_port, "GET", "/readyz", secret=None)[0] == 200)
+    register(node.internal_port, "hang.1")
+    before = status(node)["cluster_unsent"]
+    private_redis.process.send_signal(signal.SIGSTOP)
+    try:
+        published = 20
+        for index in range(published):
+            publish(node, "hang.1", str(index))  # local delivery and the API go on: each answers 200
+        # At most 5 publishes wait for a paused Redis; the others are counted, not queued.
+        assert wait_for(lambda: status(node)["cluster_unsent"] - before >= published - 5)
+        assert wait_for(lambda: request(node.ws_port, "GET", "/readyz", secret=None)[0] == 503)
+        assert status(node)["cluster_connected"] is False
+        assert wait_for(lambda: any("redis not answering" in line for line in node.read_log().splitlines()))
+    finally:
+        private_redis.process.send_signal(signal.SIGCONT)
+    assert wait_for(lambda: request(node.ws_port, "GET", "/readyz", secret=None)[0] == 200)
+    assert status(node)["cluster_connected"] is True
+
+
+def wait_for(predicate, timeout=TIMEOUT):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(POLL)  # polling a report: the node offers no event for it
+    return True
+
+
+def test_a_subscription_redis_drops_is_logged_and_made_again(private_redis, make_worker):
+    """CLIENT KILL, an output-buffer limit or a failover ends the subscribed connection."""
+    prefix = f"kill{secrets.token_hex(4)}:"
+    node = make_worker(f'redis_url: "redis://127.0.0.1:{private_redis.port}/0"\nredis_timeout: 1s\nredis_prefix: "{prefix}"\n')
+    assert wait_for(lambda: private_redis.numsub(prefix + "events") == 1)
+    assert private_redis.cli("CLIENT", "KILL", "TYPE", "pubsub") != "0"
+    assert wait_for(lambda: any("redis connection lost" in line and "connection=subscribe" in line
+                                for line in node.read_log().splitlines()))
+    assert wait_for(lambda: private_redis.numsub(prefix + "events") == 1)
+    code, _, body = request(node.internal_port, "GET", "/metrics", secret=None)
+    assert code == 200 and re.search(rb"^wavelog_cluster_reconnects_total [1-9]", body, re.MULTILINE)

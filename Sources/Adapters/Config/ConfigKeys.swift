@@ -12,7 +12,7 @@ enum ConfigKeys {
         "transports", "sse_heartbeat", "sse_retry",
         "websocket_compression", "websocket_compression_threshold", "websocket_compression_level",
         "max_connections_per_ip", "handshake_rate_per_ip", "handshake_burst_per_ip", "trusted_proxies",
-        "pusher_apps", "pusher_activity_timeout",
+        "pusher_apps", "pusher_activity_timeout", "redis_timeout", "redis_queue_bytes", "redis_queue_commands",
     ]
 
     static func decode(_ values: [String: ConfigValue], cores: Int) throws(ConfigError) -> WorkerConfig {
@@ -84,6 +84,9 @@ enum ConfigKeys {
             case "max_connections_per_ip": config.maxConnectionsPerIP = try integer(value, key, in: 0...1_000_000)
             case "handshake_rate_per_ip": config.handshakeRatePerIP = try number(value, key, in: 0...1_000_000)
             case "handshake_burst_per_ip": config.handshakeBurstPerIP = try integer(value, key, in: 0...1_000_000)
+            case "redis_timeout": config.redisTimeout = try duration(value, key)
+            case "redis_queue_bytes": config.redisQueueBytes = try integer(value, key, in: 1024...(1 << 30))
+            case "redis_queue_commands": config.redisQueueCommands = try integer(value, key, in: 1...10_000_000)
             case "pusher_apps": config.pusherApps = try PusherAppsKey.decode(value)
             case "pusher_activity_timeout": config.pusherActivityTimeout = try duration(value, key)
             case "trusted_proxies":

@@ -19,6 +19,11 @@ public struct WorkerConfig: Sendable {
     /// nil: a single node, in memory.
     public var redis: RedisEndpoint?
     public var topicTTL: Duration = .seconds(24 * 3600)
+    /// A Redis connection whose oldest command is unanswered this long is dropped and reconnected.
+    public var redisTimeout: Duration = .seconds(3)
+    /// Unanswered publishes to Redis beyond which more are counted as not fanned out, not queued.
+    public var redisQueueBytes = 8 << 20
+    public var redisQueueCommands = 10_000
 
     // MARK: - Extensions
     public var redisPrefix = "wavelog:"
@@ -81,7 +86,12 @@ public struct WorkerConfig: Sendable {
             ("internal_bind", internalBind), ("internal_port", "\(internalPort)"),
             ("redis", redis.map { "\($0)" } ?? "none"),
         ]
-        if redis != nil { fields.append(("redis_prefix", redisPrefix)) }
+        if redis != nil {
+            fields += [
+                ("redis_prefix", redisPrefix), ("redis_timeout", GoDuration.format(redisTimeout)),
+                ("redis_queue_bytes", "\(redisQueueBytes)"), ("redis_queue_commands", "\(redisQueueCommands)"),
+            ]
+        }
         fields += [
             ("topic_ttl", GoDuration.format(topicTTL)), ("threads", "\(threads)"),
             ("allowed_origins", allowedOrigins.isEmpty ? "*" : allowedOrigins.joined(separator: ",")),

@@ -32,7 +32,31 @@ public final class RedisClusterBus: ClusterBus, @unchecked Sendable {
     /// - Parameters:
     ///   - loop: the loop the Redis connections live on.
     ///   - originID: 16 lowercase hex characters, random per process.
-    public init(endpoint: RedisEndpoint, prefix: String, originID: String, sink: any SubscriberSink, loop: EventLoop, logger: Logger) {
+    /// What a publish may find unanswered on the publishing connection before it is counted as
+    /// not fanned out instead of queued: a hung Redis costs at most this much memory, and
+    /// after recovery no burst larger than it follows.
+    public struct QueueLimits: Sendable {
+        public var bytes = 8 << 20
+        public var commands = 10_000
+
+        public init() {}
+    }
+
+    private let queueLimits: QueueLimits
+    private let liveness: RedisConnection.Liveness
+    /// This node's own channel, which its publishing connection writes to and its subscribed
+    /// connection reads: a subscription that stopped receiving shows as silence here.
+    private let aliveChannel: [UInt8]
+    /// When the subscribed connection last received anything (confined to `loop`).
+    private var subscriberHeard = MonotonicTime(nanoseconds: 0)
+
+    public init(
+        endpoint: RedisEndpoint, prefix: String, originID: String, sink: any SubscriberSink, loop: EventLoop, logger: Logger,
+        liveness: RedisConnection.Liveness = .init(), queueLimits: QueueLimits = .init()
+    ) {
+        self.queueLimits = queueLimits
+        self.liveness = liveness
+        aliveChannel = Array((prefix + "alive:" + originID).utf8)
         self.originID = originID
         self.sink = sink
         self.loop = loop
@@ -40,6 +64,9 @@ public final class RedisClusterBus: ClusterBus, @unchecked Sendable {
         self.logger = logger
         publisher = RedisConnection(name: "publish", endpoint: endpoint, loop: loop, logger: logger)
         subscriber = RedisConnection(name: "subscribe", endpoint: endpoint, loop: loop, logger: logger)
+        publisher.liveness = liveness
+        subscriber.liveness = liveness
+        subscriber.liveness.pings = false
     }
 
     /// Nodes subscribed to the channel (this one included); 0 while Redis is unreachable.
@@ -87,6 +114,7 @@ public final class RedisClusterBus: ClusterBus, @unchecked Sendable {
         publisher.start()
         subscriber.start()
         scheduleNodeCount()
+        scheduleHeartbeat()
     }
 
     // MARK: - Out
@@ -103,10 +131,13 @@ public final class RedisClusterBus: ClusterBus, @unchecked Sendable {
     }
 
     private func send(_ envelope: [UInt8]) {
-        guard publisher.state == .ready, publisher.command([Array("PUBLISH".utf8), channel, envelope]) else {
+        let full = publisher.unansweredCommands >= queueLimits.commands || publisher.unansweredBytes + envelope.count > queueLimits.bytes
+        guard publisher.state == .ready, !full, publisher.command([Array("PUBLISH".utf8), channel, envelope]) else {
             let count = notFannedOut.wrappingAdd(1, ordering: .relaxed).newValue
             if count == 1 || count % 1000 == 0 {
-                logger.warning("publish not fanned out", metadata: ["reason": "redis unavailable", "count": "\(count)"])
+                logger.warning("publish not fanned out", metadata: [
+                    "reason": "\(full ? "redis queue full" : "redis unavailable")", "count": "\(count)",
+                ])
             }
             return
         }
@@ -129,8 +160,14 @@ public final class RedisClusterBus: ClusterBus, @unchecked Sendable {
     // MARK: - In
 
     private func subscribe() {
+        subscriberHeard = loop.now
+        subscriber.command([Array("SUBSCRIBE".utf8), aliveChannel], persistent: true) { [weak self] reply in
+            guard let self, reply != nil else { return }
+            self.subscriberHeard = self.loop.now
+        }
         subscriber.command([Array("SUBSCRIBE".utf8), channel], persistent: true) { [weak self] reply in
             guard let self, let reply else { return }
+            self.subscriberHeard = self.loop.now
             guard case .array(let parts) = reply, parts.count == 3, parts[0].string == "message", case .string(let data) = parts[2] else {
                 if case .array(let parts) = reply, parts.first?.string == "subscribe" {
                     self.logger.info("redis subscribed", metadata: ["channel": "\(String(decoding: self.channel, as: UTF8.self))"])
@@ -158,6 +195,26 @@ public final class RedisClusterBus: ClusterBus, @unchecked Sendable {
             else { return nil }
             let excluded = object["except"].flatMap { object.string($0) }
             return PublishedEvent(topic: topic, payload: JSONPayload(validatedBytes: object.rawValue(payload)), excludedSocket: excluded)
+        }
+    }
+
+    // MARK: - Liveness of the subscription
+
+    /// Publishes to the node's own channel a few times per timeout; a subscribed connection that
+    /// heard nothing for a whole timeout (Redis hung, or it dropped the subscription without
+    /// closing) is abandoned and reconnected, which resubscribes.
+    private func scheduleHeartbeat() {
+        loop.schedule(after: liveness.timeout / 3) { [weak self] _ in
+            guard let self, self.publisher.state != .stopped else { return }
+            if self.publisher.state == .ready { self.publisher.command([Array("PUBLISH".utf8), self.aliveChannel, []]) }
+            if self.subscriber.state == .ready, self.loop.now.duration(since: self.subscriberHeard) >= self.liveness.timeout {
+                self.logger.warning("redis subscription silent", metadata: [
+                    "redis": "\(self.subscriber.name)", "silent_for": "\(self.loop.now.duration(since: self.subscriberHeard))",
+                ])
+                self.subscriber.abandon(reason: "subscription silent")
+                self.nodes.store(0, ordering: .relaxed)
+            }
+            self.scheduleHeartbeat()
         }
     }
 

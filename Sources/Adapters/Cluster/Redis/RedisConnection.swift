@@ -1,6 +1,7 @@
 // One hiredis asynchronous connection, driven by our event loop (no thread ever blocks on Redis).
 public import Logging
 internal import CHiredis
+internal import Domain
 internal import Glibc
 
 /// A Redis connection confined to one event loop: hiredis' read/write hooks register its socket
@@ -15,6 +16,18 @@ public final class RedisConnection: LoopHandler, Flushable {
 
     public enum State: Equatable {
         case disconnected, connecting, ready, stopped
+    }
+
+    /// How a connection notices a Redis that stopped answering (hung, paused, partitioned
+    /// without a reset), which TCP alone reports only after many minutes.
+    public struct Liveness: Sendable {
+        /// A command whose reply is older than this drops the link: the same path as a lost one.
+        public var timeout: Duration = .seconds(3)
+        /// Ping while idle, so a silent link is tested too (not on a subscribed connection,
+        /// where the commands are not answered one by one).
+        public var pings = true
+
+        public init() {}
     }
 
     public let name: String
@@ -33,6 +46,13 @@ public final class RedisConnection: LoopHandler, Flushable {
     public private(set) var state: State = .disconnected
     /// Logins after the first: how often a lost connection came back.
     public private(set) var reconnects = 0
+    public var liveness = Liveness()
+    /// Commands sent and not yet answered, oldest first (replies come in order).
+    private var inFlight = InFlightCommands()
+    /// Bytes of the commands not yet answered: what Redis has not taken, bounded by the caller.
+    public var unansweredBytes: Int { inFlight.bytes }
+    public var unansweredCommands: Int { inFlight.count }
+    private var livenessArmed = false
 
     /// Called on the loop once the connection is logged in and usable.
     public var onReady: (() -> Void)?
@@ -145,6 +165,7 @@ public final class RedisConnection: LoopHandler, Flushable {
             logger.info("redis connected", metadata: ["redis": "\(endpoint)", "connection": "\(name)"])
             if everConnected { reconnects += 1 }
             everConnected = true
+            armLiveness()
             onReady?()
             return
         }
@@ -175,6 +196,7 @@ public final class RedisConnection: LoopHandler, Flushable {
 
     // The context is about to be freed by hiredis: forget it and its descriptor.
     private func detach() {
+        inFlight = InFlightCommands()
         if registeredDescriptor >= 0 {
             loop.deregister(registeredDescriptor)
             registeredDescriptor = -1
@@ -204,7 +226,14 @@ public final class RedisConnection: LoopHandler, Flushable {
     @discardableResult
     public func command(_ arguments: [[UInt8]], persistent: Bool = false, reply: ((RedisReply?) -> Void)? = nil) -> Bool {
         guard let context, state == .ready || state == .connecting else { return false }
-        let box = reply.map { Unmanaged.passRetained(ReplyBox($0, persistent: persistent)).toOpaque() }
+        // Every one-shot command is answered once, in order: its reply (or nil when the link
+        // drops) ends its place in `inFlight`, which the liveness check and the bound read.
+        let size = arguments.reduce(0) { $0 + $1.count }
+        let tracked: ((RedisReply?) -> Void)? = persistent ? reply : { [weak self] value in
+            self?.inFlight.answered()
+            reply?(value)
+        }
+        let box = tracked.map { Unmanaged.passRetained(ReplyBox($0, persistent: persistent)).toOpaque() }
         var pointers: [UnsafePointer<CChar>?] = []
         var lengths: [Int] = []
         let storage = arguments.map { bytes -> UnsafeMutablePointer<CChar> in
@@ -238,7 +267,51 @@ public final class RedisConnection: LoopHandler, Flushable {
             if let box { Unmanaged<ReplyBox>.fromOpaque(box).release() }
             return false
         }
+        if !persistent { inFlight.sent(bytes: size, at: loop.now) }
         return true
+    }
+
+    // MARK: - Liveness
+
+    private func armLiveness() {
+        guard !livenessArmed else { return }
+        livenessArmed = true
+        // Three checks per timeout: a hang is noticed between 1 and 1.33 timeouts after the
+        // oldest unanswered command was sent.
+        let period = liveness.timeout / 3
+        loop.schedule(after: period) { [weak self] _ in
+            guard let self else { return }
+            self.livenessArmed = false
+            self.checkLiveness()
+        }
+    }
+
+    private func checkLiveness() {
+        guard state == .ready, context != nil else { return }
+        if let oldest = inFlight.oldest, loop.now.duration(since: oldest) >= liveness.timeout {
+            logger.warning("redis not answering", metadata: [
+                "redis": "\(endpoint)", "connection": "\(name)", "waited": "\(loop.now.duration(since: oldest))",
+                "unanswered": "\(inFlight.count)",
+            ])
+            abandon(reason: "not answering")
+            return
+        }
+        if liveness.pings && inFlight.count == 0 { command([Array("PING".utf8)]) { _ in } }
+        armLiveness()
+    }
+
+    /// Gives up on a link that does not answer: frees it (pending replies get nil, the
+    /// disconnect callback reports it lost) and reconnects. Not from inside a hiredis callback.
+    func abandon(reason: String) {
+        guard let context else { return }
+        redisAsyncFree(context)
+        // hiredis reported the disconnect from inside redisAsyncFree when the link was up;
+        // otherwise the context is gone all the same.
+        if self.context != nil {
+            detach()
+            onLost?()
+            scheduleRetry(reason: reason)
+        }
     }
 
     // MARK: - Event-loop hooks
@@ -327,6 +400,38 @@ public final class RedisConnection: LoopHandler, Flushable {
     private static func hooked(_ data: UnsafeMutableRawPointer?) -> RedisConnection? {
         guard let data else { return nil }
         return Unmanaged<RedisConnection>.fromOpaque(data).takeUnretainedValue()
+    }
+}
+
+/// The commands a connection awaits replies to, as a queue of send times and sizes.
+struct InFlightCommands {
+    private var sentAt: [MonotonicTime] = []
+    private var sizes: [Int] = []
+    private var head = 0
+    private(set) var bytes = 0
+
+    var count: Int { sentAt.count - head }
+    var oldest: MonotonicTime? { head < sentAt.count ? sentAt[head] : nil }
+
+    mutating func sent(bytes size: Int, at time: MonotonicTime) {
+        sentAt.append(time)
+        sizes.append(size)
+        bytes += size
+    }
+
+    mutating func answered() {
+        guard head < sentAt.count else { return }
+        bytes -= sizes[head]
+        head += 1
+        if head == sentAt.count {
+            sentAt.removeAll(keepingCapacity: true)
+            sizes.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head > 1024 && head * 2 > sentAt.count {
+            sentAt.removeFirst(head)
+            sizes.removeFirst(head)
+            head = 0
+        }
     }
 }
 

@@ -33,7 +33,10 @@ public final class RedisTopicStore: TopicStore, LifecycleService, @unchecked Sen
     private var scanBaseline: Set<TopicName> = []
     private var scanning = false
 
-    public init(endpoint: RedisEndpoint, prefix: String, originID: String, clock: any Clock, loop: EventLoop, logger: Logger) {
+    public init(
+        endpoint: RedisEndpoint, prefix: String, originID: String, clock: any Clock, loop: EventLoop, logger: Logger,
+        liveness: RedisConnection.Liveness = .init()
+    ) {
         self.loop = loop
         self.keyPrefix = prefix + "topic:"
         self.channel = Array((prefix + "registry").utf8)
@@ -42,6 +45,9 @@ public final class RedisTopicStore: TopicStore, LifecycleService, @unchecked Sen
         self.logger = logger
         commands = RedisConnection(name: "registry", endpoint: endpoint, loop: loop, logger: logger)
         notices = RedisConnection(name: "registry-notices", endpoint: endpoint, loop: loop, logger: logger)
+        commands.liveness = liveness
+        notices.liveness = liveness
+        notices.liveness.pings = false
     }
 
     // MARK: - TopicStore (any loop)
