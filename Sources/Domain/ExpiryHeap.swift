@@ -8,6 +8,7 @@ struct ExpiryHeap<Key> {
     @inlinable init() {}
 
     @inlinable var isEmpty: Bool { storage.isEmpty }
+    @inlinable var count: Int { storage.count }
 
     @inlinable mutating func insert(_ key: Key, at expires: UnixTime) {
         storage.append((key, expires))

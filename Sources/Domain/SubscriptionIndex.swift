@@ -29,6 +29,10 @@ public struct SubscriptionIndex<Subscriber: Hashable> {
     @usableFromInline var subscribersByTopic: [TopicName: [Subscriber]] = [:]
     @usableFromInline var subscriptions: [Subscriber: Subscription] = [:]
     @usableFromInline var expiries = ExpiryHeap<Subscriber>()
+    /// Heap entries of subscribers that left before their expiry. Removal from the heap is
+    /// lazy, and each entry holds its subscriber, so the heap is rebuilt when they dominate:
+    /// connection churn must not keep closed connections alive until their tokens expire.
+    @usableFromInline var staleExpiries = 0
 
     @inlinable public init() {}
 
@@ -55,7 +59,8 @@ public struct SubscriptionIndex<Subscriber: Hashable> {
         let position = subscribersByTopic[topic, default: []].count
         subscribersByTopic[topic, default: []].append(subscriber)
         subscriptions[subscriber] = Subscription(topic: topic, userID: userID, expires: expires, position: position)
-        expiries.insert(subscriber, at: expires)
+        // What never expires needs no place in the heap (nothing would ever pop it).
+        if expires != .never { expiries.insert(subscriber, at: expires) }
         return true
     }
 
@@ -71,7 +76,24 @@ public struct SubscriptionIndex<Subscriber: Hashable> {
             subscriptions[last]?.position = removed.position
         }
         if !members.isEmpty { subscribersByTopic[topic] = members }
+        if removed.expires != .never {
+            staleExpiries += 1
+            if staleExpiries > 1024 && staleExpiries * 2 > expiries.count { rebuildExpiries() }
+        }
         return removed
+    }
+
+    /// Heap entries held now, live and stale (for tests: it must stay bounded under churn).
+    @inlinable public var heldExpiries: Int { expiries.count }
+
+    @inlinable
+    mutating func rebuildExpiries() {
+        var fresh = ExpiryHeap<Subscriber>()
+        for (subscriber, subscription) in subscriptions where subscription.expires != .never {
+            fresh.insert(subscriber, at: subscription.expires)
+        }
+        expiries = fresh
+        staleExpiries = 0
     }
 
     /// Removes and returns the subscribers whose tokens have expired at `now` (`now > expires`).
@@ -82,8 +104,15 @@ public struct SubscriptionIndex<Subscriber: Hashable> {
         while let (subscriber, expires) = expiries.peek(), expires < now {
             expiries.pop()
             // A subscriber that left (or left and came back with another token) has a stale entry.
-            guard let current = subscriptions[subscriber], current.expires == expires else { continue }
-            if let removed = unsubscribe(subscriber) { expired.append((subscriber, removed)) }
+            guard let current = subscriptions[subscriber], current.expires == expires else {
+                staleExpiries = max(0, staleExpiries - 1)
+                continue
+            }
+            // Its entry is popped, not stale: `unsubscribe` counts it as stale, so take that back.
+            if let removed = unsubscribe(subscriber) {
+                staleExpiries = max(0, staleExpiries - 1)
+                expired.append((subscriber, removed))
+            }
         }
         return expired
     }

@@ -9,6 +9,9 @@ public struct UnixTime: Hashable, Comparable, Sendable {
     }
 
     public static func < (lhs: UnixTime, rhs: UnixTime) -> Bool { lhs.seconds < rhs.seconds }
+
+    /// The expiry of what never expires (a subscription without a token).
+    public static let never = UnixTime(seconds: .max)
 }
 
 /// A reading of a monotonic clock. TTLs, deadlines and uptime use it, so a wall-clock step

@@ -121,3 +121,28 @@ struct StatusSnapshotTests {
         #expect(snapshot.uptime == "3h22m5s")
     }
 }
+
+struct SubscriptionIndexChurnTests {
+    /// Connections that come and go must not stay in the expiry heap until their tokens expire,
+    /// and subscriptions that never expire take no place in it at all.
+    @Test func theExpiryHeapStaysBoundedUnderChurn() throws {
+        var index = SubscriptionIndex<Int>()
+        let topic = try #require(TopicName("churn"))
+        index.subscribe(-1, to: topic, userID: 1, expires: UnixTime(seconds: 5000))  // one that stays
+        var most = 0
+        for subscriber in 0..<20_000 {
+            index.subscribe(subscriber, to: topic, userID: 1, expires: UnixTime(seconds: 4000 + Int64(subscriber % 7)))
+            index.unsubscribe(subscriber)
+            most = max(most, index.heldExpiries)
+        }
+        #expect(most <= 2 * 1025 + 1)
+        #expect(index.count == 1)
+        for subscriber in 0..<1000 {
+            index.subscribe(subscriber, to: topic, userID: 0, expires: .never)
+            index.unsubscribe(subscriber)
+        }
+        #expect(index.heldExpiries <= 2 * 1025 + 1)
+        // The one that stays still expires on time.
+        #expect(index.removeExpired(at: UnixTime(seconds: 5001)).map(\.0) == [-1])
+    }
+}

@@ -358,6 +358,14 @@ def test_the_sdk_triggers_batches_and_excludes_the_sender_by_socket_id(worker):
         body = json.dumps({"name": "counted", "data": "x", "channels": ["news"], "info": "subscription_count"}).encode()
         assert await asyncio.to_thread(signed_request, worker, "POST", f"/apps/{APP_ID}/events", body) == (
             200, {"channels": {"news": {"subscription_count": 2}}})
+        # In a batch, `info` gives one attribute object per event, at its index.
+        body = json.dumps({"batch": [{"name": "i", "data": "1", "channel": "news", "info": "subscription_count"},
+                                     {"name": "i", "data": "2", "channel": "news"}]}).encode()
+        assert await asyncio.to_thread(signed_request, worker, "POST", f"/apps/{APP_ID}/batch_events", body) == (
+            200, {"batch": [{"subscription_count": 2}, {}]})
+        for socket in (sender, other):
+            for _ in range(3):
+                await socket.next()
         await sender.close()
         await other.close()
 
@@ -424,6 +432,7 @@ def signed_request(worker, method, path, body=b"", key=KEY, secret=SECRET, times
     ("ok", (200, {})),
     ("wrong body_md5", (401, {"error": "body_md5 does not match the body"})),
     ("stale timestamp", (401, None)),
+    ("overflowing timestamp", (401, None)),
     ("bad signature", (401, {"error": "Invalid signature"})),
     ("wrong key", (401, {"error": "Unknown auth_key"})),
     ("unknown app", (404, {"error": "Unknown app id"})),
@@ -441,6 +450,8 @@ def test_every_bad_api_request_gets_its_status_and_a_json_error(worker, case, ex
         options["md5"] = hashlib.md5(b"other").hexdigest()
     elif case == "stale timestamp":
         options["timestamp"] = int(time.time()) - 601
+    elif case == "overflowing timestamp":
+        options["timestamp"] = -9223372036854775808
     elif case == "bad signature":
         options["tamper"] = lambda s: ("1" if s[0] != "1" else "2") + s[1:]
     elif case == "wrong key":
@@ -469,6 +480,9 @@ def test_a_get_is_verified_too_and_unknown_paths_are_404_json(worker):
     empty = {"filter_by_prefix": "none-such-"}
     assert signed_request(worker, "GET", f"/apps/{APP_ID}/channels", extra=empty) == (200, {"channels": {}})
     assert signed_request(worker, "GET", f"/apps/{APP_ID}/channels", md5=hashlib.md5(b"x").hexdigest(), extra=empty)[0] == 401
+    # A separator hidden in an escaped value would let one signed string stand for other parameters.
+    assert signed_request(worker, "GET", f"/apps/{APP_ID}/channels", extra={"filter_by_prefix": "a%26info%3Dx"}) == (
+        400, {"error": "Malformed query string"})
     assert signed_request(worker, "GET", f"/apps/{APP_ID}/nothing") == (404, {"error": "Not found"})
     code, answer = signed_request(worker, "GET", f"/apps/{APP_ID}/channels/public-1/users")
     assert code == 400 and "presence" in answer["error"]

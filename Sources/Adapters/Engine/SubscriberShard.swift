@@ -69,7 +69,7 @@ public final class SubscriberShard: Drainable {
     /// their own (a Pusher channel signature). Not in the Wavelog statistics; `remove` ends it.
     public func subscribeAuthorised(_ subscriber: Subscriber) {
         guard index.subscription(of: subscriber) == nil else { return }
-        _ = index.subscribe(subscriber, to: subscriber.topic, userID: 0, expires: UnixTime(seconds: .max))
+        _ = index.subscribe(subscriber, to: subscriber.topic, userID: 0, expires: .never)
         adjust(subscriber.format, by: 1)
     }
 

@@ -33,7 +33,7 @@ public enum AuthFailure: Error, Sendable, Equatable {
 public struct Subscription: Sendable, Equatable {
     public let topic: TopicName
     public let userID: Int64
-    /// When the token expires; `UnixTime(seconds: .max)` when the topic needs no token.
+    /// When the token expires; `UnixTime.never` when the topic needs no token.
     public let expires: UnixTime
 
     public init(topic: TopicName, userID: Int64, expires: UnixTime) {
@@ -83,7 +83,7 @@ public struct AuthenticateSubscriber: Sendable {
         } else {
             // On a public topic the token may be missing, empty or anything
             // (docs/protocol.md "Browser endpoint (WebSocket)", rule 1).
-            subscription = Subscription(topic: topic, userID: 0, expires: UnixTime(seconds: .max))
+            subscription = Subscription(topic: topic, userID: 0, expires: .never)
         }
 
         guard index.subscribe(subscriber, to: topic, userID: subscription.userID, expires: subscription.expires) else {

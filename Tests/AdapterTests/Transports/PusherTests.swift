@@ -89,6 +89,19 @@ struct PusherTests {
             == .failure(PusherAPIError(status: 401, message: "Invalid signature")))
     }
 
+    @Test(arguments: ["-9223372036854775808", "9223372036854775807"])
+    func anyTimestampIsRefusedWithoutOverflowing(_ timestamp: String) {
+        let query = "auth_key=278d425bdf160c739803&auth_timestamp=\(timestamp)&auth_version=1.0&auth_signature=00"
+        let verdict = PusherRequestVerifier.verify(method: "GET", path: "/apps/3/channels", query: Substring(query), body: [], app: Self.docs, now: 1353088179)
+        #expect((try? verdict.get()) == nil)
+    }
+
+    @Test func decodedSeparatorsInTheQueryAreRefused() {
+        #expect(PusherRequestVerifier.parameters("a=1&b=2")?.count == 2)
+        #expect(PusherRequestVerifier.parameters("a=1%26b%3D2") == nil)
+        #expect(PusherRequestVerifier.parameters("a%3D=1") == nil)
+    }
+
     @Test func socketIDsAreTwoRandomNumbers() throws {
         let first = try #require(PusherSocketID.make())
         let second = try #require(PusherSocketID.make())

@@ -206,7 +206,12 @@ public final class RedisClusterBus: ClusterBus, @unchecked Sendable {
     private func scheduleHeartbeat() {
         loop.schedule(after: liveness.timeout / 3) { [weak self] _ in
             guard let self, self.publisher.state != .stopped else { return }
-            if self.publisher.state == .ready { self.publisher.command([Array("PUBLISH".utf8), self.aliveChannel, []]) }
+            if self.publisher.state == .ready {
+                self.publisher.command([Array("PUBLISH".utf8), self.aliveChannel, []])
+            } else {
+                // No heartbeat is on its way: silence says nothing about the subscription.
+                self.subscriberHeard = self.loop.now
+            }
             if self.subscriber.state == .ready, self.loop.now.duration(since: self.subscriberHeard) >= self.liveness.timeout {
                 self.logger.warning("redis subscription silent", metadata: [
                     "redis": "\(self.subscriber.name)", "silent_for": "\(self.loop.now.duration(since: self.subscriberHeard))",

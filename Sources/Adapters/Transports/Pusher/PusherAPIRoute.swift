@@ -141,23 +141,28 @@ final class PusherAPIRoute: RouteHandler {
     }
 
     /// Publishes `event` on each channel: one message per channel, encoded once for every
-    /// subscriber of it on every loop and node.
-    private func publish(_ event: Event, app: Int, on connection: Connection) -> String {
-        var info: [String] = []
+    /// subscriber of it on every loop and node. Returns each channel's attributes when `info`
+    /// asked for them.
+    private func publish(_ event: Event, app: Int, on connection: Connection) -> [(channel: String, info: String)] {
+        var info: [(channel: String, info: String)] = []
         for channel in event.channels {
             guard let topic = route.topic(app: app, channel: channel) else { continue }
             let message = PusherFrames.event(name: event.name, channel: channel, data: event.data)
             broker.broadcastEvent(topic: topic, payload: JSONPayload(validatedBytes: message), excludedSocket: event.socketID)
             connection.loop.metrics.publishes &+= 1
-            if let wanted = event.info { info.append(JSONWriter.quoted(channel) + ":" + channelInfo(app: app, name: channel, wanted)) }
+            if let wanted = event.info { info.append((channel, channelInfo(app: app, name: channel, wanted))) }
         }
-        return event.info == nil ? "{}" : #"{"channels":{"# + info.joined(separator: ",") + "}}"
+        return info
     }
 
     private func trigger(_ body: [UInt8], app: Int, on connection: Connection) -> Result<String, PusherAPIError> {
         body.withUnsafeBufferPointer { buffer in
             guard let object = try? JSONObjectFields(buffer, maxDepth: 16) else { return .failure(PusherAPIError(status: 400, message: "Body must be a JSON object")) }
-            return readEvent(object, app: app, batch: false).map { publish($0, app: app, on: connection) }
+            return readEvent(object, app: app, batch: false).map { event in
+                let info = publish(event, app: app, on: connection)
+                guard event.info != nil else { return "{}" }
+                return #"{"channels":{"# + info.map { JSONWriter.quoted($0.channel) + ":" + $0.info }.joined(separator: ",") + "}}"
+            }
         }
     }
 
@@ -179,9 +184,10 @@ final class PusherAPIRoute: RouteHandler {
                 case .success(let event): events.append(event)
                 }
             }
-            let answers = events.map { publish($0, app: app, on: connection) }
+            // With `info`, one attribute object per event, at its index (each has one channel).
+            let answers = events.map { publish($0, app: app, on: connection).first?.info ?? "{}" }
             let wantsInfo = events.contains { $0.info != nil }
-            return .success(wantsInfo ? #"{"batch":["# + answers.map { $0 == "{}" ? "{}" : String($0.dropFirst(12).dropLast(1)) }.joined(separator: ",") + "]}" : "{}")
+            return .success(wantsInfo ? #"{"batch":["# + answers.joined(separator: ",") + "]}" : "{}")
         }
     }
 

@@ -24,7 +24,9 @@ public enum PusherRequestVerifier {
             guard result.count < maxParameters else { return nil }
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             guard let key = PercentDecoding.decode(parts[0]),
-                let value = parts.count == 2 ? PercentDecoding.decode(parts[1]) : ""
+                let value = parts.count == 2 ? PercentDecoding.decode(parts[1]) : "",
+                // Decoded, a separator would let one signed string stand for other parameters.
+                !key.contains("&"), !key.contains("="), !value.contains("&"), !value.contains("=")
             else { return nil }
             result.append((key.lowercased(), value))
         }
@@ -44,7 +46,8 @@ public enum PusherRequestVerifier {
         guard let timestampText = byKey["auth_timestamp"], let timestamp = Int64(timestampText) else {
             return .failure(PusherAPIError(status: 401, message: "Missing auth_timestamp"))
         }
-        guard abs(now - timestamp) <= maxClockSkewSeconds else {
+        // Compared without a subtraction: any Int64 may arrive, and none may overflow.
+        guard timestamp >= now - maxClockSkewSeconds, timestamp <= now + maxClockSkewSeconds else {
             return .failure(PusherAPIError(status: 401, message: "Timestamp expired: given \(timestamp), now \(now)"))
         }
         guard byKey["auth_version"] == "1.0" else {

@@ -133,17 +133,20 @@ final class PusherSession: Subscriber, WebSocketEndpoint {
 
     private func unsubscribe(_ channel: String) {
         guard let subscriber = channels.removeValue(forKey: channel) else { return }
-        leave(subscriber)
+        route.shard.remove(subscriber)
+        forget(subscriber)
     }
 
-    private func leave(_ subscriber: PusherChannelSubscriber) {
-        route.shard.remove(subscriber)
+    /// The node's bookkeeping for a channel this socket left (already out of the shard's index).
+    /// `member_removed` is published on a later turn: a close can happen inside a delivery
+    /// (a slow consumer), and publishing from there would nest deliveries.
+    private func forget(_ subscriber: PusherChannelSubscriber) {
         route.node.unsubscribed(app: app, channel: subscriber.channel)
-        if let userID = subscriber.presenceUserID, route.node.leave(app: app, channel: subscriber.channel, userID: userID) {
-            route.broker.broadcastEvent(
-                topic: subscriber.topic,
-                payload: JSONPayload(validatedBytes: PusherFrames.memberRemoved(channel: subscriber.channel, userID: userID)))
-        }
+        guard let userID = subscriber.presenceUserID, route.node.leave(app: app, channel: subscriber.channel, userID: userID) else { return }
+        let broker = route.broker
+        let topic = subscriber.topic
+        let payload = JSONPayload(validatedBytes: PusherFrames.memberRemoved(channel: subscriber.channel, userID: userID))
+        connection.loop.execute { _ in broker.broadcastEvent(topic: topic, payload: payload) }
     }
 
     // MARK: - Sign-in and client events
@@ -219,7 +222,9 @@ final class PusherSession: Subscriber, WebSocketEndpoint {
         route.logger.debug("pusher client disconnected", metadata: [
             "ip": "\(clientIP)", "app": "\(settings.id)", "socket_id": "\(socketID)", "channels": "\(channels.count)",
         ])
-        for subscriber in channels.values { leave(subscriber) }
+        // Out of the index first, every channel: nothing more may be queued behind the close.
+        for subscriber in channels.values { route.shard.remove(subscriber) }
+        for subscriber in channels.values { forget(subscriber) }
         channels = [:]
         if let user = signedInUser { route.node.signedOut(app: app, userID: user, at: address) }
         route.sessions.removeValue(forKey: socketID)
