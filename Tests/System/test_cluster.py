@@ -713,3 +713,18 @@ def test_a_subscription_redis_drops_is_logged_and_made_again(private_redis, make
     assert wait_for(lambda: private_redis.numsub(prefix + "events") == 1)
     code, _, body = request(node.internal_port, "GET", "/metrics", secret=None)
     assert code == 200 and re.search(rb"^wavelog_cluster_reconnects_total [1-9]", body, re.MULTILINE)
+
+
+def test_a_redis_that_accepts_and_never_answers_the_login_is_retried(make_worker):
+    """A listener that completes TCP handshakes (its backlog) but never reads: AUTH waits forever."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    try:
+        port = silent.getsockname()[1]
+        node = make_worker(f'redis_url: "redis://:secret@127.0.0.1:{port}/0"\nredis_timeout: 1s\n')
+        assert wait_for(lambda: sum("redis not answering" in line and "phase=connect" in line
+                                    for line in node.read_log().splitlines()) >= 2)
+        assert request(node.ws_port, "GET", "/readyz", secret=None)[0] == 503
+    finally:
+        silent.close()

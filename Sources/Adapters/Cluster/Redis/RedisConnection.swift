@@ -136,6 +136,15 @@ public final class RedisConnection: LoopHandler, Flushable {
             guard let connection = RedisConnection.owner(context) else { return }
             connection.disconnected(status: status)
         }
+        // The connect and the login (AUTH, SELECT) get one timeout too: a Redis that accepts
+        // the TCP connection and then says nothing must not hold the attempt for minutes.
+        loop.schedule(after: liveness.timeout) { [weak self] _ in
+            guard let self, self.state == .connecting, self.context == context else { return }
+            self.logger.warning("redis not answering", metadata: [
+                "redis": "\(self.endpoint)", "connection": "\(self.name)", "phase": "connect",
+            ])
+            self.abandon(reason: "connect timed out")
+        }
     }
 
     private func connected(status: Int32) {
@@ -304,12 +313,13 @@ public final class RedisConnection: LoopHandler, Flushable {
     /// disconnect callback reports it lost) and reconnects. Not from inside a hiredis callback.
     func abandon(reason: String) {
         guard let context else { return }
+        let wasReady = state == .ready
         redisAsyncFree(context)
         // hiredis reported the disconnect from inside redisAsyncFree when the link was up;
         // otherwise the context is gone all the same.
         if self.context != nil {
             detach()
-            onLost?()
+            if wasReady { onLost?() }
             scheduleRetry(reason: reason)
         }
     }
