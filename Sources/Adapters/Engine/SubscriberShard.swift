@@ -75,12 +75,8 @@ public final class SubscriberShard: Drainable {
 
     /// The subscriber's connection ended: unsubscribes and forgets it. Idempotent.
     public func remove(_ subscriber: Subscriber) {
-        if !subscriber.isCountedInStatistics {
-            if index.unsubscribe(subscriber) != nil { adjust(subscriber.format, by: -1) }
-            if members.removeValue(forKey: ObjectIdentifier(subscriber)) != nil { counters.closed(subscriber.format) }
-            return
-        }
-        if broker.disconnect(subscriber, from: &index) != nil { adjust(subscriber.format, by: -1) }
+        let ended = subscriber.isCountedInStatistics ? broker.disconnect(subscriber, from: &index) : index.unsubscribe(subscriber)
+        if ended != nil { adjust(subscriber.format, by: -1) }
         if members.removeValue(forKey: ObjectIdentifier(subscriber)) != nil { counters.closed(subscriber.format) }
     }
 

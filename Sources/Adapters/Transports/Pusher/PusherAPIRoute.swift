@@ -25,12 +25,7 @@ final class PusherAPIRoute: RouteHandler {
 
     func respond(to request: HTTPRequest, from connection: Connection) -> HTTPResponderAction {
         let head = request.head
-        let answer: Result<String, PusherAPIError>
         switch handle(request, on: connection) {
-        case .success(let body): answer = .success(body)
-        case .failure(let error): answer = .failure(error)
-        }
-        switch answer {
         case .success(let body):
             return .respond(Self.json(200, body, keepAlive: head.keepAlive), keepAlive: head.keepAlive)
         case .failure(let error):
