@@ -18,6 +18,27 @@ public enum GoDuration {
         format(seconds: duration.wholeSeconds)
     }
 
+    /// Formats a duration with its fraction, as Go's `Duration.String` does: `1.5s`, `300ms`,
+    /// `1m0.25s`. A configured `1500ms` shown as `1s` would misstate the setting.
+    public static func formatExact(_ duration: Duration) -> String {
+        let parts = duration.components
+        let nanoseconds = parts.seconds * 1_000_000_000 + parts.attoseconds / 1_000_000_000
+        guard nanoseconds > 0, nanoseconds % 1_000_000_000 != 0 else { return format(duration) }
+        if nanoseconds < 1_000 { return "\(nanoseconds)ns" }
+        if nanoseconds < 1_000_000 { return decimal(nanoseconds, unit: 1_000, digits: 3) + "µs" }
+        if nanoseconds < 1_000_000_000 { return decimal(nanoseconds, unit: 1_000_000, digits: 6) + "ms" }
+        let whole = format(seconds: nanoseconds / 1_000_000_000)
+        return whole.dropLast() + decimal(nanoseconds % 1_000_000_000, unit: 1_000_000_000, digits: 9).dropFirst() + "s"
+    }
+
+    // `value / unit` with its fraction, trailing zeros dropped.
+    private static func decimal(_ value: Int64, unit: Int64, digits: Int) -> String {
+        var fraction = String(value % unit)
+        fraction = String(repeating: "0", count: digits - fraction.count) + fraction
+        while fraction.last == "0" { fraction.removeLast() }
+        return "\(value / unit)" + (fraction.isEmpty ? "" : "." + fraction)
+    }
+
     /// Parses Go's `time.ParseDuration` syntax: an optional sign, then one or more
     /// `<decimal><unit>` pairs with units `ns`, `us` (`µs`, `μs`), `ms`, `s`, `m`, `h`; or a bare `0`.
     /// Returns nil for anything else, including overflow past ±292 years.

@@ -8,6 +8,15 @@ struct GoDurationTests {
         #expect(GoDuration.format(seconds: seconds) == expected)
     }
 
+    // The strings Go's Duration.String gives for the same values.
+    @Test(arguments: [
+        (1_500_000_000, "1.5s"), (300_000_000, "300ms"), (60_250_000_000, "1m0.25s"), (3_000_000_000, "3s"),
+        (1_500, "1.5µs"), (7, "7ns"), (3_600_000_000_001, "1h0m0.000000001s"),
+    ] as [(Int64, String)])
+    func formatsFractionsLikeGo(_ nanoseconds: Int64, _ expected: String) {
+        #expect(GoDuration.formatExact(.nanoseconds(nanoseconds)) == expected)
+    }
+
     @Test(arguments: [
         ("24h", 86_400_000_000_000), ("90m", 5_400_000_000_000), ("1h30m", 5_400_000_000_000),
         ("1.5h", 5_400_000_000_000), ("300ms", 300_000_000), ("2h45m30.5s", 9_930_500_000_000),

@@ -728,3 +728,104 @@ def test_a_redis_that_accepts_and_never_answers_the_login_is_retried(make_worker
         assert request(node.ws_port, "GET", "/readyz", secret=None)[0] == 503
     finally:
         silent.close()
+
+
+def resident_bytes(pid):
+    with open(f"/proc/{pid}/status") as status_file:
+        for line in status_file:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+def test_a_hang_between_two_nodes_delivers_or_counts_every_publish_once(private_redis, make_worker):
+    """Redis paused for 8 s while node A takes 20 publishes of 200 KB per second: A says it at
+    once, queues at most `redis_queue_bytes`, and every publish either reaches node B once or is
+    counted in A's cluster_unsent."""
+    prefix = f"hang2{secrets.token_hex(4)}:"
+    queue_bytes = 2 << 20
+    config = (f'redis_url: "redis://127.0.0.1:{private_redis.port}/0"\nredis_timeout: 1500ms\n'
+              f'redis_queue_bytes: {queue_bytes}\nredis_prefix: "{prefix}"\n')
+    a, b = make_worker(config), make_worker(config)
+    assert wait_for(lambda: private_redis.numsub(prefix + "events") == 2)
+    for node in (a, b):
+        assert wait_for(lambda: request(node.ws_port, "GET", "/readyz", secret=None)[0] == 200)
+    topic = "hang.2"
+    register(a.internal_port, topic)
+    padding = "x" * (200 * 1024)
+    interval, hang = 0.05, 8.0
+    timeline = {}
+    readiness = []  # (seconds since the pause, /readyz status) while Redis is paused
+    links = []  # cluster_connected while Redis is paused
+    peak = {}
+    published = []
+
+    def stream():
+        publisher = Publisher(a)
+        probe = Publisher(a)
+        unsent_before = status(a)["cluster_unsent"]
+        resident_before = resident_bytes(a.process.pid)
+        try:
+            def send(count):
+                for _ in range(count):
+                    publisher.publish(topic, f'{{"seq":{len(published)},"pad":"{padding}"}}')
+                    published.append(len(published))
+                    time.sleep(interval)  # the publish rate is the load under test, not a synchronisation
+            send(10)
+            private_redis.process.send_signal(signal.SIGSTOP)
+            timeline["paused"] = time.monotonic()
+            try:
+                while time.monotonic() - timeline["paused"] < hang:
+                    send(1)
+                    code, _ = probe.call("GET", "/internal/ready")
+                    readiness.append((time.monotonic() - timeline["paused"], code))
+                    links.append(json.loads(probe.call("GET", "/internal/status?topics=0")[1])["cluster_connected"])
+                    peak["resident"] = max(peak.get("resident", 0), resident_bytes(a.process.pid))
+            finally:
+                private_redis.process.send_signal(signal.SIGCONT)
+            timeline["resumed"] = time.monotonic()
+            for node in (a, b):
+                assert wait_for(lambda: request(node.ws_port, "GET", "/readyz", secret=None)[0] == 200)
+            timeline["ready_again"] = time.monotonic() - timeline["resumed"]
+            send(10)
+            peak["growth"] = peak["resident"] - resident_before
+            timeline["unsent"] = status(a)["cluster_unsent"] - unsent_before
+        finally:
+            publisher.close()
+            probe.close()
+
+    async def scenario():
+        ws = await ws_connect(f"ws://127.0.0.1:{b.ws_port}/ws?topic={quote(topic, safe='')}", ping_interval=None,
+                              compression=None, open_timeout=TIMEOUT, close_timeout=TIMEOUT, max_size=1 << 20)
+        await ws.send(json.dumps({"type": "auth", "token": token_for(topic)}))
+        assert await recv(ws) == AUTH_OK
+        received = []
+        streaming = asyncio.create_task(asyncio.to_thread(stream))
+        while True:  # until the stream is over and the last publish arrived, or nothing came for a while
+            try:
+                received.append(seq_of(await asyncio.wait_for(ws.recv(), GRACE)))
+            except asyncio.TimeoutError:
+                if streaming.done() and (not published or (received and received[-1] == published[-1])):
+                    break
+                if streaming.done() and time.monotonic() - timeline.get("resumed", 0) > TIMEOUT:
+                    break
+        await streaming
+        await ws.close()
+        return received
+
+    received = asyncio.run(scenario())
+    print("\n".join(line for line in a.read_log().splitlines() if "redis" in line or "fanned" in line))
+    unsent = timeline["unsent"]
+    first_refusal = next((at for at, code in readiness if code == 503), None)
+    print(f"{len(published)} published, {len(received)} reached B, {unsent} counted unsent; readiness 503 after "
+          f"{first_refusal:.2f}s, 200 again {timeline['ready_again']:.2f}s after SIGCONT; resident growth "
+          f"{peak['growth'] / 1048576:.1f} MiB (queue {queue_bytes >> 20} MiB)")
+    assert first_refusal is not None and first_refusal <= 3.0, readiness[:40]
+    assert readiness[-1][1] == 503 and False in links, (readiness[-3:], links[-3:])
+    assert status(a)["cluster_connected"] is True
+    assert len(received) == len(set(received)), "a publish reached B twice"
+    assert len(received) + unsent == len(published), (len(received), unsent, len(published))
+    # Before the pause and after both nodes were ready again, nothing is lost.
+    assert set(published[:10]) | set(published[-10:]) <= set(received)
+    # 160 publishes of 200 KB were made during the pause; at most the bound waits for Redis.
+    assert peak["growth"] <= queue_bytes + (12 << 20), peak

@@ -88,7 +88,7 @@ public struct WorkerConfig: Sendable {
         ]
         if redis != nil {
             fields += [
-                ("redis_prefix", redisPrefix), ("redis_timeout", GoDuration.format(redisTimeout)),
+                ("redis_prefix", redisPrefix), ("redis_timeout", GoDuration.formatExact(redisTimeout)),
                 ("redis_queue_bytes", "\(redisQueueBytes)"), ("redis_queue_commands", "\(redisQueueCommands)"),
             ]
         }

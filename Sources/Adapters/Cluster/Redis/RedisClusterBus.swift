@@ -47,8 +47,10 @@ public final class RedisClusterBus: ClusterBus, @unchecked Sendable {
     /// This node's own channel, which its publishing connection writes to and its subscribed
     /// connection reads: a subscription that stopped receiving shows as silence here.
     private let aliveChannel: [UInt8]
-    /// When the subscribed connection last received anything (confined to `loop`).
-    private var subscriberHeard = MonotonicTime(nanoseconds: 0)
+    // Confined to `loop`: when the subscription on the node's own channel was confirmed, and
+    // since when Redis has confirmed a heartbeat that the subscription has not yet brought.
+    private var aliveSubscribedAt: MonotonicTime?
+    private var heartbeatAwaitedSince: MonotonicTime?
 
     public init(
         endpoint: RedisEndpoint, prefix: String, originID: String, sink: any SubscriberSink, loop: EventLoop, logger: Logger,
@@ -65,6 +67,9 @@ public final class RedisClusterBus: ClusterBus, @unchecked Sendable {
         publisher = RedisConnection(name: "publish", endpoint: endpoint, loop: loop, logger: logger)
         subscriber = RedisConnection(name: "subscribe", endpoint: endpoint, loop: loop, logger: logger)
         publisher.liveness = liveness
+        // Kept open when Redis stops answering: each PUBLISH on it then either gets its answer
+        // (it ran) or is lost with the link (it is counted as not fanned out), never both.
+        publisher.liveness.whenSilent = .wait
         subscriber.liveness = liveness
         subscriber.liveness.pings = false
     }
@@ -103,7 +108,12 @@ public final class RedisClusterBus: ClusterBus, @unchecked Sendable {
             if subscriber.reconnects > 0 { reconnects.wrappingAdd(1, ordering: .relaxed) }
             subscribe()
         }
-        subscriber.onLost = { [weak self] in self?.nodes.store(0, ordering: .relaxed) }
+        subscriber.onLost = { [weak self] in
+            guard let self else { return }
+            nodes.store(0, ordering: .relaxed)
+            aliveSubscribedAt = nil
+            heartbeatAwaitedSince = nil
+        }
         publisher.onReady = { [weak self] in
             guard let self else { return }
             if publisher.reconnects > 0 { reconnects.wrappingAdd(1, ordering: .relaxed) }
@@ -111,6 +121,7 @@ public final class RedisClusterBus: ClusterBus, @unchecked Sendable {
             refreshNodeCount()
         }
         publisher.onLost = { [weak self] in self?.linkUp.store(false, ordering: .relaxed) }
+        publisher.onRecovered = { [weak self] in self?.linkUp.store(true, ordering: .relaxed) }
         publisher.start()
         subscriber.start()
         scheduleNodeCount()
@@ -132,14 +143,18 @@ public final class RedisClusterBus: ClusterBus, @unchecked Sendable {
 
     private func send(_ envelope: [UInt8]) {
         let full = publisher.unansweredCommands >= queueLimits.commands || publisher.unansweredBytes + envelope.count > queueLimits.bytes
-        guard publisher.state == .ready, !full, publisher.command([Array("PUBLISH".utf8), channel, envelope]) else {
-            let count = notFannedOut.wrappingAdd(1, ordering: .relaxed).newValue
-            if count == 1 || count % 1000 == 0 {
-                logger.warning("publish not fanned out", metadata: [
-                    "reason": "\(full ? "redis queue full" : "redis unavailable")", "count": "\(count)",
-                ])
+        let sent = publisher.state == .ready && !full
+            && publisher.command([Array("PUBLISH".utf8), channel, envelope]) { [weak self] reply in
+                // No answer: the link was lost with the command on it, before Redis ran it.
+                if reply == nil || reply?.isError == true { self?.countNotFannedOut(reason: "redis connection lost") }
             }
-            return
+        if !sent { countNotFannedOut(reason: full ? "redis queue full" : "redis unavailable") }
+    }
+
+    private func countNotFannedOut(reason: String) {
+        let count = notFannedOut.wrappingAdd(1, ordering: .relaxed).newValue
+        if count == 1 || count % 1000 == 0 {
+            logger.warning("publish not fanned out", metadata: ["reason": "\(reason)", "count": "\(count)"])
         }
     }
 
@@ -160,14 +175,16 @@ public final class RedisClusterBus: ClusterBus, @unchecked Sendable {
     // MARK: - In
 
     private func subscribe() {
-        subscriberHeard = loop.now
+        aliveSubscribedAt = nil
+        heartbeatAwaitedSince = nil
         subscriber.command([Array("SUBSCRIBE".utf8), aliveChannel], persistent: true) { [weak self] reply in
-            guard let self, reply != nil else { return }
-            self.subscriberHeard = self.loop.now
+            guard let self, let reply else { return }
+            self.heartbeatAwaitedSince = nil
+            if case .array(let parts) = reply, parts.first?.string == "subscribe" { self.aliveSubscribedAt = self.loop.now }
         }
         subscriber.command([Array("SUBSCRIBE".utf8), channel], persistent: true) { [weak self] reply in
             guard let self, let reply else { return }
-            self.subscriberHeard = self.loop.now
+            self.heartbeatAwaitedSince = nil
             guard case .array(let parts) = reply, parts.count == 3, parts[0].string == "message", case .string(let data) = parts[2] else {
                 if case .array(let parts) = reply, parts.first?.string == "subscribe" {
                     self.logger.info("redis subscribed", metadata: ["channel": "\(String(decoding: self.channel, as: UTF8.self))"])
@@ -200,27 +217,49 @@ public final class RedisClusterBus: ClusterBus, @unchecked Sendable {
 
     // MARK: - Liveness of the subscription
 
-    /// Publishes to the node's own channel a few times per timeout; a subscribed connection that
-    /// heard nothing for a whole timeout (Redis hung, or it dropped the subscription without
-    /// closing) is abandoned and reconnected, which resubscribes.
+    /// Publishes to the node's own channel a few times per timeout. Only Redis's answer to such
+    /// a PUBLISH is evidence about the subscription: 0 receivers means Redis no longer holds it
+    /// (dropped without closing the link); a confirmed heartbeat not heard within a timeout
+    /// means the path from Redis is broken. Either way the subscribed connection is remade.
+    /// A hung Redis answers nothing, so it never causes a resubscription: the subscription
+    /// stays and brings what Redis sends once it runs again, exactly once.
     private func scheduleHeartbeat() {
         loop.schedule(after: liveness.timeout / 3) { [weak self] _ in
             guard let self, self.publisher.state != .stopped else { return }
-            if self.publisher.state == .ready {
-                self.publisher.command([Array("PUBLISH".utf8), self.aliveChannel, []])
-            } else {
-                // No heartbeat is on its way: silence says nothing about the subscription.
-                self.subscriberHeard = self.loop.now
+            if self.publisher.state == .ready, let subscribedAt = self.aliveSubscribedAt {
+                self.publisher.command([Array("PUBLISH".utf8), self.aliveChannel, []]) { [weak self] reply in
+                    self?.heartbeatAnswered(reply, subscribedAt: subscribedAt)
+                }
             }
-            if self.subscriber.state == .ready, self.loop.now.duration(since: self.subscriberHeard) >= self.liveness.timeout {
-                self.logger.warning("redis subscription silent", metadata: [
-                    "redis": "\(self.subscriber.name)", "silent_for": "\(self.loop.now.duration(since: self.subscriberHeard))",
-                ])
-                self.subscriber.abandon(reason: "subscription silent")
-                self.nodes.store(0, ordering: .relaxed)
+            if self.subscriber.state == .ready, let since = self.heartbeatAwaitedSince,
+                self.loop.now.duration(since: since) >= self.liveness.timeout
+            {
+                self.resubscribe(because: "redis subscription silent", metadata: ["silent_for": "\(self.loop.now.duration(since: since))"])
             }
             self.scheduleHeartbeat()
         }
+    }
+
+    private func heartbeatAnswered(_ reply: RedisReply?, subscribedAt: MonotonicTime) {
+        // A heartbeat sent for an earlier subscription says nothing about the current one.
+        guard let receivers = reply?.integer, aliveSubscribedAt == subscribedAt else { return }
+        if receivers == 0 {
+            // Not from inside the hiredis callback: freeing a context there is not allowed.
+            loop.schedule(after: .zero) { [weak self] _ in
+                guard let self, self.aliveSubscribedAt == subscribedAt else { return }
+                self.resubscribe(because: "redis subscription dropped", metadata: [:])
+            }
+        } else if heartbeatAwaitedSince == nil {
+            heartbeatAwaitedSince = loop.now
+        }
+    }
+
+    private func resubscribe(because message: Logger.Message, metadata: Logger.Metadata) {
+        logger.warning(message, metadata: metadata.merging(["redis": "\(subscriber.name)"]) { $1 })
+        aliveSubscribedAt = nil
+        heartbeatAwaitedSince = nil
+        subscriber.abandon(reason: "\(message)")
+        nodes.store(0, ordering: .relaxed)
     }
 
     // MARK: - cluster_nodes

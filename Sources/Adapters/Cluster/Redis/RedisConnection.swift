@@ -15,7 +15,9 @@ public final class RedisConnection: LoopHandler, Flushable {
     static let maxBackoff: Duration = .seconds(1)
 
     public enum State: Equatable {
-        case disconnected, connecting, ready, stopped
+        /// `unresponsive`: the link is open and Redis has stopped answering on it; no new
+        /// command is accepted until it answers again or the link is lost.
+        case disconnected, connecting, ready, unresponsive, stopped
     }
 
     /// How a connection notices a Redis that stopped answering (hung, paused, partitioned
@@ -26,6 +28,20 @@ public final class RedisConnection: LoopHandler, Flushable {
         /// Ping while idle, so a silent link is tested too (not on a subscribed connection,
         /// where the commands are not answered one by one).
         public var pings = true
+        /// What a link that stopped answering becomes. `reconnect` frees it and connects again:
+        /// right where a command lost with the link costs nothing. `wait` reports it down and
+        /// keeps it open: Redis still runs every command that reached its socket, even after
+        /// we reset the connection (measured with a paused redis-server), so only a link kept
+        /// open learns which commands ran. A dead path still ends it: data the peer's kernel
+        /// has not acknowledged for `deadPathTimeout`, or kernel keep-alive probes of an idle
+        /// link left unanswered. A paused Redis's kernel acknowledges both, even at a full
+        /// window (which is why TCP_USER_TIMEOUT, which ends a zero window too, is not used).
+        public var whenSilent = WhenSilent.reconnect
+
+        public enum WhenSilent: Sendable { case reconnect, wait }
+
+        /// Twice the timeout: a path that comes back within that loses nothing at all.
+        var deadPathTimeout: Duration { timeout * 2 }
 
         public init() {}
     }
@@ -56,8 +72,12 @@ public final class RedisConnection: LoopHandler, Flushable {
 
     /// Called on the loop once the connection is logged in and usable.
     public var onReady: (() -> Void)?
-    /// Called on the loop when an established connection is lost (not on failed attempts).
+    /// Called on the loop when an established connection is lost (not on failed attempts), or
+    /// stops answering while `whenSilent` is `wait`.
     public var onLost: (() -> Void)?
+    /// Called on the loop when a connection that stopped answering answers again.
+    public var onRecovered: (() -> Void)?
+    private var silentSince: MonotonicTime?
 
     public init(name: String, endpoint: RedisEndpoint, loop: EventLoop, logger: Logger) {
         self.name = name
@@ -126,6 +146,7 @@ public final class RedisConnection: LoopHandler, Flushable {
         }
         self.context = context
         state = .connecting
+        probeWhenIdle(context.pointee.c.fd)
         context.pointee.data = Unmanaged.passUnretained(self).toOpaque()
         installHooks(context)
         redisAsyncSetConnectCallback(context) { context, status in
@@ -147,6 +168,30 @@ public final class RedisConnection: LoopHandler, Flushable {
         }
     }
 
+    /// TCP alone takes many minutes to give up on a peer that acknowledges nothing (a
+    /// partition, a host gone without a reset): an idle link is probed by the kernel instead.
+    private func probeWhenIdle(_ descriptor: Int32) {
+        let seconds = Int32(clamping: max(1, liveness.timeout.components.seconds))
+        let size = socklen_t(MemoryLayout<Int32>.size)
+        var on: Int32 = 1, idle = seconds, interval = max(1, seconds / 3), count: Int32 = 3
+        _ = setsockopt(descriptor, SOL_SOCKET, SO_KEEPALIVE, &on, size)
+        _ = setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_KEEPIDLE, &idle, size)
+        _ = setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_KEEPINTVL, &interval, size)
+        _ = setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_KEEPCNT, &count, size)
+    }
+
+    /// Sent data the peer's kernel has not acknowledged for `deadPathTimeout`. A zero window
+    /// does not count: its probes carry no data, and a paused peer's kernel answers them.
+    private func pathIsDead() -> Bool {
+        guard let context else { return false }
+        var info = tcp_info()
+        var length = socklen_t(MemoryLayout<tcp_info>.size)
+        guard getsockopt(context.pointee.c.fd, Int32(IPPROTO_TCP), TCP_INFO, &info, &length) == 0 else { return false }
+        let limit = liveness.deadPathTimeout.components
+        let milliseconds = limit.seconds * 1000 + limit.attoseconds / 1_000_000_000_000_000
+        return info.tcpi_unacked > 0 && Int64(info.tcpi_last_ack_recv) >= milliseconds
+    }
+
     private func connected(status: Int32) {
         guard status == REDIS_OK else {
             // hiredis frees the context after this callback; the disconnect callback is not called.
@@ -164,6 +209,9 @@ public final class RedisConnection: LoopHandler, Flushable {
             steps.append(endpoint.username.map { ["AUTH", $0, password] } ?? ["AUTH", password])
         }
         if endpoint.database != 0 { steps.append(["SELECT", String(endpoint.database)]) }
+        // A link is ready once Redis has answered on it: a paused Redis completes TCP
+        // handshakes from its backlog, and a command sent on such a link would run later.
+        if steps.isEmpty { steps.append(["PING"]) }
         runLogin(steps[...])
     }
 
@@ -180,9 +228,11 @@ public final class RedisConnection: LoopHandler, Flushable {
         }
         command(step.map { Array($0.utf8) }) { [weak self] reply in
             guard let self else { return }
-            guard let reply, !reply.isError else {
+            // No reply: the attempt was abandoned (and said so) or the link dropped; it retries.
+            guard let reply else { return }
+            guard !reply.isError else {
                 // Wrong password or database: say so (without the password) and keep retrying.
-                let reason = reply.map { "\($0)" } ?? "connection lost"
+                let reason = "\(reply)"
                 self.logger.error("redis login failed", metadata: ["redis": "\(self.endpoint)", "command": "\(step[0])", "reason": "\(reason)"])
                 if let context = self.context { redisAsyncDisconnect(context) }
                 return
@@ -193,7 +243,7 @@ public final class RedisConnection: LoopHandler, Flushable {
 
     private func disconnected(status: Int32) {
         let reason = context.map { $0.pointee.errstr.map { String(cString: $0) } ?? "closed" } ?? "closed"
-        let wasReady = state == .ready
+        let wasReady = state == .ready || state == .unresponsive
         detach()
         if state == .stopped { return }
         if wasReady {
@@ -206,6 +256,7 @@ public final class RedisConnection: LoopHandler, Flushable {
     // The context is about to be freed by hiredis: forget it and its descriptor.
     private func detach() {
         inFlight = InFlightCommands()
+        silentSince = nil
         if registeredDescriptor >= 0 {
             loop.deregister(registeredDescriptor)
             registeredDescriptor = -1
@@ -239,7 +290,7 @@ public final class RedisConnection: LoopHandler, Flushable {
         // drops) ends its place in `inFlight`, which the liveness check and the bound read.
         let size = arguments.reduce(0) { $0 + $1.count }
         let tracked: ((RedisReply?) -> Void)? = persistent ? reply : { [weak self] value in
-            self?.inFlight.answered()
+            self?.answered(value != nil)
             reply?(value)
         }
         let box = tracked.map { Unmanaged.passRetained(ReplyBox($0, persistent: persistent)).toOpaque() }
@@ -296,24 +347,54 @@ public final class RedisConnection: LoopHandler, Flushable {
     }
 
     private func checkLiveness() {
+        if state == .unresponsive {
+            if pathIsDead() {
+                logger.warning("redis link dead", metadata: ["redis": "\(endpoint)", "connection": "\(name)", "unanswered": "\(inFlight.count)"])
+                abandon(reason: "nothing acknowledged")
+            } else {
+                armLiveness()
+            }
+            return
+        }
         guard state == .ready, context != nil else { return }
         if let oldest = inFlight.oldest, loop.now.duration(since: oldest) >= liveness.timeout {
             logger.warning("redis not answering", metadata: [
                 "redis": "\(endpoint)", "connection": "\(name)", "waited": "\(loop.now.duration(since: oldest))",
-                "unanswered": "\(inFlight.count)",
+                "unanswered": "\(inFlight.count)", "then": "\(liveness.whenSilent == .wait ? "wait" : "reconnect")",
             ])
-            abandon(reason: "not answering")
+            switch liveness.whenSilent {
+            case .reconnect:
+                abandon(reason: "not answering")
+            case .wait:
+                state = .unresponsive
+                silentSince = oldest
+                armLiveness()
+                onLost?()
+            }
             return
         }
         if liveness.pings && inFlight.count == 0 { command([Array("PING".utf8)]) { _ in } }
         armLiveness()
     }
 
+    private func answered(_ replied: Bool) {
+        inFlight.answered()
+        guard replied, state == .unresponsive else { return }
+        state = .ready
+        logger.warning("redis answering again", metadata: [
+            "redis": "\(endpoint)", "connection": "\(name)",
+            "silent_for": "\(silentSince.map { loop.now.duration(since: $0) } ?? .zero)", "unanswered": "\(inFlight.count)",
+        ])
+        silentSince = nil
+        armLiveness()
+        onRecovered?()
+    }
+
     /// Gives up on a link that does not answer: frees it (pending replies get nil, the
     /// disconnect callback reports it lost) and reconnects. Not from inside a hiredis callback.
     func abandon(reason: String) {
         guard let context else { return }
-        let wasReady = state == .ready
+        let wasReady = state == .ready || state == .unresponsive
         redisAsyncFree(context)
         // hiredis reported the disconnect from inside redisAsyncFree when the link was up;
         // otherwise the context is gone all the same.
