@@ -8,13 +8,13 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BUILD_PACKAGES := libssl-dev libhiredis-dev libyaml-dev zlib1g-dev pkg-config
 # Tools the tests drive: a real redis-server, curl and Python clients, headless Chromium, nginx as a
 # reverse proxy, and the tools that validate the deployment files (docker-compose, systemd-analyze).
-TEST_PACKAGES := redis-server redis-tools curl python3 python3-venv python3-pip chromium chromium-driver nginx-light docker-compose systemd
+TEST_PACKAGES := redis-server redis-tools iproute2 nftables curl python3 python3-venv python3-pip chromium chromium-driver nginx-light docker-compose systemd
 VENV := .build/venv
 # The reference server and tools `make bench` compares against and pins with.
 BENCH_PACKAGES := nginx-light libnginx-mod-nchan redis-server util-linux procps python3
 BENCH_RUNS ?= 2
 
-.PHONY: all deps test-deps build debug test system-test check-layers run fuzz bench bench-load bench-micro conformance clean
+.PHONY: all deps test-deps build debug test system-test check-layers run fuzz sanitize bench bench-load bench-soak bench-micro conformance clean
 
 all: build
 
@@ -69,8 +69,18 @@ conformance: $(VENV)/.installed
 fuzz: deps
 	scripts/fuzz.sh
 
+# The Swift tests and the system tests against ThreadSanitizer and AddressSanitizer builds.
+sanitize: test-deps $(VENV)/.installed
+	scripts/sanitize.sh
+
 # Not part of `make test`: figures, not verdicts. bench-load compares with nginx+nchan (bench/run.py).
 bench: bench-load bench-micro
+
+# A long run that must end where it began: resident memory and descriptors sampled every 10 s.
+bench-soak: deps
+	$(SWIFT) build -c release --product wavelog-worker
+	$(SWIFT) build -c release --product wavelog-load
+	python3 bench/soak.py --bin "$$($(SWIFT) build -c release --show-bin-path)"
 
 bench-load: deps
 	$(call apt_install,$(BENCH_PACKAGES))

@@ -44,10 +44,10 @@ def free_port():
         return probe.getsockname()[1]
 
 
-def redis_ping(port, timeout=0.5):
+def redis_ping(port, timeout=0.5, host="127.0.0.1"):
     """True when a Redis on `port` answers PING right now."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
             sock.sendall(b"PING\r\n")
             return sock.recv(64).startswith(b"+PONG")
     except OSError:
@@ -56,6 +56,8 @@ def redis_ping(port, timeout=0.5):
 
 class RedisServer:
     """One redis-server process on loopback, without persistence, stopped by its PID."""
+
+    host = "127.0.0.1"
 
     def __init__(self, port=None):
         self.dir = tempfile.mkdtemp(prefix="wavelog-worker-redis-")
@@ -114,7 +116,7 @@ class RedisServer:
 
     def cli(self, *arguments):
         """One redis-cli command; returns its stdout without the trailing newline."""
-        result = subprocess.run([REDIS_CLI, "-h", "127.0.0.1", "-p", str(self.port), *arguments],
+        result = subprocess.run([REDIS_CLI, "-h", self.host, "-p", str(self.port), *arguments],
                                 capture_output=True, text=True, timeout=TIMEOUT)
         assert result.returncode == 0, result.stderr
         return result.stdout.rstrip("\n")
@@ -814,7 +816,6 @@ def test_a_hang_between_two_nodes_delivers_or_counts_every_publish_once(private_
         return received
 
     received = asyncio.run(scenario())
-    print("\n".join(line for line in a.read_log().splitlines() if "redis" in line or "fanned" in line))
     unsent = timeline["unsent"]
     first_refusal = next((at for at, code in readiness if code == 503), None)
     print(f"{len(published)} published, {len(received)} reached B, {unsent} counted unsent; readiness 503 after "
@@ -828,4 +829,6 @@ def test_a_hang_between_two_nodes_delivers_or_counts_every_publish_once(private_
     # Before the pause and after both nodes were ready again, nothing is lost.
     assert set(published[:10]) | set(published[-10:]) <= set(received)
     # 160 publishes of 200 KB were made during the pause; at most the bound waits for Redis.
-    assert peak["growth"] <= queue_bytes + (12 << 20), peak
+    # (A sanitizer's shadow memory and quarantine make resident memory say nothing of that.)
+    if not os.environ.get("WORKER_SANITIZER"):
+        assert peak["growth"] <= queue_bytes + (12 << 20), peak

@@ -7,11 +7,11 @@ internal import Synchronization
 /// the delivery path.
 public final class ClientLimits: Sendable {
     public let settings: AddressLimiter.Settings
-    private let limiter: Mutex<AddressLimiter>
+    private let limiter: Locked<AddressLimiter>
 
     public init(settings: AddressLimiter.Settings) {
         self.settings = settings
-        limiter = Mutex(AddressLimiter(settings: settings))
+        limiter = Locked(AddressLimiter(settings: settings))
     }
 
     public var isOff: Bool { settings.isOff }

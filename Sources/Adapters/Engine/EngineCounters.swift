@@ -4,7 +4,7 @@ internal import Synchronization
 /// Open subscriber connections per wire format, and slow-consumer closes; read by `/metrics`.
 public final class EngineCounters: Sendable {
     // A lock is fine here: it is taken once per connection opened or closed, never per push.
-    private let open = Mutex<[Int]>([Int](repeating: 0, count: WireFormats.capacity))
+    private let open = Locked<[Int]>([Int](repeating: 0, count: WireFormats.capacity))
     private let slow = Atomic<Int>(0)
 
     public init() {}

@@ -5,7 +5,7 @@ internal import Synchronization
 
 /// Subscription counters shared by every loop. Touched on subscribe and disconnect only.
 public final class InMemorySubscriptionStatistics: SubscriptionStatisticsStore {
-    private let counters = Mutex(SubscriptionStatistics())
+    private let counters = Locked(SubscriptionStatistics())
 
     public init() {}
 

@@ -24,9 +24,10 @@ public final class EventLoop: @unchecked Sendable {
     private var dirtyEarly: [any Flushable] = []
     private var nextGeneration: UInt32 = 0
     private var stopping = false
-    private var ownerThread: pthread_t?
+    /// The thread running `run()` (0 before): read from any thread by `inLoop`.
+    private let ownerThread = Atomic<UInt>(0)
 
-    private let tasks = Mutex<[@Sendable (EventLoop) -> Void]>([])
+    private let tasks = Locked<[@Sendable (EventLoop) -> Void]>([])
     private let wakeupPending = Atomic<Bool>(false)
 
     /// The loop's read buffer; valid only during a callback on this loop.
@@ -153,20 +154,20 @@ public final class EventLoop: @unchecked Sendable {
 
     /// True on this loop's thread.
     public var inLoop: Bool {
-        guard let ownerThread else { return false }
-        return pthread_equal(ownerThread, pthread_self()) != 0
+        let owner = ownerThread.load(ordering: .acquiring)
+        return owner != 0 && pthread_equal(owner, pthread_self()) != 0
     }
 
     @inline(__always)
     func assertInLoop() {
-        assert(ownerThread == nil || inLoop, "event loop \(index) touched from another thread")
+        assert(ownerThread.load(ordering: .relaxed) == 0 || inLoop, "event loop \(index) touched from another thread")
     }
 
     // MARK: - The turn (docs/development.md "Fixed loop-turn order")
 
     /// Runs turns until `stop()`. Call on the thread that owns the loop.
     public func run() {
-        ownerThread = pthread_self()
+        ownerThread.store(pthread_self(), ordering: .releasing)
         while !stopping {
             let count = waitForEvents(timeoutMilliseconds: nextTimeoutMilliseconds())
             now = Self.readMonotonic()

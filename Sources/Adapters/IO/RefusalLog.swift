@@ -16,7 +16,7 @@ public final class RefusalLog: Sendable {
     }
 
     private let logger: Logger
-    private let reasons = Mutex<[String: Reason]>([:])
+    private let reasons = Locked<[String: Reason]>([:])
 
     public init(logger: Logger) {
         self.logger = logger

@@ -35,7 +35,7 @@ public final class MetricsRegistry: @unchecked Sendable {
 
     /// Gathers every loop's counters and calls `done` (on the last loop to answer) with the text.
     func scrape(_ done: @escaping @Sendable (String) -> Void) {
-        let pending = Mutex<(left: Int, sum: LoopMetrics.Snapshot)>((loops.count, LoopMetrics.Snapshot()))
+        let pending = Locked<(left: Int, sum: LoopMetrics.Snapshot)>((loops.count, LoopMetrics.Snapshot()))
         for loop in loops {
             loop.execute { [self] loop in
                 let snapshot = loop.metrics.snapshot

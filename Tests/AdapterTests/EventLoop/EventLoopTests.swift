@@ -196,9 +196,12 @@ struct EventLoopTests {
     @Test(arguments: kinds)
     func listenerStopsAcceptingAfterClose(_ kind: PollerKind) throws {
         let harness = try LoopHarness(kind)
+        // The task holds the listener, not the harness: a harness freed by the loop's thread
+        // would stop and join its own thread.
+        let listener = harness.listener
         let (before, after) = harness.onLoop { loop -> (Int, Int) in
             let before = loop.registeredCount
-            harness.listener.close()
+            listener.close()
             return (before, loop.registeredCount)
         }
         // Checked on the loop rather than by connecting: a parallel test may reuse the port at once.

@@ -7,7 +7,7 @@ internal import Synchronization
 ///
 /// The lock is taken on register/unregister/lookup (a handshake, an API call), never per delivery.
 public final class InMemoryTopicStore: TopicStore {
-    private let registry = Mutex(TopicRegistry())
+    private let registry = Locked(TopicRegistry())
 
     public init() {}
 

@@ -171,9 +171,11 @@ public final class RedisConnection: LoopHandler, Flushable {
     /// TCP alone takes many minutes to give up on a peer that acknowledges nothing (a
     /// partition, a host gone without a reset): an idle link is probed by the kernel instead.
     private func probeWhenIdle(_ descriptor: Int32) {
-        let seconds = Int32(clamping: max(1, liveness.timeout.components.seconds))
+        // Idle for twice the timeout, then three probes a second apart: longer than the dead
+        // path of a busy link, so a subscription outlives a partition its publisher survives.
+        let seconds = Int32(clamping: max(1, liveness.deadPathTimeout.components.seconds))
         let size = socklen_t(MemoryLayout<Int32>.size)
-        var on: Int32 = 1, idle = seconds, interval = max(1, seconds / 3), count: Int32 = 3
+        var on: Int32 = 1, idle = seconds, interval: Int32 = 1, count: Int32 = 3
         _ = setsockopt(descriptor, SOL_SOCKET, SO_KEEPALIVE, &on, size)
         _ = setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_KEEPIDLE, &idle, size)
         _ = setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_KEEPINTVL, &interval, size)
@@ -395,6 +397,10 @@ public final class RedisConnection: LoopHandler, Flushable {
     func abandon(reason: String) {
         guard let context else { return }
         let wasReady = state == .ready || state == .unresponsive
+        // A closed socket's kernel keeps sending what it holds; after a partition heals, Redis
+        // would run commands already counted as lost. A reset discards them instead.
+        var reset = linger(l_onoff: 1, l_linger: 0)
+        _ = setsockopt(context.pointee.c.fd, SOL_SOCKET, SO_LINGER, &reset, socklen_t(MemoryLayout<linger>.size))
         redisAsyncFree(context)
         // hiredis reported the disconnect from inside redisAsyncFree when the link was up;
         // otherwise the context is gone all the same.

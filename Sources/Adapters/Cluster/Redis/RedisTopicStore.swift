@@ -15,9 +15,9 @@ public final class RedisTopicStore: TopicStore, LifecycleService, @unchecked Sen
     static let syncInterval: Duration = .seconds(1)
     static let scanCount = "500"
 
-    private let view = Mutex(TopicRegistry())
+    private let view = Locked(TopicRegistry())
     /// What this node registered, to re-assert after Redis comes back: topic → (meta, expiry).
-    private let owned = Mutex<[TopicName: (TopicMeta, MonotonicTime)]>([:])
+    private let owned = Locked<[TopicName: (TopicMeta, MonotonicTime)]>([:])
     private let loop: EventLoop
     private let keyPrefix: String
     private let channel: [UInt8]

@@ -10,7 +10,7 @@ internal import Synchronization
 public final class DeflaterPool: Sendable {
     public let windowBits: Int
     public let level: Int
-    private let idle = Mutex<[Idle]>([])
+    private let idle = Locked<[Idle]>([])
 
     public init(windowBits: Int, level: Int) {
         self.windowBits = windowBits

@@ -45,13 +45,13 @@ final class PusherNode: @unchecked Sendable {
         var users: [String: Set<PusherSocketAddress>] = [:]
     }
 
-    private let state: Mutex<[AppState]>
+    private let state: Locked<[AppState]>
 
     init(apps settings: [PusherAppSettings]) {
         apps = settings.map(PusherApp.init(settings:))
         appsByKey = Dictionary(uniqueKeysWithValues: apps.enumerated().map { ($1.key, $0) })
         appsByID = Dictionary(uniqueKeysWithValues: apps.enumerated().map { ($1.id, $0) })
-        state = Mutex([AppState](repeating: AppState(), count: apps.count))
+        state = Locked([AppState](repeating: AppState(), count: apps.count))
     }
 
     func attach(_ route: PusherRoute, loop index: Int) { routes[index] = route }
