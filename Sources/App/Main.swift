@@ -47,7 +47,7 @@ enum Main {
         do {
             loaded = try YAMLConfigLoader.load(
                 path: options.configPath, fileRequired: options.configPathGiven,
-                environment: ProcessEnvironment.current(), cores: ProcessEnvironment.processorCount)
+                environment: ProcessEnvironment.current(), cores: ProcessorBudget.cores)
         } catch {
             printError(error.description)
             exit(1)

@@ -832,3 +832,30 @@ def test_a_hang_between_two_nodes_delivers_or_counts_every_publish_once(private_
     # (A sanitizer's shadow memory and quarantine make resident memory say nothing of that.)
     if not os.environ.get("WORKER_SANITIZER"):
         assert peak["growth"] <= queue_bytes + (12 << 20), peak
+
+
+def test_an_unregister_while_redis_cannot_be_told_is_sent_when_it_answers_again(private_redis, make_worker):
+    """Redis paused: the node forgets the topic at once and deletes its key once Redis is back,
+    before its first read, so the next SCAN does not bring the topic back."""
+    prefix = f"unreg{secrets.token_hex(4)}:"
+    node = make_worker(f'redis_url: "redis://127.0.0.1:{private_redis.port}/0"\nredis_timeout: 1s\nredis_prefix: "{prefix}"\n')
+    topic = "gone.1"
+    register(node.internal_port, topic)
+    assert private_redis.cli("EXISTS", prefix + "topic:" + topic) == "1"
+    private_redis.process.send_signal(signal.SIGSTOP)
+    try:
+        assert wait_for(lambda: any("redis not answering" in line and "connection=registry" in line
+                                    for line in node.read_log().splitlines()))
+        unregister(node, topic)
+        assert handshake_status(node, topic) == 404
+    finally:
+        private_redis.process.send_signal(signal.SIGCONT)
+    assert wait_for(lambda: private_redis.cli("EXISTS", prefix + "topic:" + topic) == "0")
+    assert wait_for_log(node, "redis unregistrations sent")
+    # Several SCANs (one per second) later, the topic is still unknown.
+    assert all(poll_once(node, topic) == 404 for _ in range(3))
+
+
+def poll_once(node, topic):
+    time.sleep(1)  # the SCAN interval is the behaviour under test: it must not re-add the topic
+    return handshake_status(node, topic)

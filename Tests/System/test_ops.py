@@ -199,3 +199,20 @@ def test_the_readme_lists_every_configuration_key_with_its_environment_name():
     for key in known:
         assert f"| `{key}` |" in readme and f"`WAVELOG_{key.upper()}`" in readme, key
         assert re.search(rf"^#? ?{key}:", sample, re.MULTILINE), f"{key} is not in config.sample.yaml"
+
+
+@pytest.mark.skipif(shutil.which("taskset") is None, reason="taskset (util-linux) is not installed")
+def test_threads_0_runs_one_loop_per_core_the_process_may_run_on(tmp_path):
+    """Pinned to one core, the default is one event loop: two would take turns on that core."""
+    config = tmp_path / "config.yaml"
+    config.write_text(f'worker_secret: "{SECRET}"\nws_port: 0\ninternal_port: 0\nws_bind: "127.0.0.1"\n'
+                      'internal_bind: "127.0.0.1"\nthreads: 0\n')
+    process = subprocess.Popen(["taskset", "-c", "0", worker_binary(), "-config", str(config)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        line = process.stdout.readline()  # the first line is `listening`, or the error that stopped it
+        assert "msg=listening" in line, line
+        assert re.search(r"\bconfig\.threads=1\b", line), line
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

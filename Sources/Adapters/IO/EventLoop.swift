@@ -118,16 +118,20 @@ public final class EventLoop: @unchecked Sendable {
 
     // MARK: - Timers and flushing (loop thread only)
 
-    /// Runs `action` on this loop at or after `deadline`.
-    public func schedule(at deadline: MonotonicTime, _ action: @escaping (EventLoop) -> Void) {
+    /// Runs `action` on this loop at or after `deadline`. A timer whose `owner` is gone may be
+    /// dropped before it is due (its action would do nothing then).
+    public func schedule(at deadline: MonotonicTime, owner: TimerGuard? = nil, _ action: @escaping (EventLoop) -> Void) {
         assertInLoop()
-        timers.schedule(at: deadline.nanoseconds, action)
+        timers.schedule(at: deadline.nanoseconds, owner: owner, action)
     }
 
     /// Runs `action` on this loop after `delay`.
-    public func schedule(after delay: Duration, _ action: @escaping (EventLoop) -> Void) {
-        schedule(at: now.advanced(by: delay), action)
+    public func schedule(after delay: Duration, owner: TimerGuard? = nil, _ action: @escaping (EventLoop) -> Void) {
+        schedule(at: now.advanced(by: delay), owner: owner, action)
     }
+
+    /// Timers waiting in the heap, those of owners already gone included.
+    public var scheduledTimers: Int { timers.count }
 
     /// Asks for `flushable.flush` before the loop next sleeps. The caller keeps its own
     /// "already dirty" flag so it is queued once per turn.

@@ -5,10 +5,12 @@
 /// (bench/instructions.py). So an owner keeps a guard and marks it in `deinit`; its timers
 /// capture the guard strongly and the owner `unowned(unsafe)`, and touch the owner only while
 /// the guard says it lives. Confined to the owner's loop, like the timers.
-final class TimerGuard {
-    private(set) var ownerIsGone = false
+public final class TimerGuard {
+    public init() {}
 
-    func ownerDeinitialized() {
+    public private(set) var ownerIsGone = false
+
+    public func ownerDeinitialized() {
         ownerIsGone = true
     }
 }

@@ -16,9 +16,4 @@ public enum ProcessEnvironment {
         }
         return result
     }
-
-    /// Online processor count, at least 1.
-    public static var processorCount: Int {
-        max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-    }
 }

@@ -178,6 +178,31 @@ struct EventLoopTests {
         #expect(order.withLock { $0 } == [1, 11, 2, 3])
     }
 
+    @Test func timersOfOwnersThatAreGoneDoNotAccumulateAndLiveOnesStillFire() throws {
+        let harness = try LoopHarness(.epoll)
+        let fired = Mutex<[Int]>([])
+        let done = DispatchSemaphore(value: 0)
+        let waiting = harness.onLoop { loop -> Int in
+            let live = TimerGuard()
+            for order in 0..<3 {
+                loop.schedule(after: .milliseconds(50 + order), owner: live) { _ in
+                    fired.withLock { $0.append(order) }
+                    if order == 2 { done.signal() }
+                }
+            }
+            // 20,000 closed connections' timers, an hour away: kept, they would all wait.
+            for _ in 0..<20_000 {
+                let gone = TimerGuard()
+                loop.schedule(after: .seconds(3600), owner: gone) { _ in Issue.record("a gone owner's timer ran") }
+                gone.ownerDeinitialized()
+            }
+            return loop.scheduledTimers
+        }
+        #expect(waiting < 2 * TimerHeap.smallestCompaction + 3)
+        #expect(done.wait(timeout: .now() + 10) == .success)
+        #expect(fired.withLock { $0 } == [0, 1, 2])
+    }
+
     @Test(arguments: kinds)
     func executeFromManyThreadsRunsEveryTaskOnTheLoop(_ kind: PollerKind) throws {
         let harness = try LoopHarness(kind)

@@ -28,6 +28,10 @@ public final class RedisTopicStore: TopicStore, LifecycleService, @unchecked Sen
     private var commands: RedisConnection!
     private var notices: RedisConnection!
     private var scanSeen: Set<TopicName> = []
+    /// Unregistered while Redis could not be told, or told on a link lost before it answered:
+    /// deleted when Redis is back, before anything is read from it (the SCAN would otherwise
+    /// bring the topic back). Confined to the loop.
+    private var pendingDeletes: Set<TopicName> = []
     /// Topics the view held when the current SCAN began: only these may be dropped when it ends,
     /// so a notice that arrived during the SCAN is not undone by it.
     private var scanBaseline: Set<TopicName> = []
@@ -165,6 +169,7 @@ public final class RedisTopicStore: TopicStore, LifecycleService, @unchecked Sen
     private func value(_ meta: TopicMeta) -> [UInt8] { Array("{\"require_token\":\(meta.requireToken)}".utf8) }
 
     private func write(_ topic: TopicName, meta: TopicMeta, ttl: Duration, confirmed: (@Sendable () -> Void)? = nil) {
+        pendingDeletes.remove(topic)  // Registered again: the newer call wins.
         // EX takes whole seconds; round up so a key never expires before the local view.
         let seconds = max(1, (ttl.wholeNanoseconds + 999_999_999) / 1_000_000_000)
         guard commands.state == .ready else {  // Re-asserted on reconnect.
@@ -179,9 +184,12 @@ public final class RedisTopicStore: TopicStore, LifecycleService, @unchecked Sen
     }
 
     private func delete(_ topic: TopicName) {
+        pendingDeletes.insert(topic)
         guard commands.state == .ready else { return }
-        commands.command([Array("DEL".utf8), key(topic)])
-        notify("unregister", topic, meta: nil, ttlMilliseconds: 0)
+        let issued = commands.command([Array("DEL".utf8), key(topic)]) { [weak self] reply in
+            if reply != nil { self?.pendingDeletes.remove(topic) }
+        }
+        if issued { notify("unregister", topic, meta: nil, ttlMilliseconds: 0) }
     }
 
     private func notify(_ operation: String, _ topic: TopicName, meta: TopicMeta?, ttlMilliseconds: Int64) {
@@ -193,6 +201,10 @@ public final class RedisTopicStore: TopicStore, LifecycleService, @unchecked Sen
 
     /// Redis is (back): re-assert what we registered, then read everything.
     private func connected() {
+        if !pendingDeletes.isEmpty {
+            logger.info("redis unregistrations sent", metadata: ["count": "\(pendingDeletes.count)"])
+            for topic in pendingDeletes { delete(topic) }
+        }
         let now = clock.monotonic
         let mine = owned.withLock { $0 }
         for (topic, entry) in mine where entry.1 > now {
