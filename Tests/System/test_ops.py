@@ -207,8 +207,9 @@ def test_threads_0_runs_one_loop_per_core_the_process_may_run_on(tmp_path):
     config = tmp_path / "config.yaml"
     config.write_text(f'worker_secret: "{SECRET}"\nws_port: 0\ninternal_port: 0\nws_bind: "127.0.0.1"\n'
                       'internal_bind: "127.0.0.1"\nthreads: 0\n')
+    environment = {name: value for name, value in os.environ.items() if name != "WAVELOG_THREADS"}
     process = subprocess.Popen(["taskset", "-c", "0", worker_binary(), "-config", str(config)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=environment)
     try:
         line = process.stdout.readline()  # the first line is `listening`, or the error that stopped it
         assert "msg=listening" in line, line

@@ -28,10 +28,18 @@ public final class EventLoopGroup: @unchecked Sendable {
         }
     }
 
-    /// Stops every loop and waits for its thread to end.
+    /// Stops every loop and waits for its thread to end. Called on one of the loops' own threads
+    /// (its owner freed by a task), that thread cannot wait for itself: it is detached and ends
+    /// when its turn returns.
     public func stopAndJoin() {
         for loop in loops { loop.stop() }
-        for thread in threads { pthread_join(thread, nil) }
+        for thread in threads {
+            if pthread_equal(thread, pthread_self()) != 0 {
+                pthread_detach(thread)
+            } else {
+                pthread_join(thread, nil)
+            }
+        }
         threads.removeAll()
     }
 

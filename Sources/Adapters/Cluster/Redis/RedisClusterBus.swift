@@ -48,9 +48,9 @@ public final class RedisClusterBus: ClusterBus, @unchecked Sendable {
     /// connection reads: a subscription that stopped receiving shows as silence here.
     private let aliveChannel: [UInt8]
     // Confined to `loop`: when the subscription on the node's own channel was confirmed, and
-    // since when Redis has confirmed a heartbeat that the subscription has not yet brought.
+    // the heartbeats: numbered, so a reply and the message it confirms are matched.
     private var aliveSubscribedAt: MonotonicTime?
-    private var heartbeatAwaitedSince: MonotonicTime?
+    private var heartbeats = HeartbeatWatch()
 
     public init(
         endpoint: RedisEndpoint, prefix: String, originID: String, sink: any SubscriberSink, loop: EventLoop, logger: Logger,
@@ -112,7 +112,7 @@ public final class RedisClusterBus: ClusterBus, @unchecked Sendable {
             guard let self else { return }
             nodes.store(0, ordering: .relaxed)
             aliveSubscribedAt = nil
-            heartbeatAwaitedSince = nil
+            heartbeats.reset()
         }
         publisher.onReady = { [weak self] in
             guard let self else { return }
@@ -176,15 +176,16 @@ public final class RedisClusterBus: ClusterBus, @unchecked Sendable {
 
     private func subscribe() {
         aliveSubscribedAt = nil
-        heartbeatAwaitedSince = nil
+        heartbeats.reset()
         subscriber.command([Array("SUBSCRIBE".utf8), aliveChannel], persistent: true) { [weak self] reply in
-            guard let self, let reply else { return }
-            self.heartbeatAwaitedSince = nil
-            if case .array(let parts) = reply, parts.first?.string == "subscribe" { self.aliveSubscribedAt = self.loop.now }
+            guard let self, case .array(let parts)? = reply, parts.count == 3 else { return }
+            if parts[0].string == "subscribe" { self.aliveSubscribedAt = self.loop.now }
+            if parts[0].string == "message", case .string(let data) = parts[2], let number = UInt64(String(decoding: data, as: UTF8.self)) {
+                self.heartbeats.heard(number)
+            }
         }
         subscriber.command([Array("SUBSCRIBE".utf8), channel], persistent: true) { [weak self] reply in
             guard let self, let reply else { return }
-            self.heartbeatAwaitedSince = nil
             guard case .array(let parts) = reply, parts.count == 3, parts[0].string == "message", case .string(let data) = parts[2] else {
                 if case .array(let parts) = reply, parts.first?.string == "subscribe" {
                     self.logger.info("redis subscribed", metadata: ["channel": "\(String(decoding: self.channel, as: UTF8.self))"])
@@ -227,20 +228,21 @@ public final class RedisClusterBus: ClusterBus, @unchecked Sendable {
         loop.schedule(after: liveness.timeout / 3) { [weak self] _ in
             guard let self, self.publisher.state != .stopped else { return }
             if self.publisher.state == .ready, let subscribedAt = self.aliveSubscribedAt {
-                self.publisher.command([Array("PUBLISH".utf8), self.aliveChannel, []]) { [weak self] reply in
-                    self?.heartbeatAnswered(reply, subscribedAt: subscribedAt)
+                let number = self.heartbeats.next()
+                self.publisher.command([Array("PUBLISH".utf8), self.aliveChannel, Array(String(number).utf8)]) { [weak self] reply in
+                    self?.heartbeatAnswered(reply, number: number, subscribedAt: subscribedAt)
                 }
             }
-            if self.subscriber.state == .ready, let since = self.heartbeatAwaitedSince,
-                self.loop.now.duration(since: since) >= self.liveness.timeout
+            if self.subscriber.state == .ready, self.publisher.state == .ready,
+                let silence = self.heartbeats.silence(longerThan: self.liveness.timeout)
             {
-                self.resubscribe(because: "redis subscription silent", metadata: ["silent_for": "\(self.loop.now.duration(since: since))"])
+                self.resubscribe(because: "redis subscription silent", metadata: ["silent_for": "\(silence)"])
             }
             self.scheduleHeartbeat()
         }
     }
 
-    private func heartbeatAnswered(_ reply: RedisReply?, subscribedAt: MonotonicTime) {
+    private func heartbeatAnswered(_ reply: RedisReply?, number: UInt64, subscribedAt: MonotonicTime) {
         // A heartbeat sent for an earlier subscription says nothing about the current one.
         guard let receivers = reply?.integer, aliveSubscribedAt == subscribedAt else { return }
         if receivers == 0 {
@@ -249,15 +251,15 @@ public final class RedisClusterBus: ClusterBus, @unchecked Sendable {
                 guard let self, self.aliveSubscribedAt == subscribedAt else { return }
                 self.resubscribe(because: "redis subscription dropped", metadata: [:])
             }
-        } else if heartbeatAwaitedSince == nil {
-            heartbeatAwaitedSince = loop.now
+        } else {
+            heartbeats.confirmed(number, at: loop.now)
         }
     }
 
     private func resubscribe(because message: Logger.Message, metadata: Logger.Metadata) {
         logger.warning(message, metadata: metadata.merging(["redis": "\(subscriber.name)"]) { $1 })
         aliveSubscribedAt = nil
-        heartbeatAwaitedSince = nil
+        heartbeats.reset()
         subscriber.abandon(reason: "\(message)")
         nodes.store(0, ordering: .relaxed)
     }

@@ -182,8 +182,9 @@ public final class RedisConnection: LoopHandler, Flushable {
         _ = setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_KEEPCNT, &count, size)
     }
 
-    /// Sent data the peer's kernel has not acknowledged for `deadPathTimeout`. A zero window
-    /// does not count: its probes carry no data, and a paused peer's kernel answers them.
+    /// Nothing acknowledged for `deadPathTimeout` while something awaits acknowledgement: sent
+    /// data, or probes of a zero window (a peer that stopped reading and then vanished). A
+    /// paused peer's kernel answers its zero-window probes, which resets both counts.
     private func pathIsDead() -> Bool {
         guard let context else { return false }
         var info = tcp_info()
@@ -191,7 +192,7 @@ public final class RedisConnection: LoopHandler, Flushable {
         guard getsockopt(context.pointee.c.fd, Int32(IPPROTO_TCP), TCP_INFO, &info, &length) == 0 else { return false }
         let limit = liveness.deadPathTimeout.components
         let milliseconds = limit.seconds * 1000 + limit.attoseconds / 1_000_000_000_000_000
-        return info.tcpi_unacked > 0 && Int64(info.tcpi_last_ack_recv) >= milliseconds
+        return (info.tcpi_unacked > 0 || info.tcpi_probes >= 3) && Int64(info.tcpi_last_ack_recv) >= milliseconds
     }
 
     private func connected(status: Int32) {

@@ -233,6 +233,7 @@ public final class RedisTopicStore: TopicStore, LifecycleService, @unchecked Sen
             else { return }
             let now = clock.monotonic
             if op == "register", let ttl = object["ttl_ms"].flatMap(object.int64) {
+                pendingDeletes.remove(topic)  // Registered elsewhere since: that call is newer.
                 let meta = TopicMeta(requireToken: object["require_token"].flatMap(object.bool) ?? true)
                 view.withLock { $0.register(topic, meta: meta, ttl: .milliseconds(ttl), now: now) }
             } else if op == "unregister" {
