@@ -39,6 +39,9 @@ SCENARIOS = [
      ["cpu_us_per_delivery", "latency_p50_us", "latency_p99_us", "latency_max_us", "lost"]),
     ("fanout-1000x10", "--mode fanout --topics 1000 --subscribers 10 --seconds 5",
      ["deliveries_per_s", "cpu_us_per_delivery", "latency_p50_us", "latency_p99_us", "latency_max_us", "lost"]),
+    # Publish-to-receive at a light load spread over many topics: the latency tail, not throughput.
+    ("latency-1000x10-200/s", "--mode fanout --topics 1000 --subscribers 10 --rate 200 --seconds 10",
+     ["latency_p50_us", "latency_p99_us", "latency_max_us", "lost"]),
     # Server-Sent Events: the worker's /sse against nchan's EventSource subscriber.
     ("sse-idle-10k", "--mode connect --transport sse --topics 1000 --subscribers 10",
      ["cpu_us_per_connection", "rss_kib_per_connection"]),
