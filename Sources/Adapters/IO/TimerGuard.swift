@@ -2,9 +2,10 @@
 
 /// A weak reference gives its object a side table, after which every retain and release of that
 /// object takes the runtime's slow path: 35 % of the user-space instructions per push
-/// (bench/instructions.py). So an owner keeps a guard and marks it in `deinit`; its timers
-/// capture the guard strongly and the owner `unowned(unsafe)`, and touch the owner only while
-/// the guard says it lives. Confined to the owner's loop, like the timers.
+/// (bench/instructions.py). So an owner keeps a guard, marks it in `deinit`, and names it as
+/// the owner of its timers; the loop runs such a timer only while the guard says the owner
+/// lives, so the timer's closure holds the owner `unowned(unsafe)`. Confined to the owner's
+/// loop, like the timers.
 public final class TimerGuard {
     public init() {}
 

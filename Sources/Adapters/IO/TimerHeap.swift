@@ -3,7 +3,8 @@
 /// Timers of one event loop. Cancellation is the caller's: a fired closure checks whether it is
 /// still wanted (connections compare a generation), which keeps the heap free of removals.
 ///
-/// A timer may name its owner's `TimerGuard`. Without that, a closed connection's timers stay
+/// A timer may name its owner's `TimerGuard`: it then never runs once the owner is gone, so its
+/// closure may hold the owner `unowned(unsafe)`. Dropped only when due, a closed connection's timers would stay
 /// until due, and under churn the heap holds every connection of the last `ping_interval`
 /// (about 250 bytes each: 60 MB after 240,000 connect/close cycles in bench/soak.py). So when
 /// the heap has doubled since it was last compacted, the timers of owners that are gone are
@@ -38,13 +39,16 @@ struct TimerHeap {
         }
     }
 
-    /// Removes and returns the earliest action if it is due at `now`.
+    /// Removes and returns the earliest action due at `now` whose owner, if it names one, lives;
+    /// the due timers of owners that are gone are dropped on the way.
     mutating func popDue(now: MonotonicNanoseconds) -> ((EventLoop) -> Void)? {
-        guard let first = entries.first, first.deadline <= now else { return nil }
-        entries.swapAt(0, entries.count - 1)
-        let due = entries.removeLast()
-        siftDown(from: 0)
-        return due.action
+        while let first = entries.first, first.deadline <= now {
+            entries.swapAt(0, entries.count - 1)
+            let due = entries.removeLast()
+            siftDown(from: 0)
+            if due.owner?.ownerIsGone != true { return due.action }
+        }
+        return nil
     }
 
     /// Drops the timers of owners that are gone, into a buffer of the size that is left (the

@@ -16,7 +16,7 @@ struct ProcessFigures {
             figures.cpuSeconds = Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
         }
         // statm's second field: resident pages.
-        if let statm = contents("/proc/self/statm"), let resident = statm.split(separator: " ").dropFirst().first.flatMap({ Double($0) }) {
+        if let statm = SystemFile.contents("/proc/self/statm"), let resident = statm.split(separator: " ").dropFirst().first.flatMap({ Double($0) }) {
             figures.residentBytes = resident * Double(sysconf(Int32(_SC_PAGESIZE)))
         }
         if let directory = opendir("/proc/self/fd") {
@@ -28,14 +28,5 @@ struct ProcessFigures {
             figures.openDescriptors = Double(max(0, count - 1))  // less the descriptor of this listing
         }
         return figures
-    }
-
-    private static func contents(_ path: String) -> String? {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return nil }
-        defer { close(descriptor) }
-        var bytes = [UInt8](repeating: 0, count: 256)
-        let count = bytes.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
-        return count > 0 ? String(decoding: bytes[0..<count], as: UTF8.self) : nil
     }
 }

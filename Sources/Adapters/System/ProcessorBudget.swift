@@ -10,7 +10,7 @@ public enum ProcessorBudget {
     public static var cores: Int {
         let online = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         var budget = online
-        if let status = contents("/proc/self/status"), let allowed = field("Cpus_allowed_list", in: status),
+        if let status = SystemFile.contents("/proc/self/status"), let allowed = field("Cpus_allowed_list", in: status),
             let count = cpuListCount(allowed)
         {
             budget = min(budget, count)
@@ -42,13 +42,13 @@ public enum ProcessorBudget {
 
     // The smallest quota on the way from the process's cgroup up to the root of the hierarchy.
     private static func cgroupQuotaCores() -> Int? {
-        guard let membership = contents("/proc/self/cgroup"),
+        guard let membership = SystemFile.contents("/proc/self/cgroup"),
             let line = membership.split(separator: "\n").first(where: { $0.hasPrefix("0::") })
         else { return nil }
         var path = String(line.dropFirst(3))
         var smallest: Int?
         while true {
-            if let text = contents("/sys/fs/cgroup" + (path == "/" ? "" : path) + "/cpu.max"), let cores = quotaCores(cpuMax: text) {
+            if let text = SystemFile.contents("/sys/fs/cgroup" + (path == "/" ? "" : path) + "/cpu.max"), let cores = quotaCores(cpuMax: text) {
                 smallest = min(smallest ?? cores, cores)
             }
             guard path != "/", let slash = path.lastIndex(of: "/") else { break }
@@ -59,28 +59,8 @@ public enum ProcessorBudget {
 
     private static func field(_ name: String, in status: String) -> String? {
         for line in status.split(separator: "\n") where line.hasPrefix(name + ":") {
-            return line.dropFirst(name.count + 1).trimmingCharacters(in: " \t")
+            return String(line.dropFirst(name.count + 1).filter { $0 != " " && $0 != "\t" })
         }
         return nil
-    }
-
-    private static func contents(_ path: String) -> String? {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return nil }
-        defer { close(descriptor) }
-        var text: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while text.count < 1 << 16 {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
-            guard count > 0 else { break }
-            text += chunk[0..<count]
-        }
-        return String(decoding: text, as: UTF8.self)
-    }
-}
-
-extension Substring {
-    fileprivate func trimmingCharacters(in set: String) -> String {
-        String(drop(while: { set.contains($0) }).reversed().drop(while: { set.contains($0) }).reversed())
     }
 }

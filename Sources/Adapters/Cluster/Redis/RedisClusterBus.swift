@@ -248,7 +248,7 @@ public final class RedisClusterBus: ClusterBus, @unchecked Sendable {
         if receivers == 0 {
             // Not from inside the hiredis callback: freeing a context there is not allowed.
             loop.schedule(after: .zero) { [weak self] _ in
-                guard let self, self.aliveSubscribedAt == subscribedAt else { return }
+                guard let self, self.aliveSubscribedAt == subscribedAt, self.subscriber.state == .ready else { return }
                 self.resubscribe(because: "redis subscription dropped", metadata: [:])
             }
         } else {
@@ -256,12 +256,10 @@ public final class RedisClusterBus: ClusterBus, @unchecked Sendable {
         }
     }
 
+    /// Only for a ready subscriber: abandoning it reports it lost, which resets the heartbeats.
     private func resubscribe(because message: Logger.Message, metadata: Logger.Metadata) {
         logger.warning(message, metadata: metadata.merging(["redis": "\(subscriber.name)"]) { $1 })
-        aliveSubscribedAt = nil
-        heartbeats.reset()
         subscriber.abandon(reason: "\(message)")
-        nodes.store(0, ordering: .relaxed)
     }
 
     // MARK: - cluster_nodes

@@ -255,8 +255,7 @@ public final class HTTPServerHandler: ConnectionHandler {
         timerDueAt = at
         // The connection outlives its handler: the transport holds both until the handler's
         // onClose, and a handler only a connection still points at dies with it.
-        connection.loop.schedule(at: at, owner: timerGuard) { [timerGuard, unowned(unsafe) self, unowned(unsafe) connection] loop in
-            guard !timerGuard.ownerIsGone else { return }
+        connection.loop.schedule(at: at, owner: timerGuard) { [unowned(unsafe) self, unowned(unsafe) connection] loop in
             if self.timerDueAt == at { self.timerDueAt = nil }
             self.deadlineFired(connection, now: loop.now)
         }
