@@ -58,7 +58,7 @@ def main():
         table[section][verdict] += 1
         if verdict in ("FAILED", "ERROR") or close in ("FAILED", "FAILED_BY_CLIENT", "UNCLEAN", "WRONG CODE", "WRONG_CODE"):
             if verdict not in ("INFORMATIONAL", "UNIMPLEMENTED") or close not in ("INFORMATIONAL",):
-                bad.append(f"{result.case_id} ({verdict}, close {close})")
+                bad.append(f"{result.case_id} ({verdict}, close {close}): {result.result} {result.result_close}".rstrip())
 
     verdicts = ["OK", "NON-STRICT", "INFORMATIONAL", "UNIMPLEMENTED", "FAILED", "ERROR"]
     print(f"{'section':<8}" + "".join(f"{v:>15}" for v in verdicts))
@@ -67,7 +67,7 @@ def main():
     total = sum(sum(counter.values()) for counter in table.values())
     print(f"{total} cases in {time.monotonic() - started:.1f}s")
     if bad:
-        print("failed: " + ", ".join(bad))
+        print("failed:\n  " + "\n  ".join(bad))
         sys.exit(1)
     print("conformance: no FAILED case")
 

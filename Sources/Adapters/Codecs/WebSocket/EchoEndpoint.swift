@@ -28,11 +28,18 @@ public final class EchoEndpoint: WebSocketEndpoint {
 
 /// Upgrades every request on the echo listener; conformance tests need large messages.
 public final class EchoResponder: HTTPResponder {
-    private let settings: WebSocketSettings
+    /// Longer than the longest Autobahn case may run (480 s, the large permessage-deflate cases
+    /// on a slow machine). Those cases end, failed, at the first frame that is not their echo:
+    /// a keep-alive ping from us after the usual 30 s was exactly that.
+    public static let pingInterval: Duration = .seconds(900)
+
+    public let settings: WebSocketSettings
 
     public init(maxMessageBytes: Int = 16 << 20) {
         var settings = WebSocketSettings()
         settings.maxMessageBytes = maxMessageBytes
+        settings.pingInterval = Self.pingInterval
+        settings.idleTimeout = Self.pingInterval * 2
         self.settings = settings
     }
 
