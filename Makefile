@@ -5,7 +5,7 @@ SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Libraries the build links against (docs/architecture.md "Targets").
-BUILD_PACKAGES := libssl-dev libhiredis-dev libyaml-dev zlib1g-dev pkg-config
+BUILD_PACKAGES := libssl-dev libhiredis-dev libyaml-dev zlib1g-dev liburing-dev pkg-config
 # Tools the tests drive: a real redis-server, curl and Python clients, headless Chromium, nginx as a
 # reverse proxy, and the tools that validate the deployment files (docker-compose, systemd-analyze).
 TEST_PACKAGES := redis-server redis-tools iproute2 nftables curl python3 python3-venv python3-pip chromium chromium-driver nginx-light docker-compose systemd
@@ -52,19 +52,31 @@ test: test-deps check-layers
 	$(MAKE) --no-print-directory system-test
 	$(MAKE) --no-print-directory conformance
 
-# The built binary as users run it: real processes, sockets and clients (Tests/System).
+# The pollers the system tests and the conformance run cover, each (docs/adr/0014); the Swift
+# contract suites cover poll(2) too.
+IO_BACKENDS ?= uring epoll
+
+# The built binary as users run it: real processes, sockets and clients (Tests/System), once per
+# poller, two tests at a time (they mostly wait on sockets).
 system-test: $(VENV)/.installed
-	WORKER_BIN="$$($(SWIFT) build --show-bin-path)/wavelog-worker" $(VENV)/bin/pytest -q Tests/System
+	@for backend in $(IO_BACKENDS); do \
+		echo "system tests, io_backend=$$backend"; \
+		WAVELOG_IO_BACKEND=$$backend WORKER_BIN="$$($(SWIFT) build --show-bin-path)/wavelog-worker" \
+			$(VENV)/bin/pytest -q -n 2 Tests/System || exit 1; \
+	done
 
 $(VENV)/.installed: Tests/System/requirements.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q -r Tests/System/requirements.txt
 	touch $@
 
-# Autobahn TestSuite cases (kosoku, from PyPI) against the WebSocket adapter in echo mode.
+# Autobahn TestSuite cases (kosoku, from PyPI) against the WebSocket adapter in echo mode: every
+# case on the first of IO_BACKENDS; on the others, at the same time, every case but the
+# permessage-deflate variations that differ only in data and parameters (the codec's, not the
+# poller's: 12.1 and 13.1 keep every message size and fragmentation).
 conformance: $(VENV)/.installed
 	$(SWIFT) build --product wavelog-worker
-	$(VENV)/bin/python scripts/conformance.py "$$($(SWIFT) build --show-bin-path)/wavelog-worker"
+	scripts/conformance-backends.sh "$$($(SWIFT) build --show-bin-path)/wavelog-worker" $(IO_BACKENDS)
 
 fuzz: deps
 	scripts/fuzz.sh

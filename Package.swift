@@ -32,13 +32,14 @@ let package = Package(
         // (docs/development.md "System libraries").
         .systemLibrary(name: "CLinux"),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CUring", pkgConfig: "liburing", providers: [.apt(["liburing-dev"])]),
 
         // MARK: - The hexagon
         .target(name: "Domain", swiftSettings: strictSettings),
         .target(name: "Application", dependencies: ["Domain", logging], swiftSettings: strictSettings),
         .target(
             name: "Adapters",
-            dependencies: ["Domain", "Application", "CYAML", "COpenSSL", "CHiredis", "CLinux", "CZlib", logging],
+            dependencies: ["Domain", "Application", "CYAML", "COpenSSL", "CHiredis", "CLinux", "CZlib", "CUring", logging],
             // Release builds skip the run-time exclusivity checks of class properties: on the
             // delivery path they were 1,200 of 2,600 instructions per push (docs/adr/0007).
             // Debug builds and every test keep them.

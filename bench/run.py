@@ -7,9 +7,12 @@ Each server is started afresh per scenario and pinned with taskset to CPU 0; the
 counts on a shared, noisy machine; each cell is the median of --runs runs.
 
 Usage: bench/run.py [--runs N] [--only NAME,...] [--bin DIR] [--json FILE] [--baseline BINARY]
+                    [--io-backend NAME] [--baseline-io-backend NAME]
 
 --baseline runs an older wavelog-worker binary in the same run as a third column, so an
-optimisation's effect is a ratio measured under the same noise.
+optimisation's effect is a ratio measured under the same noise. --baseline-io-backend runs the
+baseline (this build, without --baseline) with another `io_backend`: `--io-backend uring
+--baseline-io-backend epoll` compares the two pollers.
 """
 import argparse
 import json
@@ -165,6 +168,10 @@ def median_report(reports):
     return merged
 
 
+# `io_backend` lines for the worker's and the baseline's configuration (set from the command line).
+BACKENDS = {"worker": "", "baseline": ""}
+
+
 def run_scenario(bindir, flags, runs, baseline=None):
     """Runs alternate between the servers, so a burst of noise does not land on one of them."""
     binaries = {"worker": os.path.join(bindir, "wavelog-worker"), "baseline": baseline}
@@ -174,7 +181,8 @@ def run_scenario(bindir, flags, runs, baseline=None):
         for target in targets:
             # nchan deflates only where it is told to; the worker negotiates per connection.
             nchan_publisher = "nchan_deflate_message_for_websocket on;" if "--deflate" in flags else ""
-            server = start_nchan(extra_publisher=nchan_publisher) if target == "nchan" else start_worker(binaries[target])
+            server = (start_nchan(extra_publisher=nchan_publisher) if target == "nchan"
+                      else start_worker(binaries[target], extra=BACKENDS[target]))
             try:
                 reports[target].append(load(bindir, server, "nchan" if target == "nchan" else "worker", flags))
             finally:
@@ -298,9 +306,18 @@ def main():
     parser.add_argument("--bin", default=None, help="folder with release wavelog-worker and wavelog-load")
     parser.add_argument("--json", default="bench-results/latest.json")
     parser.add_argument("--baseline", default=None, help="an older wavelog-worker to compare in the same run")
+    parser.add_argument("--io-backend", default=None, help="the worker's io_backend (auto, uring, epoll, poll)")
+    parser.add_argument("--baseline-io-backend", default=None, help="the baseline's io_backend; the baseline defaults to this build")
     args = parser.parse_args()
+    if args.io_backend:
+        BACKENDS["worker"] = f"io_backend: {args.io_backend}\n"
+    if args.baseline_io_backend:
+        BACKENDS["baseline"] = f"io_backend: {args.baseline_io_backend}\n"
     bindir = args.bin or subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], capture_output=True,
                                         text=True, check=True).stdout.strip()
+    if args.baseline_io_backend and not args.baseline:
+        args.baseline = os.path.join(bindir, "wavelog-worker")
+        args.baseline_all = True
     only = set(filter(None, args.only.split(",")))
     everything = {}
     extra = f" {'baseline':>16} {'ours/baseline':>13}" if args.baseline else ""

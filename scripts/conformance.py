@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Autobahn TestSuite cases (through kosoku) against the worker's WebSocket adapter in echo mode.
 
-Usage: conformance.py WORKER_BINARY [--cases 1.* 2.* ...]
+Usage: [WAVELOG_IO_BACKEND=uring|epoll|poll] conformance.py WORKER_BINARY [--cases 1.* 2.* ...]
 Prints a table of verdicts per section and the ids of failed cases; exits 1 on any FAILED or
 ERROR verdict. Sections 12 and 13 (permessage-deflate) take most of the run's time: the client
 compresses a thousand messages per case."""
@@ -21,11 +21,11 @@ SECTIONS = ["1.*", "2.*", "3.*", "4.*", "5.*", "6.*", "7.*", "9.*", "10.*", "12.
 def start_echo(binary):
     process = subprocess.Popen([binary, "-echo-port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     line = process.stdout.readline()
-    match = re.search(r":(\d+)$", line.strip())
+    match = re.search(r":(\d+) io_backend=(\w+)$", line.strip())
     if not match:
         process.kill()
         sys.exit(f"echo server did not start: {line!r}")
-    return process, int(match.group(1))
+    return process, int(match.group(1)), match.group(2)
 
 
 async def run(port, cases):
@@ -41,7 +41,7 @@ def main():
     parser.add_argument("--cases", nargs="*", default=SECTIONS)
     args = parser.parse_args()
 
-    process, port = start_echo(args.binary)
+    process, port, backend = start_echo(args.binary)
     started = time.monotonic()
     try:
         results = asyncio.run(run(port, args.cases))
@@ -65,7 +65,7 @@ def main():
     for section in sorted(table, key=int):
         print(f"{section:<8}" + "".join(f"{table[section][v]:>15}" for v in verdicts))
     total = sum(sum(counter.values()) for counter in table.values())
-    print(f"{total} cases in {time.monotonic() - started:.1f}s")
+    print(f"{total} cases in {time.monotonic() - started:.1f}s on io_backend={backend}")
     if bad:
         print("failed:\n  " + "\n  ".join(bad))
         sys.exit(1)

@@ -30,8 +30,19 @@ enum Wiring {
         let formats = WireFormats()
         let fanOut = LoopFanOut(formats: formats)
         let group: EventLoopGroup
+        let poller: PollerKind
         do {
-            group = try EventLoopGroup(count: config.threads)
+            let (kind, fallback) = try config.ioBackend.resolve()
+            if let fallback {
+                logger.notice("io_uring unavailable, using epoll", metadata: ["reason": "\(fallback)"])
+            }
+            poller = kind
+        } catch {
+            printFatal("wavelog-worker: io_backend: \(config.ioBackend.rawValue): \(error)")
+            return 1
+        }
+        do {
+            group = try EventLoopGroup(count: config.threads, poller: poller)
         } catch {
             printFatal("wavelog-worker: \(error)")
             return 1
@@ -126,7 +137,8 @@ enum Wiring {
             }
             node.budget = budget
             var startup: Logger.Metadata = [
-                "ws": "\(publicAddress)", "internal": "\(internalAddress)", "threads": "\(config.threads)", "version": "\(version)",
+                "ws": "\(publicAddress)", "internal": "\(internalAddress)", "threads": "\(config.threads)", "io_backend": "\(poller.rawValue)",
+                "version": "\(version)",
             ]
             for (key, value) in config.summaryFields { startup["config.\(key)"] = "\(value)" }
             logger.info("listening", metadata: startup)
@@ -203,13 +215,20 @@ extension Wiring {
         ProcessSignals.prepare()
         let logger = Logger(label: "wavelog-worker-echo")
         do {
-            let group = try EventLoopGroup(count: 1)
+            // No configuration file in this mode: the one setting it takes is the environment's.
+            let requested = getenv("WAVELOG_IO_BACKEND").map { String(cString: $0).lowercased() } ?? IOBackend.auto.rawValue
+            guard let backend = IOBackend(rawValue: requested) else {
+                printFatal("wavelog-worker: WAVELOG_IO_BACKEND: expected one of \(IOBackend.allCases.map(\.rawValue).joined(separator: ", "))")
+                return 1
+            }
+            let poller = try backend.resolve().kind
+            let group = try EventLoopGroup(count: 1, poller: poller)
             let transport = HTTPTransport(responder: EchoResponder())
             let listener = try Listener(
                 address: SocketAddress(host: "127.0.0.1", port: port)!, key: "echo", loop: group.loops[0], transport: transport,
                 budget: ConnectionBudget(limit: 1000), queueLimits: (frames: 1 << 20, bytes: 1 << 30), logger: logger)
             // Unbuffered: the conformance script reads this line through a pipe.
-            let line = Array("echo listening on \(listener.address)\n".utf8)
+            let line = Array("echo listening on \(listener.address) io_backend=\(poller.rawValue)\n".utf8)
             _ = line.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
             group.start()
             _ = ProcessSignals.waitForTermination()

@@ -26,14 +26,32 @@ public final class TestSocket {
             address.sin_addr.s_addr = inet_addr("127.0.0.1")
             result = withUnsafePointer(to: &address) { connect(descriptor, UnsafeRawPointer($0).assumingMemoryBound(to: sockaddr.self), socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard result == 0 else {
-            let error = errno
+        // Interrupted (a signal, or the task-work notice of an io_uring ring this thread once
+        // drove), the connection goes on being made: wait for it, then read its outcome.
+        var error = result == 0 ? 0 : errno
+        if error == EINTR {
+            var waiting = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
+            while poll(&waiting, 1, Int32(timeoutSeconds * 1000)) < 0 && errno == EINTR {}
+            var length = socklen_t(4)
+            getsockopt(descriptor, SOL_SOCKET, SO_ERROR, &error, &length)
+        }
+        guard error == 0 else {
             close(descriptor)
             throw TestSocketError.failed("connect", error)
         }
     }
 
-    deinit { close(descriptor) }
+    private var isClosed = false
+
+    deinit { if !isClosed { close(descriptor) } }
+
+    /// Closes with a reset (SO_LINGER 0) instead of a FIN, as a crashed or killed peer does.
+    public func resetNow() {
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        close(descriptor)
+        isClosed = true
+    }
 
     /// Shrinks the receive buffer, so the server's writes back up (partial writes, EAGAIN).
     public func setReceiveBuffer(_ bytes: Int32) {
@@ -45,6 +63,7 @@ public final class TestSocket {
         var offset = 0
         while offset < bytes.count {
             let sent = bytes.withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            if sent < 0 && errno == EINTR { continue }
             guard sent > 0 else { throw TestSocketError.failed("send", errno) }
             offset += sent
         }
@@ -59,6 +78,8 @@ public final class TestSocket {
         while offset < count {
             let received = bytes.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress! + offset, count - offset, 0) }
             if received == 0 { throw TestSocketError.closed(received: offset) }
+            // A signal (or io_uring's task-work notification to a thread that ran a ring) is no error.
+            if received < 0 && errno == EINTR { continue }
             guard received > 0 else { throw TestSocketError.failed("recv", errno) }
             offset += received
         }
@@ -68,7 +89,10 @@ public final class TestSocket {
     /// Reads whatever arrives next (at least one byte), or [] at end of stream.
     public func receiveSome(max: Int = 65536) throws -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: max)
-        let received = bytes.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress!, max, 0) }
+        var received: Int
+        repeat {
+            received = bytes.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress!, max, 0) }
+        } while received < 0 && errno == EINTR
         guard received >= 0 else { throw TestSocketError.failed("recv", errno) }
         return Array(bytes[0..<received])
     }

@@ -13,6 +13,7 @@ enum ConfigKeys {
         "websocket_compression", "websocket_compression_threshold", "websocket_compression_level",
         "max_connections_per_ip", "handshake_rate_per_ip", "handshake_burst_per_ip", "trusted_proxies",
         "pusher_apps", "pusher_activity_timeout", "redis_timeout", "redis_queue_bytes", "redis_queue_commands",
+        "io_backend",
     ]
 
     static func decode(_ values: [String: ConfigValue], cores: Int) throws(ConfigError) -> WorkerConfig {
@@ -49,6 +50,13 @@ enum ConfigKeys {
             case "threads":
                 let threads = try integer(value, key, in: 0...256)
                 config.threads = threads == 0 ? max(1, cores) : threads
+            case "io_backend":
+                let text = try string(value, key).lowercased()
+                guard let backend = IOBackend(rawValue: text) else {
+                    let names = IOBackend.allCases.map(\.rawValue).joined(separator: ", ")
+                    throw error(value, key, "expected one of \(names), got \"\(Sanitize.forLog(text))\"")
+                }
+                config.ioBackend = backend
             case "allowed_origins": config.allowedOrigins = try stringList(value, key)
             case "log_level":
                 let text = try string(value, key).lowercased()

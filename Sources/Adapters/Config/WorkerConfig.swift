@@ -29,6 +29,8 @@ public struct WorkerConfig: Sendable {
     public var redisPrefix = "wavelog:"
     /// Event loops; 0 in the file means one per core.
     public var threads: Int
+    /// The loops' poller; `auto` takes io_uring where the kernel allows it (docs/adr/0014).
+    public var ioBackend: IOBackend = .auto
     /// Empty: every origin is accepted (upstream behaviour).
     public var allowedOrigins: [String] = []
     public var logLevel: Logger.Level = .info

@@ -41,6 +41,12 @@ public final class Connection: LoopHandler, Flushable {
     public private(set) var stalledFlushes = 0
 
     private var queue = WriteQueue()
+    /// io_uring only: a multishot receive is armed; a send is in flight, covering this many
+    /// frames from the head of the queue and asking for this many bytes; the submission batch
+    /// that last took an entry of ours (see `close`).
+    var receiving = false
+    private var sendInFlight: (bytes: Int, frames: Int)?
+    private var preparedInBatch: UInt64 = .max
     private let limits: WriteQueue.Limits
     private var isDirty = false
     private let budget: ConnectionBudget?
@@ -78,9 +84,10 @@ public final class Connection: LoopHandler, Flushable {
         return true
     }
 
-    /// Drops queued frames that have not started going out (see `WriteQueue.removeUnstarted`).
+    /// Drops queued frames that have not started going out (see `WriteQueue.removeUnstarted`);
+    /// those a send in flight reads count as started.
     public func discardUnstartedFrames() {
-        queue.removeUnstarted()
+        queue.removeUnstarted(keepingFirst: sendInFlight?.frames ?? 0)
     }
 
     /// Stops reading and closes once everything queued is written, or after `lingerTimeout`
@@ -109,6 +116,10 @@ public final class Connection: LoopHandler, Flushable {
     public func flush(on loop: EventLoop) {
         isDirty = false
         guard state == .open || state == .closingAfterFlush else { return }
+        if let io = loop.socketIO {
+            submitSend(io)
+            return
+        }
         var writtenThisTurn = 0
         while !queue.isEmpty && writtenThisTurn < Self.writeBudgetPerTurn {
             let entries = queue.gather(
@@ -185,22 +196,17 @@ public final class Connection: LoopHandler, Flushable {
         close()
     }
 
-    /// Stops or resumes reading, for back-pressure.
-    public func setReading(_ enabled: Bool) {
-        guard state == .open else { return }
-        let current = loop.interest(of: descriptor)
-        let desired: PollerInterest = enabled ? current.union(.readable) : current.subtracting(.readable)
-        do { try loop.setInterest(descriptor, desired) } catch { close() }
-    }
-
     // MARK: - Closing
 
     private func startLingering() {
         state = .lingering
         shutdown(descriptor, Int32(SHUT_WR))
-        do { try loop.setInterest(descriptor, .readable) } catch {
-            close()
-            return
+        // Through io_uring the receive is armed already.
+        if loop.socketIO == nil {
+            do { try loop.setInterest(descriptor, .readable) } catch {
+                close()
+                return
+            }
         }
         loop.schedule(after: Self.lingerTimeout) { [weak self] _ in self?.close() }
     }
@@ -210,13 +216,84 @@ public final class Connection: LoopHandler, Flushable {
         guard state != .closed else { return }
         state = .closed
         loop.deregisterForClose(descriptor)
+        if let io = loop.socketIO {
+            if receiving { io.cancel(self, .receive) }
+            if sendInFlight != nil { io.cancel(self, .send) }
+            // An entry of ours not submitted yet names the descriptor by number: submitted after
+            // the close, it would run on the next socket to get that number.
+            if preparedInBatch == io.batch { io.submitNow() }
+        }
         Syscall.close(descriptor)
-        queue.removeAll()
+        // A send in flight still reads the queue's frames; its completion lets go of them.
+        if sendInFlight == nil { queue.removeAll() }
         budget?.release()
         lease?.release()
         lease = nil
         let handler = self.handler
         self.handler = nil  // Break the handler ↔ connection cycle.
         handler?.connectionClosed(self)
+    }
+}
+
+// MARK: - Through io_uring (docs/adr/0014 "Who owns a buffer")
+
+extension Connection {
+    /// A send is in the kernel (io_uring only).
+    var hasSendInFlight: Bool { sendInFlight != nil }
+
+    /// Arms the receive of a connection whose I/O completes through `io`.
+    func startReceiving(_ io: UringPoller) {
+        io.startReceiving(self)
+        receiving = true
+        preparedInBatch = io.batch
+    }
+
+    /// One send in flight at a time: the next starts from the completion of this one.
+    fileprivate func submitSend(_ io: UringPoller) {
+        guard sendInFlight == nil else { return }
+        guard !queue.isEmpty else {
+            if state == .closingAfterFlush { startLingering() }
+            return
+        }
+        sendInFlight = io.send(self) { vectors, capacity in
+            self.queue.gatherFrames(into: vectors, capacity: capacity, budget: Self.writeBudgetPerTurn)
+        }
+        preparedInBatch = io.batch
+    }
+
+    /// Data (a buffer lent until this returns), the end of the stream (0), or an error.
+    func receiveCompleted(_ result: Int32, _ bytes: UnsafeRawBufferPointer, more: Bool) {
+        if !more { receiving = false }
+        guard state == .open || state == .lingering || state == .closingAfterFlush else { return }
+        if result > 0 {
+            loop.metrics.bytesReceived &+= Int(result)
+            if state == .open { handler?.received(bytes, on: self) }
+        } else if result == 0 || result != -ENOBUFS {
+            close()  // The peer's FIN, or a reset and friends: nothing to answer.
+            return
+        }
+        // The kernel ends a multishot receive when the buffer ring ran dry (ENOBUFS): the data
+        // waits in the socket, and the receive is armed again, after this batch gave buffers back.
+        if !receiving && state != .closed, let io = loop.socketIO {
+            if result == -ENOBUFS { io.receiveBufferShortages += 1 }
+            startReceiving(io)
+        }
+    }
+
+    func sendCompleted(_ result: Int32) {
+        let asked = sendInFlight
+        sendInFlight = nil
+        guard state != .closed else {
+            queue.removeAll()
+            return
+        }
+        guard result >= 0, let asked else {
+            close()  // EPIPE, ECONNRESET: the peer is gone.
+            return
+        }
+        queue.consume(Int(result))
+        loop.metrics.bytesSent &+= Int(result)
+        if Int(result) < asked.bytes { stalledFlushes += 1 }
+        if !queue.isEmpty || state == .closingAfterFlush { scheduleFlush() }
     }
 }

@@ -17,6 +17,8 @@ public final class EventLoop: @unchecked Sendable {
     /// This loop's counters; written only on this loop (see `LoopMetrics`).
     public let metrics = LoopMetrics()
     private let poller: any Poller
+    /// The io_uring poller when connections receive and send through it (not by readiness).
+    let socketIO: UringPoller?
     private var slots: [Slot] = []
     private var events: [PollerEvent] = Array(repeating: PollerEvent(descriptor: -1, generation: 0, readable: false, writable: false, hangup: false), count: 256)
     private var timers = TimerHeap()
@@ -48,6 +50,7 @@ public final class EventLoop: @unchecked Sendable {
     public init(index: Int, poller kind: PollerKind = .epoll) throws(SystemError) {
         self.index = index
         poller = try kind.make()
+        socketIO = (poller as? UringPoller).flatMap { $0.completesSocketIO ? $0 : nil }
         readBuffer = .allocate(byteCount: Self.readBufferSize, alignment: 16)
         iovecs = .allocate(capacity: Self.iovecCapacity)
         now = Self.readMonotonic()
@@ -72,6 +75,19 @@ public final class EventLoop: @unchecked Sendable {
         if nextGeneration == .max { nextGeneration = 1 }  // .max tags wake-ups in EpollPoller
         try poller.register(descriptor, interest: interest, generation: nextGeneration)
         slots[position] = Slot(handler: handler, generation: nextGeneration, interest: interest)
+    }
+
+    /// Takes `descriptor` into the loop's table without polling it: its I/O completes through
+    /// `socketIO`. `deregisterForClose` ends it like a registration.
+    func adopt(_ descriptor: Int32, handler: any LoopHandler) {
+        assertInLoop()
+        let position = Int(descriptor)
+        if position >= slots.count {
+            slots.append(contentsOf: repeatElement(Slot(handler: nil, generation: 0, interest: []), count: position - slots.count + 1))
+        }
+        nextGeneration &+= 1
+        if nextGeneration == .max { nextGeneration = 1 }
+        slots[position] = Slot(handler: handler, generation: nextGeneration, interest: [])
     }
 
     /// Changes what `descriptor` waits for; a no-op when nothing changes.
@@ -176,6 +192,7 @@ public final class EventLoop: @unchecked Sendable {
             let count = waitForEvents(timeoutMilliseconds: nextTimeoutMilliseconds())
             now = Self.readMonotonic()
             for position in 0..<count { dispatch(events[position]) }
+            socketIO?.deliverSocketCompletions()
             runTasks()
             runTimers()
             flushDirty()

@@ -127,12 +127,17 @@ public final class Listener: LoopHandler {
                 descriptor: client, id: nextConnection << 8 | UInt64(loop.index & 0xFF),
                 peerHost: SocketAddress(storage: peer, length: peerLength).host,
                 loop: loop, limits: limits, budget: budget, isOverBudget: grant == .overBudget)
-            do {
-                try loop.register(client, interest: .readable, handler: connection)
-            } catch {
-                Syscall.close(client)
-                budget.release()
-                continue
+            if let io = loop.socketIO {
+                loop.adopt(client, handler: connection)
+                connection.startReceiving(io)
+            } else {
+                do {
+                    try loop.register(client, interest: .readable, handler: connection)
+                } catch {
+                    Syscall.close(client)
+                    budget.release()
+                    continue
+                }
             }
             transport.accepted(connection)
         }

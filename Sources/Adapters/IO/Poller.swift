@@ -46,13 +46,15 @@ public protocol Poller: AnyObject {
     func close()
 }
 
-/// Which poller a loop uses; epoll is the Linux default, poll(2) runs everywhere and in tests.
+/// Which poller a loop uses: epoll, io_uring where the kernel allows it, poll(2) everywhere
+/// (and in tests, to hold the loop to one contract).
 public enum PollerKind: String, Sendable, CaseIterable {
-    case epoll, poll
+    case epoll, uring, poll
 
     public func make() throws(SystemError) -> any Poller {
         switch self {
         case .epoll: return try EpollPoller()
+        case .uring: return try UringPoller()
         case .poll: return try PollPoller()
         }
     }

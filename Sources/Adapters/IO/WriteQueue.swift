@@ -42,14 +42,24 @@ struct WriteQueue {
     /// Fills `iovecs` with up to `capacity` pending byte ranges and at most `budget` bytes;
     /// returns how many entries were filled.
     func gather(into iovecs: UnsafeMutablePointer<IOVector>, capacity: Int, budget: Int) -> Int {
-        guard let head else { return 0 }
+        gatherFrames(into: iovecs, capacity: capacity, budget: budget).entries
+    }
+
+    /// `gather`, also saying how many frames, from the head on, the entries reach into.
+    func gatherFrames(into iovecs: UnsafeMutablePointer<IOVector>, capacity: Int, budget: Int) -> (entries: Int, frames: Int) {
+        guard let head else { return (0, 0) }
         var filled = 0
         var total = 0
+        var frames = 0
         func add(_ pointer: UnsafeRawPointer, _ length: Int) -> Bool {
-            guard filled < capacity, total < budget, length > 0 else { return length == 0 }
+            guard filled < capacity, total < budget, length > 0 else {
+                if length == 0 { frames += 1 }
+                return length == 0
+            }
             iovecs[filled] = IOVector(base: pointer, length: length)
             filled += 1
             total += length
+            frames += 1
             return true
         }
         _ = add(head.storage.baseAddress! + headOffset, head.count - headOffset)
@@ -57,7 +67,7 @@ struct WriteQueue {
         while index < backlog.count, add(backlog[index].storage.baseAddress!, backlog[index].count) {
             index += 1
         }
-        return filled
+        return (filled, frames)
     }
 
     /// Drops `written` bytes from the front.
@@ -83,17 +93,20 @@ struct WriteQueue {
     }
 
     /// Drops every frame not yet partly written; the head stays if it is half-sent, so the
-    /// stream still ends on a frame boundary.
-    mutating func removeUnstarted() {
+    /// stream still ends on a frame boundary. The first `kept` frames stay too: a send in
+    /// flight reads them, and may have written any part of them.
+    mutating func removeUnstarted(keepingFirst kept: Int = 0) {
         guard let current = head else { return }
-        if headOffset == 0 {
+        let keep = max(kept, headOffset > 0 ? 1 : 0)
+        if keep == 0 {
             removeAll()
             return
         }
-        backlog = []
+        let retained = Array(backlog[backlogStart..<min(backlog.count, backlogStart + keep - 1)])
+        backlog = retained
         backlogStart = 0
-        frameCount = 1
-        byteCount = current.count - headOffset
+        frameCount = 1 + retained.count
+        byteCount = current.count - headOffset + retained.reduce(0) { $0 + $1.count }
     }
 
     mutating func removeAll() {

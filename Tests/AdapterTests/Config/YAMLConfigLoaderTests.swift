@@ -82,6 +82,14 @@ struct YAMLConfigLoaderTests {
         #expect(config.drainTimeout == .seconds(3))
     }
 
+    @Test func ioBackendDefaultsToAutoAndTakesEachName() throws {
+        #expect(try load(secretLine).config.ioBackend == .auto)
+        for backend in IOBackend.allCases {
+            #expect(try load(secretLine + "io_backend: \(backend.rawValue.uppercased())").config.ioBackend == backend)
+        }
+        #expect(try load(secretLine, environment: ["WAVELOG_IO_BACKEND": "epoll"]).config.ioBackend == .epoll)
+    }
+
     @Test func threadsZeroMeansOnePerCore() throws {
         #expect(try load(secretLine + "threads: 0").config.threads == 2)
     }
@@ -123,6 +131,7 @@ struct YAMLConfigLoaderTests {
         ("threads: many", "config: threads: expected an integer 0-256, got \"many\" (line 2, column 10)"),
         ("log_level: loud", "config: log_level: expected one of trace, debug, info, notice, warning, error, critical, got \"loud\" (line 2, column 12)"),
         ("log_format: xml", "config: log_format: expected logfmt or json, got \"xml\" (line 2, column 13)"),
+        ("io_backend: kqueue", "config: io_backend: expected one of auto, uring, epoll, poll, got \"kqueue\" (line 2, column 13)"),
         ("redis_prefix: \"a b\"", "config: redis_prefix: expected a non-empty prefix without spaces or control characters (line 2, column 15)"),
         ("allowed_origins: {a: b}", "config: allowed_origins: expected a list of strings, got a mapping (line 2, column 18)"),
         ("ws_port: 1\nws_port: 2", "config: ws_port: duplicate key (line 3, column 1)"),

@@ -1,0 +1,98 @@
+// Connections' receives and sends as io_uring operations: a multishot receive into the loop's
+// provided buffers, gathered sends from the write queue (docs/adr/0014 "Who owns a buffer").
+internal import Glibc
+internal import CUring
+
+extension UringPoller {
+    /// True when connections receive and send through the ring, not through readiness.
+    var completesSocketIO: Bool { buffers != nil }
+
+    enum SocketOperation: UInt64 {
+        case receive = 1, send = 2
+    }
+
+    /// Frames one send may gather: a backlog goes out over several completions.
+    static let vectorsPerSend = 64
+
+    /// The user data of `connection`'s `operation`: its address (16-byte aligned, so the low
+    /// bits are free) with the operation and the socket-operation bit.
+    static func userData(_ connection: Connection, _ operation: SocketOperation) -> UInt64 {
+        UInt64(UInt(bitPattern: Unmanaged.passUnretained(connection).toOpaque())) | operation.rawValue | socketOperation
+    }
+
+    /// Arms a multishot receive. Each operation in the kernel holds a reference to its
+    /// connection, dropped by its last completion, so a connection closed meanwhile (and its
+    /// queued frames) lives until the kernel is done with it.
+    func startReceiving(_ connection: Connection) {
+        let entry = nextEntry()
+        curing_prep_recv_multishot(entry, connection.descriptor, ProvidedBufferRing.group)
+        io_uring_sqe_set_data64(entry, Self.userData(connection, .receive))
+        _ = Unmanaged.passRetained(connection)
+    }
+
+    /// Submits one gathered send of what `gather` puts into the scratch (at most `capacity`
+    /// ranges); returns the bytes asked for and the frames they cover.
+    func send(_ connection: Connection, gather: (UnsafeMutablePointer<IOVector>, Int) -> (entries: Int, frames: Int)) -> (bytes: Int, frames: Int) {
+        if sendHeadersUsed == Self.sendHeaderCapacity || sendVectorsUsed + Self.vectorsPerSend > Self.sendVectorCapacity {
+            _ = io_uring_submit(&ring)
+            submitted()
+        }
+        let entry = nextEntry()
+        let vectors = sendVectors + sendVectorsUsed
+        let (entries, frames) = gather(UnsafeMutableRawPointer(vectors).assumingMemoryBound(to: IOVector.self), Self.vectorsPerSend)
+        var bytes = 0
+        for index in 0..<entries { bytes += vectors[index].iov_len }
+        let header = sendHeaders + sendHeadersUsed
+        header.initialize(to: msghdr())
+        header.pointee.msg_iov = vectors
+        header.pointee.msg_iovlen = entries
+        sendVectorsUsed += entries
+        sendHeadersUsed += 1
+        io_uring_prep_sendmsg(entry, connection.descriptor, header, UInt32(MSG_NOSIGNAL))
+        io_uring_sqe_set_data64(entry, Self.userData(connection, .send))
+        _ = Unmanaged.passRetained(connection)
+        return (bytes, frames)
+    }
+
+    /// Asks the kernel to end `connection`'s `operation`; its completion (ECANCELED, or what it
+    /// did before) still arrives and drops the connection's reference.
+    func cancel(_ connection: Connection, _ operation: SocketOperation) {
+        let entry = nextEntry()
+        io_uring_prep_cancel64(entry, Self.userData(connection, operation), 0)
+        io_uring_sqe_set_data64(entry, Self.ignored)
+    }
+
+    /// Hands what is queued to the kernel now: before a descriptor is closed whose operations
+    /// are prepared but not submitted, which would otherwise run on whatever socket gets its
+    /// number next.
+    func submitNow() {
+        _ = io_uring_submit(&ring)
+        submitted()
+    }
+
+    /// Delivers the socket completions the last wait took, after the loop read the clock.
+    func deliverSocketCompletions() {
+        guard !socketCompletions.isEmpty else { return }
+        swap(&socketCompletions, &deliveringCompletions)
+        for completion in deliveringCompletions {
+            let address = UInt(truncatingIfNeeded: completion.userData & ~(Self.socketOperation | 0xF))
+            let reference = Unmanaged<Connection>.fromOpaque(UnsafeRawPointer(bitPattern: address)!)
+            let connection = reference.takeUnretainedValue()
+            if completion.userData & 0xF == SocketOperation.send.rawValue {
+                connection.sendCompleted(completion.result)
+                reference.release()
+                continue
+            }
+            let more = completion.flags & UInt32(IORING_CQE_F_MORE) != 0
+            if completion.flags & UInt32(IORING_CQE_F_BUFFER) != 0, let buffers {
+                let id = UInt16(truncatingIfNeeded: completion.flags >> UInt32(IORING_CQE_BUFFER_SHIFT))
+                connection.receiveCompleted(completion.result, buffers.bytes(id, count: max(0, Int(completion.result))), more: more)
+                buffers.recycle(id)
+            } else {
+                connection.receiveCompleted(completion.result, UnsafeRawBufferPointer(start: nil, count: 0), more: more)
+            }
+            if !more { reference.release() }
+        }
+        deliveringCompletions.removeAll(keepingCapacity: true)
+    }
+}

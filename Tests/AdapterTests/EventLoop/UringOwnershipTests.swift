@@ -1,0 +1,104 @@
+// Buffers the kernel holds while io_uring operations are in flight: a connection closed with
+// a send and a receive outstanding, a peer that resets mid-send, the receive buffers running out.
+@testable import Adapters
+import Dispatch
+import Glibc
+import Testing
+import TestSupport
+
+/// True where connections' I/O completes through io_uring (a kernel from 6.1 that allows it).
+let uringCompletesSocketIO: Bool = {
+    guard let poller = try? UringPoller() else { return false }
+    defer { poller.close() }
+    return poller.completesSocketIO
+}()
+
+@Suite(.enabled(if: uringCompletesSocketIO, "this kernel does not receive and send through io_uring"))
+struct UringOwnershipTests {
+
+    @Test func aConnectionClosedWithASendAndAReceiveInFlightIsFreedByTheirCompletions() throws {
+        let harness = try LoopHarness(.uring)
+        let client = try TestSocket(port: harness.port)
+        client.setReceiveBuffer(4096)
+        #expect(harness.transport.accepted.wait(timeout: .now() + 10) == .success)
+        weak var watched: Connection?
+        harness.onLoop { _ in
+            let connection = harness.transport.connections.values.first!
+            watched = connection
+            // More than the socket takes: the send stays in the kernel, waiting for room.
+            for _ in 0..<64 {
+                connection.send(EncodedFrame(count: 64 * 1024) { out in for index in 0..<out.count { out[index] = 7 } })
+            }
+        }
+        // Close as soon as a send and the receive are both outstanding.
+        let closedInFlight = waitOnLoop(harness) {
+            guard let connection = harness.transport.connections.values.first, connection.hasSendInFlight, connection.receiving else {
+                return false
+            }
+            connection.close()
+            return true
+        }
+        #expect(closedInFlight)
+        #expect(harness.transport.closed.wait(timeout: .now() + 10) == .success)
+        // The kernel's references went with the completions of the cancelled operations.
+        let freed = waitOnLoop(harness) { watched == nil }
+        #expect(freed, "the connection outlived the completions of its operations")
+        #expect(harness.onLoop { $0.registeredCount } == 1)  // the listener
+        // What the kernel had sent stays for the client; it would read it at 4 KiB a window.
+        client.resetNow()
+    }
+
+    @Test func aPeerThatResetsMidSendClosesTheConnectionAndNothingElse() throws {
+        let harness = try LoopHarness(.uring)
+        let client = try TestSocket(port: harness.port)
+        client.setReceiveBuffer(4096)
+        let bystander = try TestSocket(port: harness.port)
+        for _ in 0..<2 { #expect(harness.transport.accepted.wait(timeout: .now() + 10) == .success) }
+        harness.transport.bulkReply = 8 << 20
+        try client.send("go")
+        // Wait until the server is stuck on a send the client does not read, then reset.
+        #expect(waitOnLoop(harness) { harness.transport.connections.values.contains { $0.hasSendInFlight && $0.stalledFlushes > 0 } })
+        client.resetNow()
+        #expect(harness.transport.closed.wait(timeout: .now() + 10) == .success)
+        try bystander.send("still here")
+        #expect(try bystander.receive(exactly: 10) == Array("still here".utf8))
+        #expect(harness.onLoop { _ in harness.transport.openConnectionCount } == 1)
+    }
+
+    @Test func receiveBuffersRunningOutMakeReadsWaitAndLoseNothing() throws {
+        let harness = try LoopHarness(.uring)
+        let clients = try (0..<64).map { _ in try TestSocket(port: harness.port) }
+        for _ in clients { #expect(harness.transport.accepted.wait(timeout: .now() + 10) == .success) }
+        // What a loopback socket buffers without its reader: 8 of the ring's buffers per client.
+        let perClient = 64 * 1024
+        // Letters only: the echo transport closes after a "!".
+        let payloads = clients.indices.map { index in (0..<perClient).map { UInt8(ascii: "a") + UInt8(($0 &* 31 &+ index) % 26) } }
+        // Hold the loop while every client's data piles up in its socket: the next turn then
+        // has far more to receive than the ring has buffers.
+        let held = DispatchSemaphore(value: 0)
+        let holding = DispatchSemaphore(value: 0)
+        harness.loop.execute { _ in
+            holding.signal()
+            held.wait()
+        }
+        #expect(holding.wait(timeout: .now() + 10) == .success)
+        for (client, payload) in zip(clients, payloads) { try client.send(payload) }
+        held.signal()
+        for (client, payload) in zip(clients, payloads) {
+            #expect(try client.receive(exactly: perClient) == payload)
+        }
+        let shortages = harness.onLoop { $0.socketIO?.receiveBufferShortages ?? 0 }
+        #expect(shortages > 0, "the ring never ran dry, so the wait for buffers was not exercised")
+    }
+
+    /// Checks `condition` on the loop until it holds, for up to ten seconds. The kernel's
+    /// completions have no event a test thread could wait on, so this polls.
+    private func waitOnLoop(_ harness: LoopHarness, _ condition: @escaping () -> Bool) -> Bool {
+        let deadline = DispatchTime.now() + 10
+        while DispatchTime.now() < deadline {
+            if harness.onLoop({ _ in condition() }) { return true }
+            usleep(1000)
+        }
+        return false
+    }
+}
