@@ -117,7 +117,10 @@ def test_ten_thousand_connections_opened_and_closed_twice_leave_resident_memory_
     wait_for_descriptors(pid, descriptors)
     after_second = resident_kib(pid)
     print(f"resident memory before: {before} KiB, after the first 10,000: {after_first} KiB, after the second: {after_second} KiB")
-    assert after_second <= after_first + 2048, (after_first, after_second)
+    # A sanitizer's shadow memory and quarantine make resident memory say nothing of that; the
+    # cycles still ran under it.
+    if not os.environ.get("WORKER_SANITIZER"):
+        assert after_second <= after_first + 2048, (after_first, after_second)
 
 
 def descriptor_count(pid):

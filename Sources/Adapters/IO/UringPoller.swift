@@ -161,6 +161,12 @@ public final class UringPoller: Poller {
         let pending = socketCompletions.isEmpty ? timeoutMilliseconds : 0
         try submitAndWait(timeoutMilliseconds: pending)
         var produced = 0
+        reap(into: &events, count: &produced)
+        return produced
+    }
+
+    /// Takes every completion the queue holds.
+    private func reap(into events: inout [PollerEvent], count produced: inout Int) {
         while let completion = curing_peek(&ring) {
             let userData = completion.pointee.user_data
             let result = completion.pointee.res
@@ -168,7 +174,6 @@ public final class UringPoller: Poller {
             io_uring_cqe_seen(&ring, completion)
             take(userData, result, flags, into: &events, count: &produced)
         }
-        return produced
     }
 
     public func wakeup() {
@@ -257,18 +262,11 @@ public final class UringPoller: Poller {
             // Before the loop runs only its listeners register: thousands of changes then are a bug.
             precondition(enabled, "io_uring submission queue full before the loop started")
             if io_uring_submit(&ring) == -EBUSY {
-                // The completion queue is full: keep its socket completions for delivery, then
-                // retry. (Poll completions cannot be kept here; the loop re-polls on the next wait.)
-                // A poll's event is dropped, but its descriptor is re-polled on the next wait.
+                // The completion queue is full: socket completions are kept for delivery; a
+                // poll's event is dropped, and its descriptor is polled again on the next wait.
                 var dropped: [PollerEvent] = []
                 var droppedCount = 0
-                while let completion = curing_peek(&ring) {
-                    let userData = completion.pointee.user_data
-                    let result = completion.pointee.res
-                    let flags = completion.pointee.flags
-                    io_uring_cqe_seen(&ring, completion)
-                    take(userData, result, flags, into: &dropped, count: &droppedCount)
-                }
+                reap(into: &dropped, count: &droppedCount)
             }
             submitted()
         }
