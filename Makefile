@@ -70,10 +70,9 @@ $(VENV)/.installed: Tests/System/requirements.txt
 	$(VENV)/bin/pip install -q -r Tests/System/requirements.txt
 	touch $@
 
-# Autobahn TestSuite cases (kosoku, from PyPI) against the WebSocket adapter in echo mode: every
-# case on the first of IO_BACKENDS; on the others, at the same time, every case but the
-# permessage-deflate variations that differ only in data and parameters (the codec's, not the
-# poller's: 12.1 and 13.1 keep every message size and fragmentation).
+# Autobahn TestSuite cases (kosoku, from PyPI) against the WebSocket adapter in echo mode, on
+# each of IO_BACKENDS at once: every case that differs in I/O on each, the permessage-deflate
+# variations that differ only in data and parameters dealt out among them (every case runs).
 conformance: $(VENV)/.installed
 	$(SWIFT) build --product wavelog-worker
 	scripts/conformance-backends.sh "$$($(SWIFT) build --show-bin-path)/wavelog-worker" $(IO_BACKENDS)
