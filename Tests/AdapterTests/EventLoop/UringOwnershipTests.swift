@@ -54,7 +54,7 @@ struct UringOwnershipTests {
         client.setReceiveBuffer(4096)
         let bystander = try TestSocket(port: harness.port)
         for _ in 0..<2 { #expect(harness.transport.accepted.wait(timeout: .now() + 10) == .success) }
-        harness.transport.bulkReply = 8 << 20
+        harness.onLoop { _ in harness.transport.bulkReply = 8 << 20 }  // the loop reads it
         try client.send("go")
         // Wait until the server is stuck on a send the client does not read, then reset.
         #expect(waitOnLoop(harness) { harness.transport.connections.values.contains { $0.hasSendInFlight && $0.stalledFlushes > 0 } })
