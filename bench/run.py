@@ -336,6 +336,8 @@ def main():
                 before = results["baseline"][figure]
                 line += f" {fmt(before):>16} {ratio(ours, before):>13}"
             print(line)
+        steal = ", ".join(f"{target} {results[target].get('steal_percent', 0):.1f} %" for target in results)
+        print(f"{'':24} host steal (the hypervisor's share of CPU time, median): {steal}")
         for target in results:
             report = results[target]
             if report["lost"] or report["closed_1013"] or report["failed_setups"] or report.get("requests_failed"):

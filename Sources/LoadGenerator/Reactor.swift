@@ -55,8 +55,8 @@ final class Reactor {
         close(descriptor)
     }
 
-    func schedule(after nanoseconds: UInt64, _ action: @escaping (Reactor) -> Void) {
-        timers.append((Clock.now() + nanoseconds, action))
+    func schedule(at deadline: UInt64, _ action: @escaping (Reactor) -> Void) {
+        timers.append((deadline, action))
     }
 
     /// Runs turns until `done` holds or `deadline` (monotonic ns) passes; true when `done` held.

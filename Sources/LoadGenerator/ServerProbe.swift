@@ -26,6 +26,15 @@ struct ServerProbe {
         }
     }
 
+    /// Jiffies of all CPUs from /proc/stat's first line: the time the hypervisor ran something
+    /// else while a virtual CPU wanted to run ("steal"), and the total. A latency tail measured
+    /// while steal was high says more about the host than about the server.
+    static func cpuTicks() -> (steal: UInt64, total: UInt64) {
+        guard let text = read("/proc/stat"), let line = text.split(separator: "\n").first, line.hasPrefix("cpu ") else { return (0, 0) }
+        let values = line.split(separator: " ").dropFirst().compactMap { UInt64($0) }
+        return (values.count > 7 ? values[7] : 0, values.prefix(8).reduce(0, +))
+    }
+
     private static func tasks(of process: Int32) -> [String] {
         guard let directory = opendir("/proc/\(process)/task") else { return [] }
         defer { closedir(directory) }

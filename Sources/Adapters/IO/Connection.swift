@@ -96,7 +96,7 @@ public final class Connection: LoopHandler, Flushable {
         guard state == .open else { return }
         state = .closingAfterFlush
         scheduleFlush()
-        loop.schedule(after: Self.lingerTimeout) { [weak self] _ in
+        loop.schedule(afterSharedDelay: Self.lingerTimeout) { [weak self] _ in
             guard let self, self.state == .closingAfterFlush else { return }
             self.close()
         }
@@ -208,7 +208,7 @@ public final class Connection: LoopHandler, Flushable {
                 return
             }
         }
-        loop.schedule(after: Self.lingerTimeout) { [weak self] _ in self?.close() }
+        loop.schedule(afterSharedDelay: Self.lingerTimeout) { [weak self] _ in self?.close() }
     }
 
     /// Closes now, dropping anything unsent. Idempotent.

@@ -21,7 +21,7 @@ public final class EventLoop: @unchecked Sendable {
     let socketIO: UringPoller?
     private var slots: [Slot] = []
     private var events: [PollerEvent] = Array(repeating: PollerEvent(descriptor: -1, generation: 0, readable: false, writable: false, hangup: false), count: 256)
-    private var timers = TimerHeap()
+    private var timers = LoopTimers()
     private var dirty: [any Flushable] = []
     private var dirtyEarly: [any Flushable] = []
     private var nextGeneration: UInt32 = 0
@@ -126,7 +126,7 @@ public final class EventLoop: @unchecked Sendable {
         return position < slots.count ? slots[position].interest : []
     }
 
-    /// Timers waiting in the heap, for tests that bound it.
+    /// Timers waiting in the heap and the lanes, for tests that bound them.
     var pendingTimerCount: Int { timers.count }
 
     /// Registered descriptors (listeners, connections, Redis).
@@ -141,12 +141,20 @@ public final class EventLoop: @unchecked Sendable {
         timers.schedule(at: deadline.nanoseconds, owner: owner, action)
     }
 
+    /// Runs `action` after `delay`, for a delay that many timers of this loop share (a timeout
+    /// of every connection): those wait in a queue of their own, O(1) to add and to fire, not
+    /// in the heap.
+    public func schedule(afterSharedDelay delay: Duration, owner: TimerGuard? = nil, _ action: @escaping (EventLoop) -> Void) {
+        assertInLoop()
+        timers.schedule(now: now.nanoseconds, sharedDelay: delay.wholeNanoseconds, owner: owner, action)
+    }
+
     /// Runs `action` on this loop after `delay`.
     public func schedule(after delay: Duration, owner: TimerGuard? = nil, _ action: @escaping (EventLoop) -> Void) {
         schedule(at: now.advanced(by: delay), owner: owner, action)
     }
 
-    /// Timers waiting in the heap, those of owners already gone included.
+    /// Timers waiting, those of owners already gone included.
     public var scheduledTimers: Int { timers.count }
 
     /// Asks for `flushable.flush` before the loop next sleeps. The caller keeps its own
@@ -250,10 +258,19 @@ public final class EventLoop: @unchecked Sendable {
         for task in batch { task(self) }
     }
 
+    /// At most `timersPerTurn`: the rest stay due, so the next wait does not sleep, and the
+    /// turn's I/O is not held up behind a burst of timeouts (the connections of a reconnect
+    /// storm come due together).
     private func runTimers() {
         let current = now.nanoseconds
-        while let action = timers.popDue(now: current) { action(self) }
+        var budget = Self.timersPerTurn
+        while budget > 0, let action = timers.popDue(now: current) {
+            action(self)
+            budget -= 1
+        }
     }
+
+    static let timersPerTurn = 256
 
     private func flushDirty() {
         // Flushing can make other connections dirty (a close that notifies a peer): loop until calm.

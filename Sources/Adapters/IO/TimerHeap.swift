@@ -1,12 +1,14 @@
 // Deadlines of one loop in a binary heap: O(log n) to add or fire, nothing per idle tick.
 
-/// Timers of one event loop. Cancellation is the caller's: a fired closure checks whether it is
+/// The timers of one event loop whose delays vary (the delays every connection shares wait in
+/// `TimerLane`s instead; `LoopTimers` holds both). Cancellation is the caller's: a fired closure checks whether it is
 /// still wanted (connections compare a generation), which keeps the heap free of removals.
 ///
 /// A timer may name its owner's `TimerGuard`: it then never runs once the owner is gone, so its
-/// closure may hold the owner `unowned(unsafe)`. Dropped only when due, a closed connection's timers would stay
-/// until due, and under churn the heap holds every connection of the last `ping_interval`
-/// (about 250 bytes each: 60 MB after 240,000 connect/close cycles in bench/soak.py). So when
+/// closure may hold the owner `unowned(unsafe)`. Dropped only when due, a closed connection's
+/// timers would stay until due, and under churn the heap would hold every connection of the
+/// last timeout (about 250 bytes each: 60 MB after 240,000 connect/close cycles in
+/// bench/soak.py, when the ping timers were here). So when
 /// the heap has doubled since it was last compacted, the timers of owners that are gone are
 /// dropped, and the heap holds about what the live owners scheduled.
 struct TimerHeap {
@@ -39,16 +41,14 @@ struct TimerHeap {
         }
     }
 
-    /// Removes and returns the earliest action due at `now` whose owner, if it names one, lives;
-    /// the due timers of owners that are gone are dropped on the way.
-    mutating func popDue(now: MonotonicNanoseconds) -> ((EventLoop) -> Void)? {
-        while let first = entries.first, first.deadline <= now {
-            entries.swapAt(0, entries.count - 1)
-            let due = entries.removeLast()
-            siftDown(from: 0)
-            if due.owner?.ownerIsGone != true { return due.action }
-        }
-        return nil
+    /// Removes and returns the earliest timer due at `now`, its owner gone or not (the caller
+    /// skips those; `LoopTimers` merges this heap with its lanes one timer at a time).
+    mutating func popDue(now: MonotonicNanoseconds) -> (owner: TimerGuard?, action: (EventLoop) -> Void)? {
+        guard let first = entries.first, first.deadline <= now else { return nil }
+        entries.swapAt(0, entries.count - 1)
+        let due = entries.removeLast()
+        siftDown(from: 0)
+        return (due.owner, due.action)
     }
 
     /// Drops the timers of owners that are gone, into a buffer of the size that is left (the
@@ -75,10 +75,6 @@ struct TimerHeap {
             entries.swapAt(parent, best)
             parent = best
         }
-    }
-
-    mutating func removeAll() {
-        entries.removeAll()
     }
 
     private static func precedes(_ a: Entry, _ b: Entry) -> Bool {

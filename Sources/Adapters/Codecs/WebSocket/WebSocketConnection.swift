@@ -173,7 +173,7 @@ public final class WebSocketConnection: ConnectionHandler, UpgradedConnectionHan
     private func armPingTimer() {
         timerGeneration &+= 1
         let generation = timerGeneration
-        connection.loop.schedule(after: settings.pingInterval, owner: timerGuard) { [unowned(unsafe) self] loop in
+        connection.loop.schedule(afterSharedDelay: settings.pingInterval, owner: timerGuard) { [unowned(unsafe) self] loop in
             guard self.timerGeneration == generation, self.connection.state == .open else { return }
             if loop.now.duration(since: self.lastHeard) >= self.settings.idleTimeout {
                 self.endpoint.idleTimedOut(self)

@@ -33,7 +33,7 @@ final class SubscriberSession: Subscriber, WebSocketEndpoint {
     func opened(_ socket: WebSocketConnection) {
         self.socket = socket
         route.shard.admit(self)
-        socket.loop.schedule(after: route.authTimeout, owner: timerGuard) { [unowned(unsafe) self] _ in
+        socket.loop.schedule(afterSharedDelay: route.authTimeout, owner: timerGuard) { [unowned(unsafe) self] _ in
             guard case .awaitingAuth = self.state, let socket = self.socket else { return }
             self.route.logger.debug("client auth timeout", metadata: ["ip": "\(self.clientIP)", "topic": "\(self.topic.value)"])
             socket.close(code: CloseCode.policyViolation, closeFrame: self.route.frames.closePolicy)
