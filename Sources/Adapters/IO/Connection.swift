@@ -264,20 +264,22 @@ extension Connection {
     /// Data (a buffer lent until this returns), the end of the stream (0), or an error.
     func receiveCompleted(_ result: Int32, _ bytes: UnsafeRawBufferPointer, more: Bool) {
         if !more { receiving = false }
+        // A closed connection's receive ends with -ECANCELED (its close cancelled it) or with
+        // whatever had completed meanwhile; either way nobody reads it.
         guard state == .open || state == .lingering || state == .closingAfterFlush else { return }
-        if result > 0 {
+        switch result {
+        case 1...:
             loop.metrics.bytesReceived &+= Int(result)
             if state == .open { handler?.received(bytes, on: self) }
-        } else if result == 0 || result != -ENOBUFS {
-            close()  // The peer's FIN, or a reset and friends: nothing to answer.
+        case -ENOBUFS:
+            // The kernel ends a multishot receive when the buffer ring ran dry: the data waits
+            // in the socket, and the receive is armed again once this batch gave buffers back.
+            loop.socketIO?.receiveBufferShortages += 1
+        default:
+            close()  // The peer's FIN (0), or a reset and friends: nothing to answer.
             return
         }
-        // The kernel ends a multishot receive when the buffer ring ran dry (ENOBUFS): the data
-        // waits in the socket, and the receive is armed again, after this batch gave buffers back.
-        if !receiving && state != .closed, let io = loop.socketIO {
-            if result == -ENOBUFS { io.receiveBufferShortages += 1 }
-            startReceiving(io)
-        }
+        if !receiving && state != .closed, let io = loop.socketIO { startReceiving(io) }
     }
 
     func sendCompleted(_ result: Int32) {

@@ -38,6 +38,10 @@ public final class EventLoop: @unchecked Sendable {
     let iovecs: UnsafeMutablePointer<iovec>
     static let iovecCapacity = 1024  // IOV_MAX on Linux
 
+    /// Called at the end of every turn, for tests that wait for a state the loop reaches
+    /// without an event they could wait on (the kernel's completions of io_uring operations).
+    var afterEachTurn: ((EventLoop) -> Void)?
+
     /// The time at the start of this turn; cheaper than a clock read per event.
     public private(set) var now: MonotonicTime
 
@@ -67,27 +71,27 @@ public final class EventLoop: @unchecked Sendable {
     /// Starts watching `descriptor`; `handler` is retained until `deregister`.
     public func register(_ descriptor: Int32, interest: PollerInterest, handler: any LoopHandler) throws(SystemError) {
         assertInLoop()
-        let position = Int(descriptor)
-        if position >= slots.count {
-            slots.append(contentsOf: repeatElement(Slot(handler: nil, generation: 0, interest: []), count: position - slots.count + 1))
-        }
-        nextGeneration &+= 1
-        if nextGeneration == .max { nextGeneration = 1 }  // .max tags wake-ups in EpollPoller
-        try poller.register(descriptor, interest: interest, generation: nextGeneration)
-        slots[position] = Slot(handler: handler, generation: nextGeneration, interest: interest)
+        let generation = claimSlot(descriptor)
+        try poller.register(descriptor, interest: interest, generation: generation)
+        slots[Int(descriptor)] = Slot(handler: handler, generation: generation, interest: interest)
     }
 
     /// Takes `descriptor` into the loop's table without polling it: its I/O completes through
     /// `socketIO`. `deregisterForClose` ends it like a registration.
     func adopt(_ descriptor: Int32, handler: any LoopHandler) {
         assertInLoop()
+        slots[Int(descriptor)] = Slot(handler: handler, generation: claimSlot(descriptor), interest: [])
+    }
+
+    /// Makes room for `descriptor` in the table and returns the generation of its new entry.
+    private func claimSlot(_ descriptor: Int32) -> UInt32 {
         let position = Int(descriptor)
         if position >= slots.count {
             slots.append(contentsOf: repeatElement(Slot(handler: nil, generation: 0, interest: []), count: position - slots.count + 1))
         }
         nextGeneration &+= 1
-        if nextGeneration == .max { nextGeneration = 1 }
-        slots[position] = Slot(handler: handler, generation: nextGeneration, interest: [])
+        if nextGeneration == .max { nextGeneration = 1 }  // .max tags wake-ups in EpollPoller
+        return nextGeneration
     }
 
     /// Changes what `descriptor` waits for; a no-op when nothing changes.
@@ -204,6 +208,7 @@ public final class EventLoop: @unchecked Sendable {
             runTasks()
             runTimers()
             flushDirty()
+            afterEachTurn?(self)
         }
         runTasks()
         flushDirty()

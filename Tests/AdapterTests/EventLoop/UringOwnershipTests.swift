@@ -91,14 +91,19 @@ struct UringOwnershipTests {
         #expect(shortages > 0, "the ring never ran dry, so the wait for buffers was not exercised")
     }
 
-    /// Checks `condition` on the loop until it holds, for up to ten seconds. The kernel's
-    /// completions have no event a test thread could wait on, so this polls.
+    /// Checks `condition` on the loop after every turn until it holds, for up to ten seconds.
     private func waitOnLoop(_ harness: LoopHarness, _ condition: @escaping () -> Bool) -> Bool {
-        let deadline = DispatchTime.now() + 10
-        while DispatchTime.now() < deadline {
-            if harness.onLoop({ _ in condition() }) { return true }
-            usleep(1000)
+        let met = DispatchSemaphore(value: 0)
+        let check = UncheckedSendable(condition)
+        harness.loop.execute { loop in
+            loop.afterEachTurn = { loop in
+                guard check.value() else { return }
+                loop.afterEachTurn = nil
+                met.signal()
+            }
         }
-        return false
+        let held = met.wait(timeout: .now() + 10) == .success
+        harness.onLoop { $0.afterEachTurn = nil }
+        return held
     }
 }
