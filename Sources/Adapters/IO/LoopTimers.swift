@@ -11,11 +11,19 @@ struct LoopTimers {
 
     var count: Int { lanes.reduce(heap.count) { $0 + $1.count } }
 
-    var nextDeadline: MonotonicNanoseconds? {
-        lanes.reduce(heap.nextDeadline) { earliest, lane in
-            guard let next = lane.nextDeadline else { return earliest }
-            return min(earliest ?? next, next)
+    var nextDeadline: MonotonicNanoseconds? { earliest().deadline }
+
+    /// The earliest deadline, and the lane it is in (nil: the heap's, or none).
+    private func earliest() -> (deadline: MonotonicNanoseconds?, lane: Int?) {
+        var deadline = heap.nextDeadline
+        var lane: Int?
+        for index in lanes.indices {
+            if let next = lanes[index].nextDeadline, deadline.map({ next < $0 }) ?? true {
+                deadline = next
+                lane = index
+            }
         }
+        return (deadline, lane)
     }
 
     mutating func schedule(at deadline: MonotonicNanoseconds, owner: TimerGuard?, _ action: @escaping (EventLoop) -> Void) {
@@ -39,14 +47,7 @@ struct LoopTimers {
     /// Removes and returns the earliest action due at `now` whose owner, if it names one, lives.
     mutating func popDue(now: MonotonicNanoseconds) -> ((EventLoop) -> Void)? {
         while true {
-            var earliest = heap.nextDeadline
-            var earliestLane: Int?
-            for index in lanes.indices {
-                if let next = lanes[index].nextDeadline, earliest.map({ next < $0 }) ?? true {
-                    earliest = next
-                    earliestLane = index
-                }
-            }
+            let (earliest, earliestLane) = earliest()
             guard let earliest, earliest <= now else { return nil }
             let due = earliestLane.flatMap { lanes[$0].popDue(now: now).map { ($0.owner, $0.action) } } ?? heap.popDue(now: now)
             guard let (owner, action) = due else { return nil }

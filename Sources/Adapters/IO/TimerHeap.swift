@@ -26,7 +26,7 @@ struct TimerHeap {
 
     var isEmpty: Bool { entries.isEmpty }
     var count: Int { entries.count }
-    var nextDeadline: MonotonicNanoseconds? { entries.first?.deadline }
+    var nextDeadline: MonotonicNanoseconds? { entries.isEmpty ? nil : entries[0].deadline }
 
     mutating func schedule(at deadline: MonotonicNanoseconds, owner: TimerGuard? = nil, _ action: @escaping (EventLoop) -> Void) {
         if entries.count >= compactAt { compact() }

@@ -25,7 +25,9 @@ struct TimerLane {
     }
 
     var count: Int { entries.count - head }
-    var nextDeadline: MonotonicNanoseconds? { head < entries.count ? entries[head]?.deadline : nil }
+    /// The first entry's deadline, kept apart: the loop reads it every turn, and reading it
+    /// from the entry would copy the entry, a retain and a release of its two references.
+    private(set) var nextDeadline: MonotonicNanoseconds?
 
     /// `now` never goes back, so the new deadline is the latest of the lane.
     mutating func schedule(now: MonotonicNanoseconds, owner: TimerGuard?, _ action: @escaping (EventLoop) -> Void) {
@@ -33,13 +35,15 @@ struct TimerLane {
         assert(entries.last??.deadline ?? .min <= deadline, "a loop's clock went back")
         if count >= compactAt { compact() }
         entries.append(Entry(deadline: deadline, owner: owner, action: action))
+        if nextDeadline == nil { nextDeadline = deadline }
     }
 
     /// Removes and returns the first entry of the lane if it is due at `now`.
     mutating func popDue(now: MonotonicNanoseconds) -> Entry? {
-        guard head < entries.count, let first = entries[head], first.deadline <= now else { return nil }
+        guard let next = nextDeadline, next <= now, let first = entries[head] else { return nil }
         entries[head] = nil
         head += 1
+        defer { nextDeadline = head < entries.count ? entries[head]?.deadline : nil }
         if head == entries.count {
             entries.removeAll(keepingCapacity: true)
             head = 0
@@ -56,6 +60,7 @@ struct TimerLane {
     private mutating func compact() {
         entries = entries[head...].filter { $0?.owner?.ownerIsGone != true }
         head = 0
+        nextDeadline = entries.first??.deadline
         compactAt = max(Self.smallestCompaction, count * 2)
     }
 
