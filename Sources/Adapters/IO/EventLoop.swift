@@ -150,7 +150,7 @@ public final class EventLoop: @unchecked Sendable {
     /// in the heap.
     public func schedule(afterSharedDelay delay: Duration, owner: TimerGuard? = nil, _ action: @escaping (EventLoop) -> Void) {
         assertInLoop()
-        timers.schedule(now: now.nanoseconds, sharedDelay: delay.wholeNanoseconds, owner: owner, action)
+        timers.schedule(at: now.advanced(by: delay).nanoseconds, sharedDelay: delay.wholeNanoseconds, owner: owner, action)
     }
 
     /// Runs `action` on this loop after `delay`.

@@ -30,17 +30,17 @@ struct LoopTimers {
         heap.schedule(at: deadline, owner: owner, action)
     }
 
-    /// `now + delay`, in the lane of `delay`.
+    /// `deadline` (the loop's `now` plus `delay`) in the lane of `delay`.
     mutating func schedule(
-        now: MonotonicNanoseconds, sharedDelay delay: MonotonicNanoseconds, owner: TimerGuard?, _ action: @escaping (EventLoop) -> Void
+        at deadline: MonotonicNanoseconds, sharedDelay delay: MonotonicNanoseconds, owner: TimerGuard?, _ action: @escaping (EventLoop) -> Void
     ) {
         if let lane = lanes.firstIndex(where: { $0.delay == delay }) {
-            lanes[lane].schedule(now: now, owner: owner, action)
+            lanes[lane].schedule(at: deadline, owner: owner, action)
         } else if lanes.count < Self.maximumLanes {
             lanes.append(TimerLane(delay: delay))
-            lanes[lanes.count - 1].schedule(now: now, owner: owner, action)
+            lanes[lanes.count - 1].schedule(at: deadline, owner: owner, action)
         } else {
-            heap.schedule(at: TimerLane.saturatingSum(now, delay), owner: owner, action)
+            heap.schedule(at: deadline, owner: owner, action)
         }
     }
 

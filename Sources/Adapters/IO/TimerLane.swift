@@ -29,9 +29,9 @@ struct TimerLane {
     /// from the entry would copy the entry, a retain and a release of its two references.
     private(set) var nextDeadline: MonotonicNanoseconds?
 
-    /// `now` never goes back, so the new deadline is the latest of the lane.
-    mutating func schedule(now: MonotonicNanoseconds, owner: TimerGuard?, _ action: @escaping (EventLoop) -> Void) {
-        let deadline = Self.saturatingSum(now, delay)
+    /// `deadline` is the loop's `now` plus `delay`; `now` never goes back, so it is the latest
+    /// of the lane.
+    mutating func schedule(at deadline: MonotonicNanoseconds, owner: TimerGuard?, _ action: @escaping (EventLoop) -> Void) {
         assert(entries.last??.deadline ?? .min <= deadline, "a loop's clock went back")
         if count >= compactAt { compact() }
         entries.append(Entry(deadline: deadline, owner: owner, action: action))
@@ -62,10 +62,5 @@ struct TimerLane {
         head = 0
         nextDeadline = entries.first??.deadline
         compactAt = max(Self.smallestCompaction, count * 2)
-    }
-
-    static func saturatingSum(_ time: MonotonicNanoseconds, _ delay: MonotonicNanoseconds) -> MonotonicNanoseconds {
-        let (sum, overflow) = time.addingReportingOverflow(delay)
-        return overflow ? .max : sum
     }
 }

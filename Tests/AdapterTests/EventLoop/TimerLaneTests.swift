@@ -22,7 +22,7 @@ struct TimerLaneTests {
         let log = Log()
         var timers = LoopTimers()
         for (now, tag) in [(0, 1), (5, 2), (5, 3), (9, 4)] {
-            timers.schedule(now: MonotonicNanoseconds(now), sharedDelay: 100, owner: nil) { _ in log.tags.append(tag) }
+            timers.schedule(at: MonotonicNanoseconds(now) + 100, sharedDelay: 100, owner: nil) { _ in log.tags.append(tag) }
         }
         #expect(timers.nextDeadline == 100)
         #expect(Self.fire(&timers, now: 99, on: loop, log: log) == [])
@@ -36,10 +36,10 @@ struct TimerLaneTests {
         let loop = try EventLoop(index: 0)
         let log = Log()
         var timers = LoopTimers()
-        timers.schedule(now: 0, sharedDelay: 50, owner: nil) { _ in log.tags.append(50) }
+        timers.schedule(at: 50, sharedDelay: 50, owner: nil) { _ in log.tags.append(50) }
         timers.schedule(at: 30, owner: nil) { _ in log.tags.append(30) }
-        timers.schedule(now: 0, sharedDelay: 20, owner: nil) { _ in log.tags.append(20) }
-        timers.schedule(now: 20, sharedDelay: 20, owner: nil) { _ in log.tags.append(40) }
+        timers.schedule(at: 20, sharedDelay: 20, owner: nil) { _ in log.tags.append(20) }
+        timers.schedule(at: 20 + 20, sharedDelay: 20, owner: nil) { _ in log.tags.append(40) }
         timers.schedule(at: 10, owner: nil) { _ in log.tags.append(10) }
         #expect(timers.nextDeadline == 10)
         #expect(Self.fire(&timers, now: 60, on: loop, log: log) == [10, 20, 30, 40, 50])
@@ -51,8 +51,8 @@ struct TimerLaneTests {
         var timers = LoopTimers()
         let gone = TimerGuard()
         let live = TimerGuard()
-        timers.schedule(now: 0, sharedDelay: 10, owner: gone) { _ in log.tags.append(1) }
-        timers.schedule(now: 1, sharedDelay: 10, owner: live) { _ in log.tags.append(2) }
+        timers.schedule(at: 10, sharedDelay: 10, owner: gone) { _ in log.tags.append(1) }
+        timers.schedule(at: 1 + 10, sharedDelay: 10, owner: live) { _ in log.tags.append(2) }
         timers.schedule(at: 5, owner: gone) { _ in log.tags.append(3) }
         gone.ownerDeinitialized()
         #expect(Self.fire(&timers, now: 100, on: loop, log: log) == [2])
@@ -69,7 +69,7 @@ struct TimerLaneTests {
             let owner = TimerGuard()
             let isLive = now % 100 == 0
             let recorded = tag
-            timers.schedule(now: MonotonicNanoseconds(now), sharedDelay: 1_000_000, owner: owner) { _ in log.tags.append(recorded) }
+            timers.schedule(at: MonotonicNanoseconds(now) + 1_000_000, sharedDelay: 1_000_000, owner: owner) { _ in log.tags.append(recorded) }
             if isLive {
                 tag += 1
                 liveOwners.append(owner)
@@ -88,17 +88,17 @@ struct TimerLaneTests {
         var timers = LoopTimers()
         let delays = (1...(LoopTimers.maximumLanes + 3)).map { MonotonicNanoseconds($0 * 10) }
         for delay in delays.reversed() {
-            timers.schedule(now: 0, sharedDelay: delay, owner: nil) { _ in log.tags.append(Int(delay)) }
+            timers.schedule(at: delay, sharedDelay: delay, owner: nil) { _ in log.tags.append(Int(delay)) }
         }
         #expect(timers.count == delays.count)
         #expect(Self.fire(&timers, now: .max, on: loop, log: log) == delays.map { Int($0) })
     }
 
-    @Test func aDeadlineNearTheEndOfTimeSaturates() throws {
+    @Test func aTimerDueAtTheEndOfTimeStillFires() throws {
         let loop = try EventLoop(index: 0)
         let log = Log()
         var timers = LoopTimers()
-        timers.schedule(now: .max - 5, sharedDelay: 10, owner: nil) { _ in log.tags.append(1) }
+        timers.schedule(at: .max, sharedDelay: 10, owner: nil) { _ in log.tags.append(1) }
         #expect(timers.nextDeadline == .max)
         #expect(Self.fire(&timers, now: .max, on: loop, log: log) == [1])
     }
