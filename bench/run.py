@@ -355,6 +355,8 @@ def main():
             print(line)
         steal = ", ".join(f"{target} {results[target].get('steal_percent', 0):.1f} %" for target in results)
         print(f"{'':24} host steal (the hypervisor's share of CPU time, median): {steal}")
+        kernel = ", ".join(f"{target} {results[target].get('kernel_percent', 0):.0f} %" for target in results)
+        print(f"{'':24} server CPU time in the kernel (median): {kernel}")
         for target in results:
             report = results[target]
             if report["lost"] or report["closed_1013"] or report["failed_setups"] or report.get("requests_failed"):

@@ -84,6 +84,7 @@ final class LoadRun {
         let residentBefore = probe.residentKiB()
         let cpuBefore = probe.cpuNanoseconds()
         let ticksBefore = ServerProbe.cpuTicks()
+        let splitBefore = probe.userAndKernelTicks()
         let started = Clock.now()
         let finished = reactor.run(until: started + 120_000_000_000) {
             // Bounded in-flight set-ups keep the listen backlog from overflowing into SYN retries.
@@ -104,12 +105,19 @@ final class LoadRun {
         report.residentKiBPerConnection = tally.ready > 0 ? Double(probe.residentKiB() - residentBefore) / Double(tally.ready) : 0
         report.residentKiB = probe.residentKiB()
         report.stealPercent = Self.stealPercent(since: ticksBefore)
+        report.kernelPercent = kernelPercent(since: splitBefore)
     }
 
     private static func stealPercent(since before: (steal: UInt64, total: UInt64)) -> Double {
         let after = ServerProbe.cpuTicks()
         let total = after.total &- before.total
         return total > 0 ? Double(after.steal &- before.steal) * 100 / Double(total) : 0
+    }
+
+    private func kernelPercent(since before: (user: UInt64, kernel: UInt64)) -> Double {
+        let after = probe.userAndKernelTicks()
+        let user = after.user &- before.user, kernel = after.kernel &- before.kernel
+        return user + kernel > 0 ? Double(kernel) * 100 / Double(user + kernel) : 0
     }
 
     private func publishAndDrain(into report: inout Report) {
@@ -123,6 +131,7 @@ final class LoadRun {
         }
         let cpuBefore = probe.cpuNanoseconds()
         let ticksBefore = ServerProbe.cpuTicks()
+        let splitBefore = probe.userAndKernelTicks()
         let started = Clock.now()
         let stopAt = started + UInt64(options.seconds * 1e9)
         publishing = true
@@ -176,6 +185,7 @@ final class LoadRun {
         report.requestMax = roundTrips.maximum
         report.residentKiB = probe.residentKiB()
         report.stealPercent = Self.stealPercent(since: ticksBefore)
+        report.kernelPercent = kernelPercent(since: splitBefore)
     }
 
     // MARK: - Publishing

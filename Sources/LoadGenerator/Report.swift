@@ -32,6 +32,8 @@ struct Report {
     var requestMax: UInt64 = 0
     /// Of all CPUs' time during the measured phase, the percentage the hypervisor took.
     var stealPercent = 0.0
+    /// Of the server's CPU time during the measured phase, the percentage spent in the kernel.
+    var kernelPercent = 0.0
 
     var json: String {
         let failed = failures.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }.joined(separator: ",")
@@ -51,7 +53,7 @@ struct Report {
             ("cpu_us_per_request", format(cpuMicrosecondsPerRequest)), ("server_cpu_s", format(serverCPUSeconds)),
             ("latency_p50_us", "\(latencyP50)"), ("latency_p99_us", "\(latencyP99)"), ("latency_max_us", "\(latencyMax)"),
             ("request_p50_us", "\(requestP50)"), ("request_p99_us", "\(requestP99)"), ("request_max_us", "\(requestMax)"),
-            ("steal_percent", format(stealPercent)),
+            ("steal_percent", format(stealPercent)), ("kernel_percent", format(kernelPercent)),
         ]
         return "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
     }

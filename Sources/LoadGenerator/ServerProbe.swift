@@ -18,6 +18,26 @@ struct ServerProbe {
         return total
     }
 
+    /// Clock ticks the server's threads spent in user space and in the kernel, from field 14 and
+    /// 15 of every /proc/PID/task/TID/stat. Coarse (10 ms), so only their ratio is used: it splits
+    /// the exact schedstat figure into the part the server's code can change and the part the
+    /// system calls and the network stack cost.
+    func userAndKernelTicks() -> (user: UInt64, kernel: UInt64) {
+        var user: UInt64 = 0, kernel: UInt64 = 0
+        for process in processes {
+            for task in Self.tasks(of: process) {
+                // The command name (field 2) may hold spaces and parentheses; fields count from its end.
+                guard let text = Self.read("/proc/\(process)/task/\(task)/stat"),
+                      let close = text.lastIndex(of: ")") else { continue }
+                let fields = text[text.index(after: close)...].split(separator: " ")
+                guard fields.count > 12, let utime = UInt64(fields[11]), let stime = UInt64(fields[12]) else { continue }
+                user += utime
+                kernel += stime
+            }
+        }
+        return (user, kernel)
+    }
+
     func residentKiB() -> Int {
         processes.reduce(0) { sum, process in
             guard let text = Self.read("/proc/\(process)/status"),

@@ -22,6 +22,16 @@ public enum OpenSSLDigest {
         return digest
     }
 
+    /// SHA-1 of `first` followed by `second`, written as 20 bytes at `digest`: the handshake hashes
+    /// the client's key and a constant without joining them first.
+    public static func sha1(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer, into digest: UnsafeMutableRawPointer) {
+        var state = SHA_CTX()
+        SHA1_Init(&state)
+        if let base = first.baseAddress { SHA1_Update(&state, base, first.count) }
+        if let base = second.baseAddress { SHA1_Update(&state, base, second.count) }
+        SHA1_Final(digest.assumingMemoryBound(to: UInt8.self), &state)
+    }
+
     /// MD5 of `bytes`, for the Pusher HTTP API's `body_md5` (a checksum there, not security).
     public static func md5(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
         var digest = [UInt8](repeating: 0, count: Int(MD5_DIGEST_LENGTH))

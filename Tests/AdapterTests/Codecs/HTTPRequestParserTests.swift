@@ -175,7 +175,7 @@ struct HTTPRequestParserTests {
         let request = try #require(decodeHTTP(bytes, plan: ChunkPlan(description: "whole", ends: [bytes.count])).requests.first)
         let headers = request.head.headers
         #expect(headers.host == "h")
-        #expect(headers.upgrade == "websocket")
+        #expect(headers.upgradeWebSocket)
         #expect(headers.connectionUpgrade && headers.connectionKeepAlive && !headers.connectionClose)
         #expect(headers.secWebSocketKey == "k==")
         #expect(headers.secWebSocketVersion == "13")
@@ -187,6 +187,16 @@ struct HTTPRequestParserTests {
         #expect(request.head.queryValue("topic") == "a b")
         #expect(request.head.queryValue("x") == "")
         #expect(request.head.queryValue("y") == nil)
+    }
+
+    @Test(arguments: [
+        ("websocket", true), ("WebSocket", true), ("h2c, websocket", true), (" websocket ,h2c", true),
+        ("websocketx", false), ("web socket", false), ("h2c", false), (",", false),
+    ])
+    func anUpgradeFieldNamesWebSocketAsOneOfItsTokens(value: String, expected: Bool) throws {
+        let bytes = Array("GET /ws HTTP/1.1\r\nUpgrade: \(value)\r\n\r\n".utf8)
+        let request = try #require(decodeHTTP(bytes, plan: ChunkPlan(description: "whole", ends: [bytes.count])).requests.first)
+        #expect(request.head.headers.upgradeWebSocket == expected)
     }
 
     /// Path and query are split on the first `?` byte; matching is byte for byte.

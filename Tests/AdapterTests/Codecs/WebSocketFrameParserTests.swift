@@ -169,6 +169,30 @@ struct WebSocketHandshakeTests {
         #expect(WebSocketHandshake.acceptValue(for: "dGhlIHNhbXBsZSBub25jZQ==") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
     }
 
+    @Test func theSwitchingProtocolsAnswerCarriesTheAcceptKeyAndTheNegotiatedExtensions() {
+        let plain = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+        #expect(WebSocketHandshake.response(key: "dGhlIHNhbXBsZSBub25jZQ==").copiedBytes == Array((plain + "\r\n").utf8))
+        let deflate = WebSocketHandshake.response(key: "dGhlIHNhbXBsZSBub25jZQ==", extensions: "permessage-deflate; server_no_context_takeover")
+        #expect(deflate.copiedBytes == Array((plain + "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n\r\n").utf8))
+    }
+
+    @Test func base64OfEveryLengthUpToAFewBlocks() {
+        // Against a reference written from RFC 4648's definition, bit by bit.
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+        var generator = SystemRandomNumberGenerator()
+        for count in 0..<40 {
+            let bytes = (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let bits = bytes.flatMap { byte in (0..<8).map { (byte >> (7 - $0)) & 1 } }
+            var expected = stride(from: 0, to: bits.count, by: 6).map { start in
+                let group = (start..<start + 6).map { $0 < bits.count ? Int(bits[$0]) : 0 }
+                return alphabet[group.reduce(0) { $0 << 1 | $1 }]
+            }
+            while expected.count % 4 != 0 { expected.append("=") }
+            #expect(Base64.encode(bytes) == String(expected), "\(bytes)")
+        }
+    }
+
     @Test func base64() {
         #expect(Base64.encode(Array("".utf8)) == "")
         #expect(Base64.encode(Array("f".utf8)) == "Zg==")

@@ -33,7 +33,8 @@ public struct HTTPHeaders: Sendable, Equatable {
     public var connectionClose = false
     public var connectionKeepAlive = false
     public var connectionUpgrade = false
-    public var upgrade: String?
+    /// An `Upgrade` field lists `websocket` (any case).
+    public var upgradeWebSocket = false
     public var expectContinue = false
     public var host: String?
     public var workerSecret: [UInt8]?

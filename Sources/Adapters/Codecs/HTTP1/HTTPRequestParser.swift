@@ -159,7 +159,7 @@ public struct HTTPRequestParser {
     private static func decodeRequestLine(_ line: UnsafeRawBufferPointer) throws(HTTPParseError) -> HTTPRequestHead {
         guard let firstSpace = line.firstIndex(of: 0x20) else { throw .badRequest("request line") }
         let method = UnsafeRawBufferPointer(rebasing: line[0..<firstSpace])
-        guard !method.isEmpty, method.allSatisfy(isTokenByte) else { throw .badRequest("method") }
+        guard !method.isEmpty, method.allSatisfy(ASCII.isTokenByte) else { throw .badRequest("method") }
         let rest = UnsafeRawBufferPointer(rebasing: line[(firstSpace + 1)...])
         guard let secondSpace = rest.firstIndex(of: 0x20) else { throw .badRequest("request line") }
         let target = UnsafeRawBufferPointer(rebasing: rest[rest.startIndex..<secondSpace])
@@ -191,7 +191,7 @@ public struct HTTPRequestParser {
         guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { throw .badRequest("header line") }
         let name = UnsafeRawBufferPointer(rebasing: line[0..<colon])
         // Obsolete line folding and whitespace before the colon are refused (RFC 9112 §5.1, §5.2).
-        guard !name.isEmpty, name.allSatisfy(isTokenByte) else { throw .badRequest("header name") }
+        guard !name.isEmpty, name.allSatisfy(ASCII.isTokenByte) else { throw .badRequest("header name") }
         var valueStart = colon + 1
         var valueEnd = line.count
         while valueStart < valueEnd, line[valueStart] == 0x20 || line[valueStart] == 0x09 { valueStart += 1 }
@@ -204,7 +204,11 @@ public struct HTTPRequestParser {
         case 6 where ASCII.equalsIgnoringCase(name, "expect"):
             if ASCII.equalsIgnoringCase(value, "100-continue") { headers.expectContinue = true }
         case 6 where ASCII.equalsIgnoringCase(name, "origin"): headers.origin = text(value)
-        case 7 where ASCII.equalsIgnoringCase(name, "upgrade"): headers.upgrade = text(value)
+        case 7 where ASCII.equalsIgnoringCase(name, "upgrade"):
+            for token in value.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: true)
+            where ASCII.equalsIgnoringCase(ASCII.trim(UnsafeRawBufferPointer(rebasing: token)), "websocket") {
+                headers.upgradeWebSocket = true
+            }
         case 9 where ASCII.equalsIgnoringCase(name, "x-real-ip"): headers.realIP = text(value)
         case 10 where ASCII.equalsIgnoringCase(name, "connection"):
             for token in value.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: true) {
@@ -314,16 +318,6 @@ public struct HTTPRequestParser {
     }
 
     // MARK: - Bytes
-
-    private static func isTokenByte(_ byte: UInt8) -> Bool {
-        // RFC 9110 §5.6.2 tchar.
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-            return true
-        default:
-            return "!#$%&'*+-.^_`|~".utf8.contains(byte)
-        }
-    }
 
     private static func text(_ bytes: UnsafeRawBufferPointer) -> String {
         String(decoding: bytes, as: UTF8.self)

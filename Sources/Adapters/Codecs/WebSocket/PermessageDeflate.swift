@@ -144,7 +144,7 @@ enum ExtensionList {
 
         mutating func token() -> String? {
             let start = position
-            while position < bytes.count, Self.isTokenByte(bytes[position]) { position += 1 }
+            while position < bytes.count, ASCII.isTokenByte(bytes[position]) { position += 1 }
             return position > start ? String(decoding: bytes[start..<position], as: UTF8.self) : nil
         }
 
@@ -157,7 +157,7 @@ enum ExtensionList {
                 let byte = bytes[index]
                 if byte == UInt8(ascii: "\"") {
                     position = index + 1
-                    guard !content.isEmpty, content.allSatisfy(Self.isTokenByte) else { return nil }
+                    guard !content.isEmpty, content.allSatisfy(ASCII.isTokenByte) else { return nil }
                     return String(decoding: content, as: UTF8.self)
                 }
                 if byte == UInt8(ascii: "\\") {
@@ -168,15 +168,6 @@ enum ExtensionList {
                 index += 1
             }
             return nil
-        }
-
-        static func isTokenByte(_ byte: UInt8) -> Bool {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-                return true
-            default:
-                return "!#$%&'*+-.^_`|~".utf8.contains(byte)
-            }
         }
     }
 }
