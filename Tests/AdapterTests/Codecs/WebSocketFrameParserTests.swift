@@ -154,6 +154,18 @@ struct WebSocketFrameParserTests {
         #expect(throws: WebSocketProtocolError.invalidUTF8) { try first.withUnsafeBytes { _ = try parser.parse($0) } }
     }
 
+    @Test func everyPayloadLengthAroundTheWordSizeIsUnmaskedUnderAnyKeyAndCutting() {
+        var generator = SeededGenerator(seed: 0x4D41_534B)
+        for length in 0..<41 {
+            let payload = (0..<length).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+            let key = (0..<4).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+            let bytes = clientFrame(2, payload, mask: key)
+            for plan in ChunkPlans.all(length: bytes.count, randomCount: 5, seed: UInt64(length)) {
+                #expect(decodeWebSocket(bytes, plan: plan).events == [.binary(payload)], "\(length) bytes, key \(key), \(plan)")
+            }
+        }
+    }
+
     @Test func randomBytesEndInADefinedState() {
         var generator = SeededGenerator(seed: 7)
         for _ in 0..<3000 {

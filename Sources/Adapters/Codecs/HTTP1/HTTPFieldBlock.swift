@@ -1,4 +1,5 @@
 // The header lines of a request as received, for reading any field by name.
+internal import Glibc
 
 /// The raw field lines of a request head, kept so a transport can read a header the parser does
 /// not name (`Authorization`, `Accept`, `Last-Event-ID`, ...) without the codec knowing it.
@@ -68,6 +69,14 @@ public struct HTTPFieldBlock: Sendable, Equatable {
 
 /// Byte helpers for ASCII protocol text.
 enum ASCII {
+    /// The first `byte` in `bytes` at or after `start`. memchr, not a loop in Swift: searching a
+    /// request head byte by byte for line ends cost six instructions a byte, twice per head.
+    static func index(of byte: UInt8, in bytes: UnsafeRawBufferPointer, from start: Int = 0) -> Int? {
+        guard start < bytes.count, let base = bytes.baseAddress else { return nil }
+        guard let found = memchr(base + start, Int32(byte), bytes.count - start) else { return nil }
+        return UnsafeRawPointer(found) - base
+    }
+
     /// RFC 9110 §5.6.2 tchar: the bytes of methods, header names and extension parameters.
     static func isTokenByte(_ byte: UInt8) -> Bool {
         switch byte {

@@ -114,18 +114,21 @@ public struct HTTPRequestParser {
 
         var end: Int?
         var index = max(start, scanned)
-        while index < bytes.count {
-            if bytes[index] == 0x0A {
-                if index + 1 < bytes.count && bytes[index + 1] == 0x0A {
-                    end = index + 2
-                    break
-                }
-                if index + 2 < bytes.count && bytes[index + 1] == 0x0D && bytes[index + 2] == 0x0A {
-                    end = index + 3
-                    break
-                }
-                if index + 2 >= bytes.count { break }  // The terminator may still be arriving.
+        while true {
+            guard let newline = ASCII.index(of: 0x0A, in: bytes, from: index) else {
+                index = max(index, bytes.count)
+                break
             }
+            index = newline
+            if index + 1 < bytes.count && bytes[index + 1] == 0x0A {
+                end = index + 2
+                break
+            }
+            if index + 2 < bytes.count && bytes[index + 1] == 0x0D && bytes[index + 2] == 0x0A {
+                end = index + 3
+                break
+            }
+            if index + 2 >= bytes.count { break }  // The terminator may still be arriving.
             index += 1
         }
         guard let end else {
@@ -188,7 +191,7 @@ public struct HTTPRequestParser {
 
     private static func decodeField(_ line: UnsafeRawBufferPointer, into headers: inout HTTPHeaders) throws(HTTPParseError) {
         if line[0] == 0x20 || line[0] == 0x09 { throw .badRequest("obsolete line folding") }
-        guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { throw .badRequest("header line") }
+        guard let colon = ASCII.index(of: UInt8(ascii: ":"), in: line) else { throw .badRequest("header line") }
         let name = UnsafeRawBufferPointer(rebasing: line[0..<colon])
         // Obsolete line folding and whitespace before the colon are refused (RFC 9112 §5.1, §5.2).
         guard !name.isEmpty, name.allSatisfy(ASCII.isTokenByte) else { throw .badRequest("header name") }
@@ -331,8 +334,7 @@ private struct LineReader {
 
     mutating func next() -> UnsafeRawBufferPointer? {
         guard position < bytes.count else { return nil }
-        var end = position
-        while end < bytes.count, bytes[end] != 0x0A { end += 1 }
+        let end = ASCII.index(of: 0x0A, in: bytes, from: position) ?? bytes.count
         let contentEnd = end > position && bytes[end - 1] == 0x0D ? end - 1 : end
         let line = UnsafeRawBufferPointer(rebasing: bytes[position..<contentEnd])
         position = end + 1

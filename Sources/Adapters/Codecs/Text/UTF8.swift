@@ -32,7 +32,18 @@ struct UTF8Validator {
 
     /// True while the bytes so far can still be the start of valid UTF-8.
     mutating func feed(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        for byte in bytes {
+        var index = 0
+        while index < bytes.count {
+            if remaining == 0 {
+                // ASCII eight bytes at a time: client messages are nearly always all ASCII.
+                while index + 8 <= bytes.count,
+                    bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 {
+                    index += 8
+                }
+                guard index < bytes.count else { break }
+            }
+            let byte = bytes[index]
+            index += 1
             if remaining > 0 {
                 guard byte >= lower && byte <= upper else { return false }
                 remaining -= 1
