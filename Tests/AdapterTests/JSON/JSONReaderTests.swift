@@ -21,6 +21,25 @@ struct JSONReaderTests {
         }
     }
 
+    @Test func aSpecialByteIsSeenAtEveryOffsetOfTheWordAtATimeScan() {
+        // Each special byte, and each byte just beside the ranges the scan tests for, after 0 to
+        // 19 plain characters and before a few more.
+        let cases: [([UInt8], Bool)] = [
+            ([0x5C, 0x6E], true), ([0x5C, 0x75, 0x30, 0x30, 0x34, 0x31], true), ([0x5C, 0x71], false), ([0x01], false),
+            ([0x1F], false), ([0x20], true), ([0x21], true), ([0x23], true), ([0x5B], true), ([0x5D], true), ([0x7F], true),
+            ([0xC3, 0xA9], true), ([0xC3], false), ([0xFF], false), ([0xED, 0xA0, 0x80], false), ([0x22], false),
+        ]
+        for (special, valid) in cases {
+            for offset in 0..<20 {
+                for tail in [0, 3, 9] {
+                    let text = [0x22] + [UInt8](repeating: 0x61, count: offset) + special + [UInt8](repeating: 0x62, count: tail) + [0x22]
+                    let accepted = text.withUnsafeBufferPointer { (try? JSONReader.validate($0)) == .string }
+                    #expect(accepted == valid, "\(special) after \(offset) plain bytes, \(tail) after")
+                }
+            }
+        }
+    }
+
     @Test func lastDuplicateKeyWins() throws {
         try withFields(#"{"topic":"a","topic":"b"}"#) { #expect($0.string($0["topic"]!) == "b") }
     }
