@@ -35,6 +35,9 @@ struct JSONReaderTests {
                     let text = [0x22] + [UInt8](repeating: 0x61, count: offset) + special + [UInt8](repeating: 0x62, count: tail) + [0x22]
                     let accepted = text.withUnsafeBufferPointer { (try? JSONReader.validate($0)) == .string }
                     #expect(accepted == valid, "\(special) after \(offset) plain bytes, \(tail) after")
+                    // A control byte further on is still seen after the special byte was passed.
+                    let later = [0x22] + [UInt8](repeating: 0x61, count: offset) + special + [UInt8](repeating: 0x62, count: tail) + [0x01, 0x22]
+                    #expect(later.withUnsafeBufferPointer { (try? JSONReader.validate($0)) == nil }, "\(special), then a control byte")
                 }
             }
         }

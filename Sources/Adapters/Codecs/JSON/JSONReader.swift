@@ -200,9 +200,8 @@ public struct JSONReader: ~Copyable {
     private mutating func string() throws(JSONError) -> Bool {
         position += 1
         var sawEscape = false
+        skipPlainCharacters()
         while position < bytes.count {
-            skipPlainCharacters()
-            guard position < bytes.count else { break }
             let byte = bytes[position]
             switch byte {
             case UInt8(ascii: "\""):
@@ -211,12 +210,14 @@ public struct JSONReader: ~Copyable {
             case UInt8(ascii: "\\"):
                 sawEscape = true
                 try escape()
+                skipPlainCharacters()
             case 0..<0x20:
                 throw JSONError(kind: .controlCharacterInString, offset: position)
             case 0x20..<0x80:
                 position += 1
             default:
                 try utf8Sequence()
+                skipPlainCharacters()
             }
         }
         throw JSONError(kind: .unexpectedEnd, offset: position)
