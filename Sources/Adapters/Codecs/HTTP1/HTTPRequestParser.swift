@@ -171,7 +171,7 @@ public struct HTTPRequestParser {
 
         // Absolute-form (RFC 9112 §3.2.2): keep only the path and query.
         let path: String
-        if target.starts(with: "http://".utf8) || target.starts(with: "https://".utf8) {
+        if target.begins(with: "http://") || target.begins(with: "https://") {
             let authorityStart = target.firstIndex(of: UInt8(ascii: ":"))! + 3
             path = target[authorityStart...].firstIndex(of: UInt8(ascii: "/")).map {
                 String(decoding: UnsafeRawBufferPointer(rebasing: target[$0...]), as: UTF8.self)
@@ -182,7 +182,7 @@ public struct HTTPRequestParser {
             throw .badRequest("target")
         }
 
-        guard version.count == 8, version.starts(with: "HTTP/".utf8), version[5] >= 0x30, version[5] <= 0x39,
+        guard version.count == 8, version.begins(with: "HTTP/"), version[5] >= 0x30, version[5] <= 0x39,
             version[6] == UInt8(ascii: "."), version[7] >= 0x30, version[7] <= 0x39
         else { throw .badRequest("version") }
         guard version[5] == UInt8(ascii: "1") else { throw .versionNotSupported }
@@ -200,7 +200,7 @@ public struct HTTPRequestParser {
         while valueStart < valueEnd, line[valueStart] == 0x20 || line[valueStart] == 0x09 { valueStart += 1 }
         while valueEnd > valueStart, line[valueEnd - 1] == 0x20 || line[valueEnd - 1] == 0x09 { valueEnd -= 1 }
         let value = UnsafeRawBufferPointer(rebasing: line[valueStart..<valueEnd])
-        guard value.allSatisfy({ $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }) else { throw .badRequest("header value") }
+        guard ASCII.isFieldValue(value) else { throw .badRequest("header value") }
 
         switch name.count {
         case 4 where ASCII.equalsIgnoringCase(name, "host"): headers.host = text(value)
