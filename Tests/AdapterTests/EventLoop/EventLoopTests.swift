@@ -37,6 +37,7 @@ final class EchoTransport: Transport, ConnectionHandler {
         }
         connection.send(EncodedFrame(copying: bytes))
         if bytes.contains(UInt8(ascii: "!")) { connection.closeAfterFlush() }
+        if bytes.contains(UInt8(ascii: ".")) { connection.closeAfterFlush(lingering: false) }
     }
 
     func connectionClosed(_ connection: Connection) {
@@ -147,6 +148,17 @@ struct EventLoopTests {
             #expect(try client.receiveUntilClosed() == Array("bye!".utf8))
         }  // Our FIN ends the server's linger at once.
         #expect(harness.transport.closed.wait(timeout: .now() + 10) == .success)
+    }
+
+    @Test(arguments: kinds)
+    func aPeerThatSendsNothingMoreIsClosedRightAfterTheFlushNotOnItsFIN(_ kind: PollerKind) throws {
+        let harness = try LoopHarness(kind)
+        let client = try TestSocket(port: harness.port)
+        try client.send("done.")
+        #expect(try client.receiveUntilClosed() == Array("done.".utf8))
+        // The client has not closed; the server's close came with its FIN, and the loop task
+        // runs after it. A lingering close would still hold the connection here (2 s).
+        #expect(harness.onLoop { _ in harness.transport.openConnectionCount } == 0)
     }
 
     @Test(arguments: kinds)

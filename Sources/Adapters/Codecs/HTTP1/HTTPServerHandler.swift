@@ -72,6 +72,9 @@ public final class HTTPServerHandler: ConnectionHandler {
     private var draining = false
     /// A deferred request is being answered; input waits in `pending` until it is.
     private var awaiting = false
+    /// The request being answered asked to close the connection (or is HTTP/1.0 without
+    /// keep-alive), so its client sends nothing more.
+    private var peerClosesAfterAnswer = false
     private let onClose: (HTTPServerHandler) -> Void
     private let timeouts: HTTPTimeouts
     private let timerGuard = TimerGuard()
@@ -149,6 +152,7 @@ public final class HTTPServerHandler: ConnectionHandler {
             case .request(let request, let consumed):
                 offset += consumed
                 requestStartedAt = nil
+                peerClosesAfterAnswer = !request.head.keepAlive
                 let action = responder.respond(to: request, from: connection)
                 if case .deferred(let start) = action {
                     awaiting = true
@@ -170,7 +174,9 @@ public final class HTTPServerHandler: ConnectionHandler {
         case .respond(let response, let keepAlive):
             connection.send(response)
             if !keepAlive || draining {
-                connection.closeAfterFlush()
+                // Nothing more comes from a client that asked to close and sent nothing after
+                // its request; a client we close on is still owed the lingering close.
+                connection.closeAfterFlush(lingering: !(peerClosesAfterAnswer && following.isEmpty))
                 return true
             }
             return false
