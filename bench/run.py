@@ -17,6 +17,9 @@ baseline (this build, without --baseline) with another `io_backend`: `--io-backe
 On a virtual machine the host may take CPU time from it ("steal", read from /proc/stat by the
 generator): a run during which it took more than --max-steal % (5) is repeated, up to
 --steal-retries times (2), and each scenario prints the median steal of the runs it kept.
+
+Each scenario also prints the share of each server's CPU time spent in the kernel (from the
+user and system ticks of /proc/PID/task/*/stat): the part a server's own code cannot reach.
 """
 import argparse
 import json

@@ -207,6 +207,13 @@ struct HTTPRequestParserTests {
         ("/w%C3%A9s?topic=a?b=c&topic=z", "/w%C3%A9s", "topic=a?b=c&topic=z", "a?b=c"),
         ("/ws?x=1&topic", "/ws", "x=1&topic", ""),
         ("/ws?=1&topic=%zz", "/ws", "=1&topic=%zz", nil),
+        ("/ws?t%6Fpic=x", "/ws", "t%6Fpic=x", "x"),
+        ("/ws?&&topic=a+b%2Bc&topic=z", "/ws", "&&topic=a+b%2Bc&topic=z", "a b+c"),
+        ("/ws?top+ic=x&topics=y&topi=z", "/ws", "top+ic=x&topics=y&topi=z", nil),
+        ("/ws?topic=%4", "/ws", "topic=%4", nil),
+        ("/ws?topic=%C3", "/ws", "topic=%C3", nil),
+        ("/ws?topic==a", "/ws", "topic==a", "=a"),
+        ("/ws?to%zzpic=x&topic=y", "/ws", "to%zzpic=x&topic=y", "y"),
     ] as [(String, String, String, String?)])
     func pathAndQuerySplitOnTheFirstQuestionMark(target: String, path: String, query: String, topic: String?) {
         var parser = HTTPRequestParser()

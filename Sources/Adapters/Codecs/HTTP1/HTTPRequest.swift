@@ -97,21 +97,29 @@ public struct HTTPRequestHead: Sendable, Equatable {
         minorVersion >= 1 ? !headers.connectionClose : headers.connectionKeepAlive && !headers.connectionClose
     }
 
-    /// The first value of query parameter `name`, percent-decoded.
+    /// The first value of query parameter `name`, percent-decoded. Over the target's bytes:
+    /// through `Substring` views and a decoded copy of every key it cost 5,700 instructions
+    /// per WebSocket handshake (callgrind).
     public func queryValue(_ name: String) -> String? {
-        let query = query.utf8
-        var pairStart = query.startIndex
-        while pairStart < query.endIndex {
-            let pairEnd = query[pairStart...].firstIndex(of: UInt8(ascii: "&")) ?? query.endIndex
-            let pair = query[pairStart..<pairEnd]
-            pairStart = pairEnd < query.endIndex ? query.index(after: pairEnd) : pairEnd
-            if pair.isEmpty { continue }
-            let equals = pair.firstIndex(of: UInt8(ascii: "="))
-            guard let key = PercentDecoding.decode(Substring(pair[..<(equals ?? pair.endIndex)])), key == name else { continue }
-            guard let equals else { return "" }
-            return PercentDecoding.decode(Substring(pair[pair.index(after: equals)...]))
+        var target = target, name = name
+        return target.withUTF8 { targetBytes in
+            name.withUTF8 { nameBytes in
+                let bytes = UnsafeRawBufferPointer(targetBytes), wanted = UnsafeRawBufferPointer(nameBytes)
+                guard let mark = ASCII.index(of: UInt8(ascii: "?"), in: bytes) else { return nil }
+                var pairStart = mark + 1
+                while pairStart < bytes.count {
+                    let pairEnd = ASCII.index(of: UInt8(ascii: "&"), in: bytes, from: pairStart) ?? bytes.count
+                    let pair = UnsafeRawBufferPointer(rebasing: bytes[pairStart..<pairEnd])
+                    pairStart = pairEnd + 1
+                    let equals = ASCII.index(of: UInt8(ascii: "="), in: pair)
+                    let key = UnsafeRawBufferPointer(rebasing: pair[0..<(equals ?? pair.count)])
+                    guard !pair.isEmpty, PercentDecoding.component(key, equals: wanted) else { continue }
+                    guard let equals else { return "" }
+                    return PercentDecoding.decode(UnsafeRawBufferPointer(rebasing: pair[(equals + 1)...]))
+                }
+                return nil
+            }
         }
-        return nil
     }
 }
 
