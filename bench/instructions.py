@@ -5,8 +5,9 @@ so pair it with bench/run.py for the whole cost.
 
 Each binary runs under `valgrind --tool=callgrind` once idle and once per workload; the
 difference divided by the operations is the figure. Workloads: N connections set up
-(handshake + auth, and the close when the generator leaves), N keep-alive publishes, and
-N/10 publishes to 100 subscribers (per delivery, publish cost included).
+(handshake + auth, and the close when the generator leaves), N keep-alive publishes, N/2
+publishes each on a connection of its own (accept, request, answer, close), and N/10 publishes
+to 100 subscribers (per delivery, publish cost included).
 
 Usage: bench/instructions.py BINARY [BINARY...] [--connections N] [--publishes N] [--io-backend NAME]
 """
@@ -65,6 +66,9 @@ def main():
          ["--mode", "connect", "--topics", "10", "--subscribers", str(args.connections // 10)]),
         ("per keep-alive publish", args.publishes,
          ["--mode", "publish", "--publishers", "1", "--seconds", "600", "--max-publishes", str(args.publishes)]),
+        ("per new-connection publish", args.publishes // 2,
+         ["--mode", "publish", "--publishers", "1", "--new-connection", "--seconds", "600",
+          "--max-publishes", str(args.publishes // 2)]),
     ]
     subscribers = ["--topics", "1", "--subscribers", "100"]
     print(f"{'binary':40} {'workload':26} {'instructions':>14}")
