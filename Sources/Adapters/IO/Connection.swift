@@ -98,7 +98,7 @@ public final class Connection: LoopHandler, Flushable {
     /// still sending from getting a reset that would destroy the answer before it read it.
     /// A peer that said it sends nothing more (an HTTP request with `Connection: close`, read to
     /// its end) is closed at once, as nginx does: a wake-up and a system call fewer per
-    /// connection, which is most of what a publish on a new connection costs.
+    /// connection (docs/adr/0016).
     public func closeAfterFlush(lingering: Bool = true) {
         guard state == .open else { return }
         state = .closingAfterFlush
