@@ -114,10 +114,13 @@ final class LoadRun {
         return total > 0 ? Double(after.steal &- before.steal) * 100 / Double(total) : 0
     }
 
+    /// 0 when a thread that had ticks ended during the phase: the sums went down, and the share
+    /// of what is left would be wrong.
     private func kernelPercent(since before: (user: UInt64, kernel: UInt64)) -> Double {
         let after = probe.userAndKernelTicks()
-        let user = after.user &- before.user, kernel = after.kernel &- before.kernel
-        return user + kernel > 0 ? Double(kernel) * 100 / Double(user + kernel) : 0
+        guard after.user >= before.user, after.kernel >= before.kernel else { return 0 }
+        let user = Double(after.user - before.user), kernel = Double(after.kernel - before.kernel)
+        return user + kernel > 0 ? kernel * 100 / (user + kernel) : 0
     }
 
     private func publishAndDrain(into report: inout Report) {

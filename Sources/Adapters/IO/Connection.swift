@@ -97,8 +97,8 @@ public final class Connection: LoopHandler, Flushable {
     /// Lingering (shutting down our side and closing on the peer's FIN) keeps a peer that is
     /// still sending from getting a reset that would destroy the answer before it read it.
     /// A peer that said it sends nothing more (an HTTP request with `Connection: close`, read to
-    /// its end) is closed at once, as nginx does: a wake-up and a system call fewer per
-    /// connection (docs/adr/0016).
+    /// its end) is closed at once, as nginx does, unless bytes from it wait unread after all: a
+    /// wake-up and a system call fewer per connection (docs/adr/0016).
     public func closeAfterFlush(lingering: Bool = true) {
         guard state == .open else { return }
         state = .closingAfterFlush
@@ -207,7 +207,15 @@ public final class Connection: LoopHandler, Flushable {
     // MARK: - Closing
 
     private func flushedBeforeClose() {
-        if lingersAfterFlush { startLingering() } else { close() }
+        if lingersAfterFlush || hasUnreadInput { startLingering() } else { close() }
+    }
+
+    /// Bytes wait in the socket (reading stopped with the close, or they arrived since): a close
+    /// now would answer them with a reset, and the reset would destroy the answer in the
+    /// client's receive queue.
+    private var hasUnreadInput: Bool {
+        var byte: UInt8 = 0
+        return Glibc.recv(descriptor, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) > 0
     }
 
     private func startLingering() {

@@ -15,6 +15,8 @@ final class EchoTransport: Transport, ConnectionHandler {
     var connections: [UInt64: Connection] = [:]
     /// When set, the first bytes received make the server send this many bytes back instead.
     var bulkReply: Int?
+    /// After the bulk reply, close without lingering, as for a client that asked to close.
+    var closesAfterBulkAtOnce = false
 
     func accepted(_ connection: Connection) {
         connection.handler = self
@@ -33,6 +35,7 @@ final class EchoTransport: Transport, ConnectionHandler {
                     for index in 0..<count { out[index] = UInt8(truncatingIfNeeded: (start + index) % 251) }
                 }))
             }
+            if closesAfterBulkAtOnce { connection.closeAfterFlush(lingering: false) }
             return
         }
         connection.send(EncodedFrame(copying: bytes))
@@ -159,6 +162,31 @@ struct EventLoopTests {
         // The client has not closed; the server's close came with its FIN, and the loop task
         // runs after it. A lingering close would still hold the connection here (2 s).
         #expect(harness.onLoop { _ in harness.transport.openConnectionCount } == 0)
+    }
+
+    @Test(arguments: kinds)
+    func bytesThatArriveWhileTheLastAnswerIsWrittenMakeTheCloseLingerRatherThanReset(_ kind: PollerKind) throws {
+        let harness = try LoopHarness(kind)
+        let total = 4 << 20
+        harness.transport.bulkReply = total
+        harness.transport.closesAfterBulkAtOnce = true
+        let client = try TestSocket(port: harness.port)
+        #expect(harness.transport.accepted.wait(timeout: .now() + 10) == .success)
+        // Small buffers on both sides: the answer is written only as fast as the client reads.
+        var size: Int32 = 16 * 1024
+        setsockopt(client.descriptor, SOL_SOCKET, SO_RCVBUF, &size, 4)
+        harness.onLoop { _ in
+            var size: Int32 = 16 * 1024
+            setsockopt(harness.transport.connections.values.first!.descriptor, SOL_SOCKET, SO_SNDBUF, &size, 4)
+        }
+        try client.send("go")
+        var received = try client.receive(exactly: 1)
+        // The server has decided to close; these bytes reach it while most of the answer waits.
+        try client.send("more")
+        received += try client.receiveUntilClosed()
+        // A close with them unread would have been a reset, and the reset would have dropped
+        // what the client had not read yet.
+        #expect(received.count == total)
     }
 
     @Test(arguments: kinds)
