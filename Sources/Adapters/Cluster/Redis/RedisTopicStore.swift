@@ -35,6 +35,15 @@ public final class RedisTopicStore: TopicStore, LifecycleService, @unchecked Sen
     /// Topics the view held when the current SCAN began: only these may be dropped when it ends,
     /// so a notice that arrived during the SCAN is not undone by it.
     private var scanBaseline: Set<TopicName> = []
+    /// Misses asked before the link was ever up: a node that has just started (a rolling
+    /// restart, its browsers reconnecting at once) would otherwise answer 404 for topics
+    /// Redis holds. Answered when the link comes up, or with "unknown" after
+    /// `firstLinkPatience`; bounded, beyond the bound a miss is answered at once.
+    private var missesBeforeFirstLink: [(TopicName, @Sendable (TopicMeta?) -> Void)] = []
+    /// The link came up once, or the patience ran out: misses are answered at once from then on.
+    private var firstLinkSettled = false
+    static let firstLinkPatience: Duration = .seconds(2)
+    static let missesBeforeFirstLinkLimit = 10_000
     private var scanning = false
 
     public init(
@@ -84,6 +93,13 @@ public final class RedisTopicStore: TopicStore, LifecycleService, @unchecked Sen
 
     private func fetchOne(_ topic: TopicName, answer: @escaping @Sendable (TopicMeta?) -> Void) {
         guard commands.state == .ready else {
+            if !firstLinkSettled && commands.state != .stopped && missesBeforeFirstLink.count < Self.missesBeforeFirstLinkLimit {
+                if missesBeforeFirstLink.isEmpty {
+                    loop.schedule(after: Self.firstLinkPatience) { [weak self] _ in self?.answerMissesBeforeFirstLink(found: false) }
+                }
+                missesBeforeFirstLink.append((topic, answer))
+                return
+            }
             answer(nil)
             return
         }
@@ -199,8 +215,19 @@ public final class RedisTopicStore: TopicStore, LifecycleService, @unchecked Sen
         commands.command([Array("PUBLISH".utf8), channel, Array(notice.utf8)])
     }
 
+    /// The link came up (`found`: ask Redis for each), or did not in time (answer "unknown").
+    private func answerMissesBeforeFirstLink(found: Bool) {
+        firstLinkSettled = true
+        let waiting = missesBeforeFirstLink
+        missesBeforeFirstLink = []
+        for (topic, answer) in waiting {
+            if found { fetchOne(topic, answer: answer) } else { answer(nil) }
+        }
+    }
+
     /// Redis is (back): re-assert what we registered, then read everything.
     private func connected() {
+        answerMissesBeforeFirstLink(found: true)
         if !pendingDeletes.isEmpty {
             logger.info("redis unregistrations sent", metadata: ["count": "\(pendingDeletes.count)"])
             for topic in pendingDeletes { delete(topic) }
