@@ -91,13 +91,10 @@ enum ASCII {
     /// RFC 9110 §5.5 field-value bytes: tab, visible ASCII, space and obs-text; not other
     /// controls or DEL. Eight bytes at a time while none of them is below 0x20 or DEL.
     static func isFieldValue(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
         var index = 0
         while index + 8 <= bytes.count {
             let word = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
-            let delete = word ^ (ones &* 0x7F)
-            // Some byte below 0x20, or some byte equal to DEL (exact tests, as in JSONReader).
-            guard ((word &- ones &* 0x20) & ~word | (delete &- ones) & ~delete) & highs == 0 else { break }
+            guard (ByteWord.below(0x20, word) | ByteWord.equal(0x7F, word)) & ByteWord.highs == 0 else { break }
             index += 8
         }
         while index < bytes.count {

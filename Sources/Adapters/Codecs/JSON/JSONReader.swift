@@ -228,17 +228,11 @@ public struct JSONReader: ~Copyable {
     /// time through the switch below cost eight instructions a byte.
     @inline(__always)
     private mutating func skipPlainCharacters() {
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let highs: UInt64 = 0x8080_8080_8080_8080
         let raw = UnsafeRawPointer(bytes.baseAddress!)
         while position + 8 <= bytes.count {
             let word = raw.loadUnaligned(fromByteOffset: position, as: UInt64.self)
-            // Exact tests for "some byte is below 0x20" and "some byte is zero" (after XOR with
-            // the quote or the backslash repeated), from the bit-twiddling folklore.
-            let control = (word &- ones &* 0x20) & ~word
-            let quote = word ^ (ones &* 0x22), backslash = word ^ (ones &* 0x5C)
-            let special = control | ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | word
-            guard special & highs == 0 else { return }
+            let special = ByteWord.below(0x20, word) | ByteWord.equal(0x22, word) | ByteWord.equal(0x5C, word) | word
+            guard special & ByteWord.highs == 0 else { return }
             position += 8
         }
     }

@@ -37,7 +37,7 @@ struct UTF8Validator {
             if remaining == 0 {
                 // ASCII eight bytes at a time: client messages are nearly always all ASCII.
                 while index + 8 <= bytes.count,
-                    bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 {
+                    bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self) & ByteWord.highs == 0 {
                     index += 8
                 }
                 guard index < bytes.count else { break }
