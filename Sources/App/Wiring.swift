@@ -93,8 +93,14 @@ enum Wiring {
                 logger.critical("bind address is not an IP address")
                 return 1
             }
-            var internalAddress = try Listener.probe(internalRequested, key: "internal_bind/internal_port")
-            var publicAddress = try Listener.probe(wsAddress, key: "ws_bind/ws_port")
+            let internalReservation = try AddressReservation(internalRequested, key: "internal_bind/internal_port")
+            let publicReservation = try AddressReservation(wsAddress, key: "ws_bind/ws_port")
+            defer {
+                internalReservation.release()
+                publicReservation.release()
+            }
+            var internalAddress = internalReservation.address
+            var publicAddress = publicReservation.address
             let transports = browserTransports(config, formats: formats).filter { config.transports.contains($0.name) }.map(\.transport)
             var policy = Admission.Policy()
             policy.allowedOrigins = Set(config.allowedOrigins)

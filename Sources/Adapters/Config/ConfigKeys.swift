@@ -109,7 +109,19 @@ enum ConfigKeys {
             default: break
             }
         }
+        if config.internalPort != 0, config.internalPort == config.wsPort, overlap(config.internalBind, config.wsBind) {
+            // Both listeners would share the port through SO_REUSEPORT and split its connections.
+            let message = "\(config.internalPort) is ws_port too; the internal API needs a port of its own"
+            throw values["internal_port"].map { error($0, "internal_port", message) } ?? ConfigError(key: "internal_port", message: message)
+        }
         return config
+    }
+
+    /// Whether two bind addresses can accept the same connection ("" and the unspecified
+    /// addresses take every address).
+    private static func overlap(_ first: String, _ second: String) -> Bool {
+        let everything: Set = ["", "0.0.0.0", "::"]
+        return first == second || everything.contains(first) || everything.contains(second)
     }
 
     // MARK: - Typed readers

@@ -47,30 +47,6 @@ public final class Listener: LoopHandler {
         }
     }
 
-    /// Checks that `address` is free and resolves port 0 to a concrete port.
-    ///
-    /// The loops' listeners share the port through `SO_REUSEPORT`, which Linux also grants to
-    /// another process of the same user; that would silently split traffic between two workers.
-    /// A probe bound without `SO_REUSEPORT` fails on any existing listener, so a second worker
-    /// gets "address already in use" instead.
-    public static func probe(_ address: SocketAddress, key: String) throws(SystemError) -> SocketAddress {
-        let descriptor = try Syscall.blocking("socket", { socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) })
-        defer { Syscall.close(descriptor) }
-        var on: Int32 = 1
-        var off: Int32 = 0
-        try Syscall.blocking("setsockopt(SO_REUSEADDR)", { setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &on, 4) })
-        if address.family == AF_INET6 {
-            try Syscall.blocking("setsockopt(IPV6_V6ONLY)", { setsockopt(descriptor, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &off, 4) })
-        }
-        var storage = address.storage
-        try Syscall.blocking("bind(\(key) \(address))", {
-            withUnsafePointer(to: &storage) { Glibc.bind(descriptor, UnsafeRawPointer($0).assumingMemoryBound(to: sockaddr.self), address.length) }
-        })
-        var bound = address
-        getsockname(descriptor, withUnsafeMutablePointer(to: &bound.storage) { UnsafeMutableRawPointer($0).assumingMemoryBound(to: sockaddr.self) }, &bound.length)
-        return bound
-    }
-
     static func bind(_ address: SocketAddress, key: String) throws(SystemError) -> Int32 {
         let descriptor = try Syscall.blocking("socket", { socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) })
         do {

@@ -142,9 +142,18 @@ struct YAMLConfigLoaderTests {
         ("websocket_compression_level: 10", "config: websocket_compression_level: expected an integer 1-9, got \"10\" (line 2, column 30)"),
         ("websocket_compression_threshold: -1", "config: websocket_compression_threshold: expected an integer 0-1048576, got \"-1\" (line 2, column 34)"),
         ("sse_retry: soon", "config: sse_retry: expected a positive duration like 90m or 1h30m, got \"soon\" (line 2, column 12)"),
+        ("internal_port: 9000", "config: internal_port: 9000 is ws_port too; the internal API needs a port of its own (line 2, column 16)"),
+        ("ws_port: 9001", "config: internal_port: 9001 is ws_port too; the internal API needs a port of its own"),
     ])
     func valueErrorsNameTheKeyAndPosition(_ line: String, _ message: String) {
         #expect(error(secretLine + line + "\n")?.description == message)
+    }
+
+    @Test func theTwoListenersMayShareAPortNumberOnAddressesThatDoNotOverlap() throws {
+        let config = try load(secretLine + "ws_bind: 10.0.0.5\nws_port: 9000\ninternal_port: 9000\n").config
+        #expect(config.internalPort == config.wsPort)
+        #expect(error(secretLine + "ws_bind: 0.0.0.0\ninternal_port: 9000\n")?.description
+            == "config: internal_port: 9000 is ws_port too; the internal API needs a port of its own (line 3, column 16)")
     }
 
     @Test(arguments: [

@@ -290,12 +290,46 @@ struct EventLoopTests {
 
     @Test func aSecondWorkerOnTheSamePortGetsOneClearLine() throws {
         let harness = try LoopHarness(.epoll)
-        // The harness listener uses SO_REUSEPORT; the probe does not, so it must be refused.
+        // The harness listener uses SO_REUSEPORT; the reservation does not, so it must be refused.
         #expect {
-            _ = try Listener.probe(SocketAddress(host: "127.0.0.1", port: harness.port)!, key: "ws_bind/ws_port")
+            _ = try AddressReservation(SocketAddress(host: "127.0.0.1", port: harness.port)!, key: "ws_bind/ws_port")
         } throws: { error in
             "\(error)" == "bind(ws_bind/ws_port 127.0.0.1:\(harness.port)): address already in use"
         }
+    }
+
+    /// Port 0 is resolved once and held: until the listeners hold it, the port is not free for
+    /// another process (a plain bind is refused; released at once, it would succeed), yet this
+    /// worker's listeners can join it.
+    @Test func aReservedPortIsKeptFromOthersUntilTheListenersHoldIt() throws {
+        let group = try EventLoopGroup(count: 1, poller: .epoll)
+        defer { group.stopAndJoin() }
+        let reservation = try AddressReservation(SocketAddress(host: "127.0.0.2", port: 0)!, key: "ws_bind/ws_port")
+        let port = reservation.address.port
+        #expect(port != 0)
+        #expect(!Self.plainBindSucceeds(reservation.address))
+        let listener = try Listener(
+            address: reservation.address, key: "ws_bind/ws_port", loop: group.loops[0], transport: EchoTransport(),
+            budget: ConnectionBudget(limit: 10), queueLimits: (10, 1 << 20), logger: Logger(label: "test"))
+        #expect(listener.address.port == port)
+        reservation.release()
+        #expect(throws: SystemError.self) { _ = try AddressReservation(reservation.address, key: "ws_bind/ws_port") }
+        let held = UncheckedSendable(listener)
+        let closed = DispatchSemaphore(value: 0)
+        group.start()
+        group.loops[0].execute { _ in
+            held.value.close()
+            closed.signal()
+        }
+        #expect(closed.wait(timeout: .now() + 10) == .success)
+    }
+
+    /// Binds without SO_REUSEADDR or SO_REUSEPORT, as a port-0 pick of another process would need.
+    private static func plainBindSucceeds(_ address: SocketAddress) -> Bool {
+        let descriptor = socket(address.family, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(descriptor) }
+        var storage = address.storage
+        return withUnsafePointer(to: &storage) { bind(descriptor, UnsafeRawPointer($0).assumingMemoryBound(to: sockaddr.self), address.length) } == 0
     }
 
     /// The listener sets TCP_NODELAY once and accepted sockets inherit it; were that ever not so,
