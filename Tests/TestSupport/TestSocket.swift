@@ -5,8 +5,8 @@ import Glibc
 public final class TestSocket {
     public let descriptor: Int32
 
-    /// Connects to `127.0.0.1:port` (or `::1` when `ipv6`); receives time out after `timeoutSeconds`.
-    public init(port: Int, ipv6: Bool = false, timeoutSeconds: Int = 10) throws {
+    /// Connects to `host:port` (or `[::1]:port` when `ipv6`); receives time out after `timeoutSeconds`.
+    public init(port: Int, host: String = "127.0.0.1", ipv6: Bool = false, timeoutSeconds: Int = 10) throws {
         descriptor = socket(ipv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw TestSocketError.failed("socket", errno) }
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
@@ -23,7 +23,7 @@ public final class TestSocket {
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
             address.sin_port = in_port_t(UInt16(port).bigEndian)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_addr.s_addr = inet_addr(host)
             result = withUnsafePointer(to: &address) { connect(descriptor, UnsafeRawPointer($0).assumingMemoryBound(to: sockaddr.self), socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         // Interrupted (a signal, or the task-work notice of an io_uring ring this thread once
@@ -121,7 +121,7 @@ public final class TestSocket {
     public func shutdownWrite() { shutdown(descriptor, Int32(SHUT_WR)) }
 }
 
-public enum TestSocketError: Error {
+public enum TestSocketError: Error, Equatable {
     case failed(String, Int32)
     case closed(received: Int)
 }

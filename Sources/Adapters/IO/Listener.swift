@@ -21,6 +21,12 @@ public final class Listener: LoopHandler {
     private let refusals: RefusalLog
     private var nextConnection: UInt64 = 0
     private var isOpen = true
+    /// io_uring only: the accepts this listener keeps in the kernel. Each takes one connection
+    /// and is armed again, so a turn accepts up to this many per listener.
+    static let acceptsInFlight = 16
+    private var acceptSlots: [AcceptSlot] = []
+    /// Set from a failed accept until the first retry, so a pause is logged once, not once per slot.
+    private var acceptPaused = false
 
     /// Binds and registers a listener on `loop`.
     /// - Parameters:
@@ -39,6 +45,12 @@ public final class Listener: LoopHandler {
         self.limits = WriteQueue.Limits(maxFrames: queueLimits.frames, maxBytes: queueLimits.bytes)
         self.logger = logger
         self.refusals = refusals ?? RefusalLog(logger: logger)
+        if let io = loop.socketIO {
+            loop.adopt(descriptor, handler: self)
+            acceptSlots = (0..<Self.acceptsInFlight).map { _ in AcceptSlot(listener: self) }
+            for slot in acceptSlots { io.startAccepting(slot) }
+            return
+        }
         do {
             try loop.register(descriptor, interest: .readable, handler: self)
         } catch {
@@ -90,32 +102,68 @@ public final class Listener: LoopHandler {
                 return
             }
             guard case .processed(let client) = result else { return }
-            let grant = budget.acquire()
-            guard grant != .refused else {
-                // Even the overflow is full: nothing left to answer with.
+            admit(client, peer: SocketAddress(storage: peer, length: peerLength))
+        }
+    }
+
+    /// Gives an accepted socket its connection, or closes it when even the overflow is full.
+    private func admit(_ client: Int32, peer: SocketAddress) {
+        let grant = budget.acquire()
+        guard grant != .refused else {
+            // Even the overflow is full: nothing left to answer with.
+            Syscall.close(client)
+            loop.metrics.countRefusal("max_connections")
+            refusals.refused("max_connections", at: loop.now, metadata: ["limit": "\(budget.limit)", "listener": "\(address)"])
+            return
+        }
+        nextConnection &+= 1
+        let connection = Connection(
+            descriptor: client, id: nextConnection << 8 | UInt64(loop.index & 0xFF), peerHost: peer.host,
+            loop: loop, limits: limits, budget: budget, isOverBudget: grant == .overBudget)
+        if let io = loop.socketIO {
+            loop.adopt(client, handler: connection)
+            connection.startReceiving(io)
+        } else {
+            do {
+                try loop.register(client, interest: .readable, handler: connection)
+            } catch {
                 Syscall.close(client)
-                loop.metrics.countRefusal("max_connections")
-                refusals.refused("max_connections", at: loop.now, metadata: ["limit": "\(budget.limit)", "listener": "\(address)"])
-                continue
+                budget.release()
+                return
             }
-            nextConnection &+= 1
-            let connection = Connection(
-                descriptor: client, id: nextConnection << 8 | UInt64(loop.index & 0xFF),
-                peerHost: SocketAddress(storage: peer, length: peerLength).host,
-                loop: loop, limits: limits, budget: budget, isOverBudget: grant == .overBudget)
-            if let io = loop.socketIO {
-                loop.adopt(client, handler: connection)
-                connection.startReceiving(io)
-            } else {
-                do {
-                    try loop.register(client, interest: .readable, handler: connection)
-                } catch {
-                    Syscall.close(client)
-                    budget.release()
-                    continue
-                }
+        }
+        transport.accepted(connection)
+    }
+
+    /// The completion of one of the accepts kept in the kernel (io_uring).
+    func acceptCompleted(_ result: Int32, _ slot: AcceptSlot) {
+        guard isOpen else {
+            // Accepted just before the cancellation took effect: nobody will serve it.
+            if result >= 0 { Syscall.close(result) }
+            return
+        }
+        guard let io = loop.socketIO else { return }
+        if result >= 0 {
+            admit(result, peer: SocketAddress(storage: slot.peer.pointee, length: slot.peerLength.pointee))
+            // The transport may have closed this listener; its number must not be armed again.
+            if isOpen { io.startAccepting(slot) }
+            return
+        }
+        switch -result {
+        case ECONNABORTED, EPROTO, EPERM:
+            io.startAccepting(slot)  // The peer gave up before we accepted; accept the next.
+        default:
+            // Out of descriptors or memory, or something stranger (an EAGAIN the kernel did
+            // not wait out itself): retrying at once could spin.
+            if !acceptPaused {
+                acceptPaused = true
+                logger.error("accept paused", metadata: ["reason": "\(SystemError(call: "accept", errno: -result))", "listener": "\(address)"])
             }
-            transport.accepted(connection)
+            loop.schedule(after: Self.pauseWhenExhausted) { [weak self] _ in
+                guard let self, self.isOpen, let io = self.loop.socketIO, !slot.inFlight else { return }
+                self.acceptPaused = false
+                io.startAccepting(slot)
+            }
         }
     }
 
@@ -143,7 +191,16 @@ public final class Listener: LoopHandler {
     public func close() {
         guard isOpen else { return }
         isOpen = false
-        loop.deregister(descriptor)
+        if let io = loop.socketIO {
+            // An accept in the kernel holds the socket open: cancel them, and hand the
+            // cancellations over before the number can be reused.
+            for slot in acceptSlots where slot.inFlight { io.cancelAccept(slot) }
+            acceptSlots.removeAll()
+            io.submitNow()
+            loop.deregisterForClose(descriptor)
+        } else {
+            loop.deregister(descriptor)
+        }
         Syscall.close(descriptor)
     }
 }

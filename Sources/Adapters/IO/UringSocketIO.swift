@@ -8,16 +8,21 @@ extension UringPoller {
     var completesSocketIO: Bool { buffers != nil }
 
     enum SocketOperation: UInt64 {
-        case receive = 1, send = 2
+        case receive = 1, send = 2, accept = 3
     }
 
     /// Frames one send may gather: a backlog goes out over several completions.
     static let vectorsPerSend = 64
 
-    /// The user data of `connection`'s `operation`: its address (16-byte aligned, so the low
-    /// bits are free) with the operation and the socket-operation bit.
-    static func userData(_ connection: Connection, _ operation: SocketOperation) -> UInt64 {
-        UInt64(UInt(bitPattern: Unmanaged.passUnretained(connection).toOpaque())) | operation.rawValue | socketOperation
+    /// The user data of `owner`'s `operation`: its address (16-byte aligned, so the low bits
+    /// are free) with the operation and the socket-operation bit.
+    static func userData(_ owner: AnyObject, _ operation: SocketOperation) -> UInt64 {
+        UInt64(UInt(bitPattern: Unmanaged.passUnretained(owner).toOpaque())) | operation.rawValue | socketOperation
+    }
+
+    /// The object whose address `userData` carries.
+    static func object(of userData: UInt64) -> UnsafeRawPointer {
+        UnsafeRawPointer(bitPattern: UInt(truncatingIfNeeded: userData & ~(socketOperation | 0xF)))!
     }
 
     /// Arms a multishot receive. Each operation in the kernel holds a reference to its
@@ -75,8 +80,11 @@ extension UringPoller {
         guard !socketCompletions.isEmpty else { return }
         swap(&socketCompletions, &deliveringCompletions)
         for completion in deliveringCompletions {
-            let address = UInt(truncatingIfNeeded: completion.userData & ~(Self.socketOperation | 0xF))
-            let reference = Unmanaged<Connection>.fromOpaque(UnsafeRawPointer(bitPattern: address)!)
+            if completion.userData & 0xF == SocketOperation.accept.rawValue {
+                deliverAccept(completion)
+                continue
+            }
+            let reference = Unmanaged<Connection>.fromOpaque(Self.object(of: completion.userData))
             let connection = reference.takeUnretainedValue()
             if completion.userData & 0xF == SocketOperation.send.rawValue {
                 connection.sendCompleted(completion.result)

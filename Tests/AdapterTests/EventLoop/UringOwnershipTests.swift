@@ -3,6 +3,7 @@
 @testable import Adapters
 import Dispatch
 import Glibc
+import Logging
 import Testing
 import TestSupport
 
@@ -45,6 +46,32 @@ struct UringOwnershipTests {
         #expect(freed, "the connection outlived the completions of its operations")
         #expect(harness.onLoop { $0.registeredCount } == 1)  // the listener
         // What the kernel had sent stays for the client; it would read it at 4 KiB a window.
+        client.resetNow()
+    }
+
+    /// A listener keeps accepts in the kernel, and each holds the listening socket open and
+    /// the address it writes into: closing the listener must cancel them, or the port would go
+    /// on taking connections nobody serves, and the listener would never be freed.
+    @Test func aListenerClosedWithItsAcceptsInTheKernelLetsGoOfTheSocketAndTheirMemory() throws {
+        let harness = try LoopHarness(.uring)
+        // 127.0.0.3: after the close, no parallel test's listener can take the port there.
+        var listener: Listener? = harness.onLoop { loop in
+            try? Listener(
+                address: SocketAddress(host: "127.0.0.3", port: 0)!, key: "test", loop: loop, transport: harness.transport,
+                budget: ConnectionBudget(limit: 10), queueLimits: (10, 1 << 20), logger: Logger(label: "test"))
+        }
+        let port = try #require(listener).address.port
+        weak var watched = listener
+        let client = try TestSocket(port: port, host: "127.0.0.3")
+        #expect(harness.transport.accepted.wait(timeout: .now() + 10) == .success, "accepted through the ring")
+        do {
+            let closing = UncheckedSendable(listener!)
+            harness.onLoop { _ in closing.value.close() }
+        }
+        listener = nil
+        let freed = waitOnLoop(harness) { watched == nil }
+        #expect(freed, "the listener outlived the completions of its accepts")
+        #expect(throws: TestSocketError.failed("connect", ECONNREFUSED)) { _ = try TestSocket(port: port, host: "127.0.0.3") }
         client.resetNow()
     }
 
