@@ -22,6 +22,9 @@ public final class EventLoop: @unchecked Sendable {
     private var slots: [Slot] = []
     private var events: [PollerEvent] = Array(repeating: PollerEvent(descriptor: -1, generation: 0, readable: false, writable: false, hangup: false), count: 256)
     private var timers = LoopTimers()
+    /// The shared delays seen so far, with their nanoseconds (see `nanoseconds(ofShared:)`).
+    private var sharedDelays: [(delay: Duration, nanoseconds: Int64)] = []
+    private static let rememberedSharedDelays = 16
     private var dirty: [any Flushable] = []
     private var dirtyEarly: [any Flushable] = []
     private var nextGeneration: UInt32 = 0
@@ -150,7 +153,18 @@ public final class EventLoop: @unchecked Sendable {
     /// in the heap.
     public func schedule(afterSharedDelay delay: Duration, owner: TimerGuard? = nil, _ action: @escaping (EventLoop) -> Void) {
         assertInLoop()
-        timers.schedule(at: now.advanced(by: delay).nanoseconds, sharedDelay: delay.wholeNanoseconds, owner: owner, action)
+        let nanoseconds = nanoseconds(ofShared: delay)
+        let (deadline, overflow) = now.nanoseconds.addingReportingOverflow(nanoseconds)
+        timers.schedule(at: overflow ? .max : deadline, sharedDelay: nanoseconds, owner: owner, action)
+    }
+
+    /// A shared delay in nanoseconds, remembered: `Duration` gives them only through 128-bit
+    /// arithmetic, 150 instructions a conversion, and a connection sets several such timers.
+    private func nanoseconds(ofShared delay: Duration) -> Int64 {
+        for known in sharedDelays where known.delay == delay { return known.nanoseconds }
+        let nanoseconds = delay.wholeNanoseconds
+        if sharedDelays.count < Self.rememberedSharedDelays { sharedDelays.append((delay, nanoseconds)) }
+        return nanoseconds
     }
 
     /// Runs `action` on this loop after `delay`.
