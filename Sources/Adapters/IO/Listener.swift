@@ -194,7 +194,7 @@ public final class Listener: LoopHandler {
         if let io = loop.socketIO {
             // An accept in the kernel holds the socket open: cancel them, and hand the
             // cancellations over before the number can be reused.
-            for slot in acceptSlots where slot.inFlight { io.cancelAccept(slot) }
+            for slot in acceptSlots where slot.inFlight { io.cancel(slot, .accept) }
             acceptSlots.removeAll()
             io.submitNow()
             loop.deregisterForClose(descriptor)

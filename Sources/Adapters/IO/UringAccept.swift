@@ -38,14 +38,6 @@ extension UringPoller {
         slot.inFlight = true
     }
 
-    /// Asks the kernel to end `slot`'s accept; the completion (ECANCELED, or a socket accepted
-    /// just before) still arrives and drops the slot.
-    func cancelAccept(_ slot: AcceptSlot) {
-        let entry = nextEntry()
-        io_uring_prep_cancel64(entry, Self.userData(slot, .accept), 0)
-        io_uring_sqe_set_data64(entry, Self.ignored)
-    }
-
     func deliverAccept(_ completion: SocketCompletion) {
         let reference = Unmanaged<AcceptSlot>.fromOpaque(Self.object(of: completion.userData))
         let slot = reference.takeUnretainedValue()

@@ -59,11 +59,11 @@ extension UringPoller {
         return (bytes, frames)
     }
 
-    /// Asks the kernel to end `connection`'s `operation`; its completion (ECANCELED, or what it
-    /// did before) still arrives and drops the connection's reference.
-    func cancel(_ connection: Connection, _ operation: SocketOperation) {
+    /// Asks the kernel to end `owner`'s `operation`; its completion (ECANCELED, or what it did
+    /// before) still arrives and drops the owner's reference.
+    func cancel(_ owner: AnyObject, _ operation: SocketOperation) {
         let entry = nextEntry()
-        io_uring_prep_cancel64(entry, Self.userData(connection, operation), 0)
+        io_uring_prep_cancel64(entry, Self.userData(owner, operation), 0)
         io_uring_sqe_set_data64(entry, Self.ignored)
     }
 
