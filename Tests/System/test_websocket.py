@@ -500,13 +500,14 @@ def test_slow_consumer_is_closed_1013_while_others_get_everything(make_worker):
 
     async def scenario():
         reader = await subscribe(instance, "firehose", token_for("firehose", user_id=2))
-
-        async def collect():
-            return [await recv(reader, timeout=30) for _ in payloads]
-
-        task = asyncio.create_task(asyncio.wait_for(collect(), 120))
-        await asyncio.to_thread(Publisher(instance).publish_all, "firehose", payloads)
-        received = await task
+        publisher = Publisher(instance)
+        received = []
+        # The reader is waited for after each batch, so a busy test machine cannot make it fall 50
+        # frames behind as the stuck client does: only the client that stops reading is too slow.
+        for start in range(0, count, 20):
+            batch = payloads[start:start + 20]
+            await asyncio.to_thread(publisher.publish_all, "firehose", batch)
+            received += [await recv(reader, timeout=30) for _ in batch]
         await reader.close()
         return received
 
