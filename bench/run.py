@@ -41,6 +41,11 @@ SERVER_CPU, CLIENT_CPU = "0", "1"
 SCENARIOS = [
     ("idle-10k", "--mode connect --topics 1000 --subscribers 10",
      ["cpu_us_per_connection", "rss_kib_per_connection"]),
+    # The handshake alone: nchan's whole set-up, the worker's without its auth round trip (for
+    # nchan the same as idle-10k). The worker closes these sockets at auth_timeout, after the
+    # figure is taken.
+    ("handshake-10k", "--mode connect --topics 1000 --subscribers 10 --no-auth",
+     ["cpu_us_per_connection"]),
     ("fanout-1x1000", "--mode fanout --topics 1 --subscribers 1000 --seconds 5",
      ["deliveries_per_s", "cpu_us_per_delivery", "latency_p50_us", "latency_p99_us", "latency_max_us", "lost"]),
     ("fanout-1x10000", "--mode fanout --topics 1 --subscribers 10000 --seconds 5",

@@ -25,6 +25,9 @@ struct LoadOptions {
     var radioPayload = false
     /// Offer permessage-deflate in every WebSocket handshake and inflate compressed pushes.
     var deflate = false
+    /// Worker dialect only: stop each set-up at the 101, without the auth frame and `auth_ok`.
+    /// nchan's subscribers make that one round trip; the worker's browsers make two.
+    var authenticate = true
     var setupConcurrency = 256
     var drainSeconds = 10.0
     /// Stop publishing after this many (0: only --seconds ends the run), for counted workloads.
@@ -37,6 +40,7 @@ struct LoadOptions {
                [--secret S] [--pid PID]... [--topics N] [--subscribers N (per topic)] [--rate R/s, 0 = max]
                [--seconds S] [--window N] [--publishers N] [--new-connection] [--payload-bytes N]
                [--setup-concurrency N] [--drain-seconds S] [--max-publishes N] [--radio-payload] [--deflate]
+               [--no-auth (set-up is the handshake alone)]
                [--read-pause-us N (lazy readers while publishing)]
         Prints one JSON object of figures; server CPU and RSS come from /proc of every --pid.
         """
@@ -81,6 +85,7 @@ struct LoadOptions {
             case "--payload-bytes": options.payloadBytes = try number(flag, Int.self)
             case "--radio-payload": options.radioPayload = true
             case "--deflate": options.deflate = true
+            case "--no-auth": options.authenticate = false
             case "--setup-concurrency": options.setupConcurrency = try number(flag, Int.self)
             case "--drain-seconds": options.drainSeconds = try number(flag, Double.self)
             case "--max-publishes": options.maxPublishes = try number(flag, Int.self)
@@ -91,6 +96,9 @@ struct LoadOptions {
         }
         guard options.topics >= 1, options.publishers >= 1, options.window >= 1, options.setupConcurrency >= 1 else {
             throw UsageError("--topics, --publishers, --window and --setup-concurrency must be at least 1")
+        }
+        if !options.authenticate && options.mode != .connect {
+            throw UsageError("--no-auth is for --mode connect: a socket that never authenticates gets no pushes")
         }
         if options.mode != .publish && options.subscribersPerTopic < 1 {
             throw UsageError("--mode \(options.mode.rawValue) needs --subscribers")

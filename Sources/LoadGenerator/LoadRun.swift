@@ -74,7 +74,7 @@ final class LoadRun {
                     ? options.dialect.streamRequest(topic: $0, port: options.wsPort, secret: options.secret)
                     : options.dialect.handshake(topic: $0, port: options.wsPort, deflate: options.deflate)
             },
-            authFrames: options.dialect == .worker && options.transport == .websocket
+            authFrames: options.dialect == .worker && options.transport == .websocket && options.authenticate
                 ? topicNames.map { options.dialect.authFrame(topic: $0, secret: options.secret)! } : nil,
             eventStream: options.transport == .sse,
             pusherSecret: options.dialect == .pusher ? options.secret : nil,
