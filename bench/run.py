@@ -78,6 +78,9 @@ SCENARIOS = [
      ["cpu_us_per_connection", "rss_kib_per_connection"]),
     ("publish-keepalive", "--mode publish --publishers 4 --seconds 5",
      ["requests_per_s", "cpu_us_per_request"]),
+    # One publisher at a time, as one PHP request publishes: every request is a turn of its own.
+    ("publish-keepalive-1", "--mode publish --publishers 1 --seconds 5",
+     ["requests_per_s", "cpu_us_per_request"]),
     ("publish-new-connection", "--mode publish --publishers 4 --new-connection --seconds 5",
      ["requests_per_s", "cpu_us_per_request"]),
 ]

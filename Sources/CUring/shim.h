@@ -15,3 +15,8 @@ static inline void curing_prep_recv_multishot(struct io_uring_sqe *sqe, int fd, 
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = group;
 }
+
+// A flag of the submission entry that liburing spells as a shift of an enumerator.
+static inline void curing_skip_success(struct io_uring_sqe *sqe) {
+    sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+}

@@ -45,7 +45,12 @@ public final class Connection: LoopHandler, Flushable {
     /// frames from the head of the queue and asking for this many bytes; the submission batch
     /// that last took an entry of ours (see `close`).
     var receiving = false
-    private var sendInFlight: (bytes: Int, frames: Int)?
+    private var sendInFlight: (bytes: Int, frames: Int, quiet: Bool)?
+    /// Sends go quietly (UringQuietSend.swift) until one falls short; then the next waits in the
+    /// kernel for room, and once one went whole they are quiet again.
+    private var sendsQuietly = true
+    /// Counts this connection's quiet sends, so a record of one that ended cannot end the next.
+    private(set) var quietSendNumber: UInt32 = 0
     private var preparedInBatch: UInt64 = .max
     private let limits: WriteQueue.Limits
     private var isDirty = false
@@ -82,6 +87,7 @@ public final class Connection: LoopHandler, Flushable {
         guard state == .open || state == .closingAfterFlush else { return false }
         guard queue.append(frame, limits: limits) else { return false }
         scheduleFlush()
+        if sendInFlight?.quiet == true { quietSendHasFollowUp() }
         return true
     }
 
@@ -104,6 +110,7 @@ public final class Connection: LoopHandler, Flushable {
         state = .closingAfterFlush
         lingersAfterFlush = lingering
         scheduleFlush()
+        if sendInFlight?.quiet == true { quietSendHasFollowUp() }
         loop.schedule(afterSharedDelay: Self.lingerTimeout) { [weak self] _ in
             guard let self, self.state == .closingAfterFlush else { return }
             self.close()
@@ -238,7 +245,11 @@ public final class Connection: LoopHandler, Flushable {
         loop.deregisterForClose(descriptor)
         if let io = loop.socketIO {
             if receiving { io.cancel(self, .receive) }
-            if sendInFlight != nil { io.cancel(self, .send) }
+            // A quiet send is never left waiting in the kernel: there is nothing to cancel, and
+            // the frames it covered go once it is settled.
+            if let send = sendInFlight {
+                if send.quiet { io.quietSendFollowUp = true } else { io.cancel(self, .send) }
+            }
             // An entry of ours not submitted yet names the descriptor by number: submitted after
             // the close, it would run on the next socket to get that number.
             if preparedInBatch == io.batch { io.submitNow() }
@@ -275,10 +286,39 @@ extension Connection {
             if state == .closingAfterFlush { flushedBeforeClose() }
             return
         }
-        sendInFlight = io.send(self) { vectors, capacity in
+        let quiet = sendsQuietly && io.sendsQuietly
+        if quiet { quietSendNumber &+= 1 }
+        let (bytes, frames) = io.send(self, quietly: quiet) { vectors, capacity in
             self.queue.gatherFrames(into: vectors, capacity: capacity, budget: Self.writeBudgetPerTurn)
         }
+        sendInFlight = (bytes, frames, quiet)
         preparedInBatch = io.batch
+        if quiet && (queue.frameCount > frames || state == .closingAfterFlush) { io.quietSendFollowUp = true }
+    }
+
+    private func quietSendHasFollowUp() {
+        loop.socketIO?.quietSendFollowUp = true
+    }
+
+    /// The quiet send `number` posted nothing: the socket took all of it. False when that send
+    /// had fallen short instead.
+    func quietSendWentWhole(_ number: UInt32) -> Bool {
+        guard let send = sendInFlight, send.quiet, number == quietSendNumber else { return false }
+        sendCompleted(Int32(send.bytes))
+        return true
+    }
+
+    /// The quiet send `number` is not settled yet.
+    func hasQuietSendInFlight(_ number: UInt32) -> Bool {
+        sendInFlight?.quiet == true && number == quietSendNumber
+    }
+
+    /// The current quiet send took only part, or none (-EAGAIN), or failed: the rest goes with a
+    /// send that waits for room.
+    func quietSendFellShort(_ result: Int32) {
+        guard sendInFlight?.quiet == true else { return }
+        sendsQuietly = false
+        sendCompleted(result == -EAGAIN ? 0 : result)
     }
 
     /// Data (a buffer lent until this returns), the end of the stream (0), or an error.
@@ -306,6 +346,7 @@ extension Connection {
         let asked = sendInFlight
         sendInFlight = nil
         guard state != .closed else {
+            if result > 0 { loop.metrics.bytesSent &+= Int(result) }
             queue.removeAll()
             return
         }
@@ -315,7 +356,7 @@ extension Connection {
         }
         queue.consume(Int(result))
         loop.metrics.bytesSent &+= Int(result)
-        if Int(result) < asked.bytes { stalledFlushes += 1 }
+        if Int(result) < asked.bytes { stalledFlushes += 1 } else if !asked.quiet { sendsQuietly = true }
         if !queue.isEmpty || state == .closingAfterFlush { scheduleFlush() }
     }
 }

@@ -217,6 +217,9 @@ public final class EventLoop: @unchecked Sendable {
         while !stopping {
             let count = waitForEvents(timeoutMilliseconds: nextTimeoutMilliseconds())
             now = Self.readMonotonic()
+            // Before any handler runs: one that queues frames must find the queue without what
+            // went out already, or a bounded queue would refuse frames it has room for.
+            socketIO?.settleQuietSends()
             for position in 0..<count { dispatch(events[position]) }
             socketIO?.deliverSocketCompletions()
             runTasks()

@@ -43,6 +43,26 @@ public final class UringPoller: Poller {
     var batch: UInt64 = 0
     var sendHeadersUsed = 0
     var sendVectorsUsed = 0
+    /// Connections send quietly (UringQuietSend.swift): a send that went whole posts nothing.
+    var sendsQuietly: Bool
+    /// Quiet sends by where they are: prepared in the submission queue; submitted, so the
+    /// kernel is done with them and a shortfall's completion is in the completion queue; and
+    /// reaped, so any such completion has been taken and the rest went whole. Each entry holds
+    /// its connection, as an operation in the kernel does.
+    var quietPrepared: [QuietSend] = []
+    var quietSubmitted: [QuietSend] = []
+    var quietReaped: [QuietSend] = []
+    /// The completions of quiet sends that fell short, taken and not yet applied.
+    var quietShortfalls: [SocketCompletion] = []
+    /// The kernel dropped completions (-EBADR): a shortfall may be among them.
+    var quietShortfallsLost = false
+    /// Set when a connection with a quiet send not yet known to have gone whole has more to do
+    /// (frames behind it, a close waiting for it): the next wait then does not sleep, so the
+    /// send is settled and the rest goes out in the next turn rather than at the next wake-up.
+    var quietSendFollowUp = false
+    /// Quiet sends that went whole, and that fell short (then a waiting send took the rest).
+    var quietSendsWhole = 0
+    var quietSendsShort = 0
     static let sendHeaderCapacity = 1024
     static let sendVectorCapacity = 16384
 
@@ -91,6 +111,7 @@ public final class UringPoller: Poller {
         } else {
             buffers = nil
         }
+        sendsQuietly = buffers != nil && Self.quietSendsWork
         sendHeaders = .allocate(capacity: Self.sendHeaderCapacity)
         sendVectors = .allocate(capacity: Self.sendVectorCapacity)
         do {
@@ -158,10 +179,12 @@ public final class UringPoller: Poller {
     public func wait(timeoutMilliseconds: Int32, into events: inout [PollerEvent]) throws(SystemError) -> Int {
         rearmFired()
         // Completions of the last turn not delivered yet (a full queue emptied mid-turn) come first.
-        let pending = socketCompletions.isEmpty ? timeoutMilliseconds : 0
+        let unsettled = quietSendFollowUp && !(quietPrepared.isEmpty && quietSubmitted.isEmpty)
+        let pending = socketCompletions.isEmpty && quietShortfalls.isEmpty && !unsettled ? timeoutMilliseconds : 0
         try submitAndWait(timeoutMilliseconds: pending)
         var produced = 0
         reap(into: &events, count: &produced)
+        quietSendsReaped()
         return produced
     }
 
@@ -198,7 +221,12 @@ public final class UringPoller: Poller {
     private func take(_ userData: UInt64, _ result: Int32, _ flags: UInt32, into events: inout [PollerEvent], count produced: inout Int) {
         guard userData != Self.ignored else { return }
         if userData & Self.socketOperation != 0 {
-            socketCompletions.append(SocketCompletion(userData: userData, result: result, flags: flags))
+            let completion = SocketCompletion(userData: userData, result: result, flags: flags)
+            if userData & 0xF == SocketOperation.quietSend.rawValue {
+                quietShortfalls.append(completion)
+            } else {
+                socketCompletions.append(completion)
+            }
             return
         }
         let descriptor = Int32(truncatingIfNeeded: userData & 0xFFFF_FFFF)
@@ -261,15 +289,26 @@ public final class UringPoller: Poller {
             if let entry = io_uring_get_sqe(&ring) { return entry }
             // Before the loop runs only its listeners register: thousands of changes then are a bug.
             precondition(enabled, "io_uring submission queue full before the loop started")
-            if io_uring_submit(&ring) == -EBUSY {
-                // The completion queue is full: socket completions are kept for delivery; a
-                // poll's event is dropped, and its descriptor is polled again on the next wait.
-                var dropped: [PollerEvent] = []
-                var droppedCount = 0
-                reap(into: &dropped, count: &droppedCount)
-            }
+            if io_uring_submit(&ring) == -EBUSY { reapKeepingSocketCompletions() }
             submitted()
         }
+    }
+
+    /// Submits until the kernel took every prepared entry: before the send scratch is reused,
+    /// and before a descriptor that entries name is closed.
+    func submitEverything() {
+        repeat {
+            if io_uring_submit(&ring) == -EBUSY { reapKeepingSocketCompletions() }
+        } while io_uring_sq_ready(&ring) > 0
+        submitted()
+    }
+
+    /// Makes room in a full completion queue: socket completions are kept for delivery; a
+    /// poll's event is dropped, and its descriptor is polled again on the next wait.
+    private func reapKeepingSocketCompletions() {
+        var dropped: [PollerEvent] = []
+        var droppedCount = 0
+        reap(into: &dropped, count: &droppedCount)
     }
 
     /// After a submission: once the kernel took every entry, the send scratch is free again.
@@ -278,6 +317,10 @@ public final class UringPoller: Poller {
         sendHeadersUsed = 0
         sendVectorsUsed = 0
         batch &+= 1
+        if !quietPrepared.isEmpty {
+            quietSubmitted.append(contentsOf: quietPrepared)
+            quietPrepared.removeAll(keepingCapacity: true)
+        }
     }
 
     private func submitAndWait(timeoutMilliseconds: Int32) throws(SystemError) {
@@ -301,8 +344,10 @@ public final class UringPoller: Poller {
             status = io_uring_submit_and_wait_timeout(&ring, &completion, 1, &timeout, nil)
         }
         submitted()
+        // Completions the kernel could not keep (no memory for its overflow list).
+        if status == -EBADR { quietShortfallsLost = true }
         // ETIME: the timeout passed; EINTR: a signal. Both are a turn without events.
-        if status < 0 && status != -ETIME && status != -EINTR && status != -EAGAIN && status != -EBUSY {
+        if status < 0 && status != -ETIME && status != -EINTR && status != -EAGAIN && status != -EBUSY && status != -EBADR {
             throw SystemError(call: "io_uring_enter", errno: -status)
         }
     }

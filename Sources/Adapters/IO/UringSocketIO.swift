@@ -9,6 +9,8 @@ extension UringPoller {
 
     enum SocketOperation: UInt64 {
         case receive = 1, send = 2, accept = 3
+        /// A quiet send's completion: it fell short or failed (UringQuietSend.swift).
+        case quietSend = 4
     }
 
     /// Frames one send may gather: a backlog goes out over several completions.
@@ -36,11 +38,14 @@ extension UringPoller {
     }
 
     /// Submits one gathered send of what `gather` puts into the scratch (at most `capacity`
-    /// ranges); returns the bytes asked for and the frames they cover.
-    func send(_ connection: Connection, gather: (UnsafeMutablePointer<IOVector>, Int) -> (entries: Int, frames: Int)) -> (bytes: Int, frames: Int) {
+    /// ranges); returns the bytes asked for and the frames they cover. A quiet send never waits
+    /// for room and posts a completion only when it fell short; one that is not waits in the
+    /// kernel until the socket took all of it.
+    func send(
+        _ connection: Connection, quietly quiet: Bool, gather: (UnsafeMutablePointer<IOVector>, Int) -> (entries: Int, frames: Int)
+    ) -> (bytes: Int, frames: Int) {
         if sendHeadersUsed == Self.sendHeaderCapacity || sendVectorsUsed + Self.vectorsPerSend > Self.sendVectorCapacity {
-            _ = io_uring_submit(&ring)
-            submitted()
+            submitEverything()
         }
         let entry = nextEntry()
         let vectors = sendVectors + sendVectorsUsed
@@ -53,9 +58,16 @@ extension UringPoller {
         header.pointee.msg_iovlen = entries
         sendVectorsUsed += entries
         sendHeadersUsed += 1
-        io_uring_prep_sendmsg(entry, connection.descriptor, header, UInt32(MSG_NOSIGNAL))
-        io_uring_sqe_set_data64(entry, Self.userData(connection, .send))
-        _ = Unmanaged.passRetained(connection)
+        if quiet {
+            io_uring_prep_sendmsg(entry, connection.descriptor, header, Self.quietSendFlags)
+            curing_skip_success(entry)
+            io_uring_sqe_set_data64(entry, Self.userData(connection, .quietSend))
+            quietPrepared.append(QuietSend(connection: connection, number: connection.quietSendNumber))
+        } else {
+            io_uring_prep_sendmsg(entry, connection.descriptor, header, UInt32(MSG_NOSIGNAL))
+            io_uring_sqe_set_data64(entry, Self.userData(connection, .send))
+            _ = Unmanaged.passRetained(connection)
+        }
         return (bytes, frames)
     }
 
@@ -71,8 +83,7 @@ extension UringPoller {
     /// are prepared but not submitted, which would otherwise run on whatever socket gets its
     /// number next.
     func submitNow() {
-        _ = io_uring_submit(&ring)
-        submitted()
+        submitEverything()
     }
 
     /// Delivers the socket completions the last wait took, after the loop read the clock.

@@ -114,6 +114,21 @@ struct EventLoopTests {
         #expect(try client.receive(exactly: 5) == Array("again".utf8))
     }
 
+    /// A queue bounded at one frame holds a request-response client's answer while it is
+    /// written, and the answer that went out must not count against the next one. Through
+    /// io_uring a send that went whole is only known to have at the next wake-up, which is the
+    /// next request's: that is settled before the request is handled.
+    @Test(arguments: kinds)
+    func aQueueOfOneFrameAnswersEveryRequestOfALockstepClient(_ kind: PollerKind) throws {
+        let harness = try LoopHarness(kind, queueLimits: (frames: 1, bytes: 1 << 20))
+        let client = try TestSocket(port: harness.port)
+        for round in 0..<50 {
+            let request = Array("request \(round)".utf8)
+            try client.send(request)
+            #expect(try client.receive(exactly: request.count) == request, "round \(round)")
+        }
+    }
+
     @Test(arguments: kinds)
     func partialWritesDeliverEveryByteInOrder(_ kind: PollerKind) throws {
         let harness = try LoopHarness(kind)

@@ -118,6 +118,33 @@ struct UringOwnershipTests {
         #expect(shortages > 0, "the ring never ran dry, so the wait for buffers was not exercised")
     }
 
+    /// A quiet send posts no completion when it went whole, so the frames it covered are let go
+    /// only once the kernel is known to be done with it; one that fell short hands the rest to a
+    /// send that waits for room, and the stream stays whole and in order.
+    @Test(.enabled(if: UringPoller.quietSendsWork, "this kernel does not finish non-blocking sends at submission"))
+    func aQuietSendThatFallsShortLeavesTheRestToAWaitingSendAndLosesNothing() throws {
+        let harness = try LoopHarness(.uring)
+        let total = 4 << 20
+        harness.onLoop { _ in harness.transport.bulkReply = total }
+        let client = try TestSocket(port: harness.port)
+        #expect(harness.transport.accepted.wait(timeout: .now() + 10) == .success)
+        harness.onLoop { _ in
+            var size: Int32 = 16 * 1024
+            setsockopt(harness.transport.connections.values.first!.descriptor, SOL_SOCKET, SO_SNDBUF, &size, 4)
+        }
+        let before = harness.onLoop { ($0.socketIO!.quietSendsWhole, $0.socketIO!.quietSendsShort) }
+        try client.send("go")
+        let received = try client.receive(exactly: total)
+        #expect(received.indices.first { received[$0] != UInt8(truncatingIfNeeded: $0 % 251) } == nil, "a byte out of place")
+        let short = harness.onLoop { $0.socketIO!.quietSendsShort } - before.1
+        #expect(short > 0, "no quiet send fell short, so the hand-over to a waiting send was not exercised")
+        // Once a waiting send went whole, sends are quiet again.
+        try client.send("ping")
+        #expect(try client.receive(exactly: 4) == Array("ping".utf8))
+        #expect(waitOnLoop(harness) { harness.loop.socketIO!.quietSendsWhole > before.0 })
+        #expect(harness.onLoop { _ in harness.transport.connections.values.first!.queuedFrames } == 0)
+    }
+
     /// Checks `condition` on the loop after every turn until it holds, for up to ten seconds.
     private func waitOnLoop(_ harness: LoopHarness, _ condition: @escaping () -> Bool) -> Bool {
         let met = DispatchSemaphore(value: 0)
