@@ -56,8 +56,8 @@ public struct SubscriptionIndex<Subscriber: Hashable> {
     @inlinable @discardableResult
     public mutating func subscribe(_ subscriber: Subscriber, to topic: TopicName, userID: Int64, expires: UnixTime) -> Bool {
         guard subscriptions[subscriber] == nil else { return false }
-        let position = subscribersByTopic[topic, default: []].count
-        subscribersByTopic[topic, default: []].append(subscriber)
+        // The topic's array is changed in place: its name is hashed once per subscribe.
+        let position = Self.append(subscriber, to: &subscribersByTopic[topic, default: []])
         subscriptions[subscriber] = Subscription(topic: topic, userID: userID, expires: expires, position: position)
         // What never expires needs no place in the heap (nothing would ever pop it).
         if expires != .never { expiries.insert(subscriber, at: expires) }
@@ -68,19 +68,28 @@ public struct SubscriptionIndex<Subscriber: Hashable> {
     @inlinable @discardableResult
     public mutating func unsubscribe(_ subscriber: Subscriber) -> Subscription? {
         guard let removed = subscriptions.removeValue(forKey: subscriber) else { return nil }
-        let topic = removed.topic
-        var members = subscribersByTopic.removeValue(forKey: topic) ?? []
-        let last = members.removeLast()
-        if last != subscriber {
-            members[removed.position] = last
-            subscriptions[last]?.position = removed.position
+        // Found once and changed in place through its index: the topic's name is hashed once
+        // per leave, and the array is not copied.
+        if let slot = subscribersByTopic.index(forKey: removed.topic) {
+            let last = subscribersByTopic.values[slot].removeLast()
+            if last != subscriber {
+                subscribersByTopic.values[slot][removed.position] = last
+                subscriptions[last]?.position = removed.position
+            }
+            if subscribersByTopic.values[slot].isEmpty { subscribersByTopic.remove(at: slot) }
         }
-        if !members.isEmpty { subscribersByTopic[topic] = members }
         if removed.expires != .never {
             staleExpiries += 1
             if staleExpiries > 1024 && staleExpiries * 2 > expiries.count { rebuildExpiries() }
         }
         return removed
+    }
+
+    /// Appends `subscriber` and returns its position.
+    @inlinable
+    static func append(_ subscriber: Subscriber, to members: inout [Subscriber]) -> Int {
+        members.append(subscriber)
+        return members.count - 1
     }
 
     /// Heap entries held now, live and stale (for tests: it must stay bounded under churn).

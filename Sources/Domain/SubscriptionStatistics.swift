@@ -22,12 +22,13 @@ public struct SubscriptionStatistics: Sendable, Equatable {
 
     /// Undoes one `recordSubscribed` with the same arguments.
     public mutating func recordUnsubscribed(topic: TopicName, userID: Int64) {
-        guard let topicCount = socketsPerTopic[topic] else {
+        // One look-up of the topic's name, then changed through its index.
+        guard let slot = socketsPerTopic.index(forKey: topic) else {
             assertionFailure("unsubscribed from a topic with no subscriptions")
             return
         }
         socketCount -= 1
-        socketsPerTopic[topic] = topicCount > 1 ? topicCount - 1 : nil
+        if socketsPerTopic.values[slot] > 1 { socketsPerTopic.values[slot] -= 1 } else { socketsPerTopic.remove(at: slot) }
         if userID > 0 {
             let userCount = socketsPerUser[userID, default: 1]
             socketsPerUser[userID] = userCount > 1 ? userCount - 1 : nil
