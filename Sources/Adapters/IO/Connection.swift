@@ -87,7 +87,6 @@ public final class Connection: LoopHandler, Flushable {
         guard state == .open || state == .closingAfterFlush else { return false }
         guard queue.append(frame, limits: limits) else { return false }
         scheduleFlush()
-        if sendInFlight?.quiet == true { quietSendHasFollowUp() }
         return true
     }
 
@@ -110,7 +109,6 @@ public final class Connection: LoopHandler, Flushable {
         state = .closingAfterFlush
         lingersAfterFlush = lingering
         scheduleFlush()
-        if sendInFlight?.quiet == true { quietSendHasFollowUp() }
         loop.schedule(afterSharedDelay: Self.lingerTimeout) { [weak self] _ in
             guard let self, self.state == .closingAfterFlush else { return }
             self.close()
@@ -123,6 +121,9 @@ public final class Connection: LoopHandler, Flushable {
     public var flushesEarly = false
 
     private func scheduleFlush() {
+        // Behind a quiet send not yet settled, the flush can only start once it is: the loop
+        // must not sleep until then (UringQuietSend.swift).
+        if sendInFlight?.quiet == true { loop.socketIO?.quietSendFollowUp = true }
         guard !isDirty else { return }
         isDirty = true
         loop.markDirty(self, early: flushesEarly)
@@ -296,14 +297,10 @@ extension Connection {
         if quiet && (queue.frameCount > frames || state == .closingAfterFlush) { io.quietSendFollowUp = true }
     }
 
-    private func quietSendHasFollowUp() {
-        loop.socketIO?.quietSendFollowUp = true
-    }
-
     /// The quiet send `number` posted nothing: the socket took all of it. False when that send
     /// had fallen short instead.
     func quietSendWentWhole(_ number: UInt32) -> Bool {
-        guard let send = sendInFlight, send.quiet, number == quietSendNumber else { return false }
+        guard hasQuietSendInFlight(number), let send = sendInFlight else { return false }
         sendCompleted(Int32(send.bytes))
         return true
     }

@@ -294,9 +294,10 @@ public final class UringPoller: Poller {
         }
     }
 
-    /// Submits until the kernel took every prepared entry: before the send scratch is reused,
-    /// and before a descriptor that entries name is closed.
-    func submitEverything() {
+    /// Hands everything prepared to the kernel now, until it took every entry: before the send
+    /// scratch is reused, and before a descriptor is closed whose operations are prepared but
+    /// not submitted, which would otherwise run on whatever socket gets its number next.
+    func submitNow() {
         repeat {
             if io_uring_submit(&ring) == -EBUSY { reapKeepingSocketCompletions() }
         } while io_uring_sq_ready(&ring) > 0

@@ -45,7 +45,7 @@ extension UringPoller {
         _ connection: Connection, quietly quiet: Bool, gather: (UnsafeMutablePointer<IOVector>, Int) -> (entries: Int, frames: Int)
     ) -> (bytes: Int, frames: Int) {
         if sendHeadersUsed == Self.sendHeaderCapacity || sendVectorsUsed + Self.vectorsPerSend > Self.sendVectorCapacity {
-            submitEverything()
+            submitNow()
         }
         let entry = nextEntry()
         let vectors = sendVectors + sendVectorsUsed
@@ -77,13 +77,6 @@ extension UringPoller {
         let entry = nextEntry()
         io_uring_prep_cancel64(entry, Self.userData(owner, operation), 0)
         io_uring_sqe_set_data64(entry, Self.ignored)
-    }
-
-    /// Hands what is queued to the kernel now: before a descriptor is closed whose operations
-    /// are prepared but not submitted, which would otherwise run on whatever socket gets its
-    /// number next.
-    func submitNow() {
-        submitEverything()
     }
 
     /// Delivers the socket completions the last wait took, after the loop read the clock.
