@@ -15,5 +15,6 @@ let package = Package(
         .executableTarget(name: "FuzzDeflateOffer", dependencies: ["FuzzSupport", .product(name: "WorkerCore", package: "wavelog-worker")]),
         .executableTarget(name: "FuzzPusherMessage", dependencies: ["FuzzSupport", .product(name: "WorkerCore", package: "wavelog-worker")]),
         .executableTarget(name: "FuzzPusherRequest", dependencies: ["FuzzSupport", .product(name: "WorkerCore", package: "wavelog-worker")]),
+        .executableTarget(name: "FuzzRosterEntry", dependencies: ["FuzzSupport", .product(name: "WorkerCore", package: "wavelog-worker")]),
     ]
 )

@@ -49,9 +49,13 @@ enum Wiring {
         }
         let bus: any ClusterBus
         let topics: any TopicStore
+        var roster: (any ClusterRoster)?
         var services: [any LifecycleService] = []
+        // One identity per process: the roster's id is the origin_id of this node's envelopes.
+        let identity = NodeIdentity(
+            id: Hex.encodeLowercase(OpenSSLDigest.randomBytes(count: 8) ?? []), name: HostName.current(), version: version,
+            startedAt: clock.wallTime)
         if let redis = config.redis {
-            let originID = Hex.encodeLowercase(OpenSSLDigest.randomBytes(count: 8) ?? [])
             // Redis lives on the last loop: loop 0 also reaps topics, so spread the background work.
             let redisLoop = group.loops[group.loops.count - 1]
             var liveness = RedisConnection.Liveness()
@@ -60,13 +64,18 @@ enum Wiring {
             queue.bytes = config.redisQueueBytes
             queue.commands = config.redisQueueCommands
             let store = RedisTopicStore(
-                endpoint: redis, prefix: config.redisPrefix, originID: originID, clock: clock, loop: redisLoop, logger: logger,
+                endpoint: redis, prefix: config.redisPrefix, originID: identity.id, clock: clock, loop: redisLoop, logger: logger,
                 liveness: liveness)
             topics = store
             bus = RedisClusterBus(
-                endpoint: redis, prefix: config.redisPrefix, originID: originID, sink: fanOut, loop: redisLoop, logger: logger,
+                endpoint: redis, prefix: config.redisPrefix, originID: identity.id, sink: fanOut, loop: redisLoop, logger: logger,
                 liveness: liveness, queueLimits: queue)
-            services = [store, bus]
+            let nodeRoster = RedisRoster(
+                endpoint: redis, prefix: config.redisPrefix, describe: DescribeNode(identity: identity, statistics: statistics, clock: clock),
+                clock: clock, loop: redisLoop, logger: logger, liveness: liveness)
+            roster = nodeRoster
+            // Stopped in reverse: the roster entry goes first, while the loops still run.
+            services = [store, bus, nodeRoster]
         } else {
             topics = InMemoryTopicStore()
             bus = InMemoryClusterBus(sink: fanOut)
@@ -75,8 +84,8 @@ enum Wiring {
         let broker = Broker(
             ports: Broker.Ports(
                 topics: topics, bus: bus, authenticator: OpenSSLHMAC(secret: config.workerSecret),
-                claimsDecoder: JSONClaimsDecoder(), statistics: statistics, clock: clock),
-            topicTTL: config.topicTTL, version: version, logger: logger)
+                claimsDecoder: JSONClaimsDecoder(), statistics: statistics, clock: clock, roster: roster),
+            topicTTL: config.topicTTL, version: version, identity: identity, logger: logger)
         broker.registerWorkerTopics()
 
         // MARK: Loops, transports, listeners
@@ -144,7 +153,7 @@ enum Wiring {
             node.budget = budget
             var startup: Logger.Metadata = [
                 "ws": "\(publicAddress)", "internal": "\(internalAddress)", "threads": "\(config.threads)", "io_backend": "\(poller.rawValue)",
-                "version": "\(version)",
+                "version": "\(version)", "node_id": "\(identity.id)", "node_name": "\(identity.name)",
             ]
             for (key, value) in config.summaryFields { startup["config.\(key)"] = "\(value)" }
             logger.info("listening", metadata: startup)

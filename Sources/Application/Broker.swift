@@ -14,6 +14,7 @@ public struct Broker: Sendable {
     public let reapExpiredTopics: ReapExpiredTopics
     public let resolveTopic: ResolveTopic
     public let broadcastEvent: BroadcastEvent
+    public let describeNode: DescribeNode
     private let topics: any TopicStore
     private let clock: any Clock
 
@@ -25,11 +26,15 @@ public struct Broker: Sendable {
         public var claimsDecoder: any ClaimsDecoder
         public var statistics: any SubscriptionStatisticsStore
         public var clock: any Clock
+        /// The shared roster of a cluster; nil for a node alone.
+        public var roster: (any ClusterRoster)?
 
         public init(
             topics: any TopicStore, bus: any ClusterBus, authenticator: any MessageAuthenticator,
-            claimsDecoder: any ClaimsDecoder, statistics: any SubscriptionStatisticsStore, clock: any Clock
+            claimsDecoder: any ClaimsDecoder, statistics: any SubscriptionStatisticsStore, clock: any Clock,
+            roster: (any ClusterRoster)? = nil
         ) {
+            self.roster = roster
             self.topics = topics
             self.bus = bus
             self.authenticator = authenticator
@@ -39,8 +44,11 @@ public struct Broker: Sendable {
         }
     }
 
-    public init(ports: Ports, topicTTL: Duration, version: String, logger: Logger) {
+    /// - Parameter identity: this node in the roster; nil gives a fixed one (tests).
+    public init(ports: Ports, topicTTL: Duration, version: String, identity: NodeIdentity? = nil, logger: Logger) {
         let startedAt = ports.clock.monotonic
+        let identity = identity ?? NodeIdentity(id: "0000000000000000", name: "", version: version, startedAt: ports.clock.wallTime)
+        describeNode = DescribeNode(identity: identity, statistics: ports.statistics, clock: ports.clock)
         registerTopic = RegisterTopic(topics: ports.topics, clock: ports.clock, ttl: topicTTL, logger: logger)
         unregisterTopic = UnregisterTopic(topics: ports.topics, clock: ports.clock, logger: logger)
         publishEvent = PublishEvent(topics: ports.topics, bus: ports.bus, clock: ports.clock, logger: logger)
@@ -52,7 +60,7 @@ public struct Broker: Sendable {
         expireTokens = ExpireTokens(statistics: ports.statistics, clock: ports.clock)
         reportStatus = ReportStatus(
             topics: ports.topics, statistics: ports.statistics, bus: ports.bus, clock: ports.clock,
-            startedAt: startedAt, version: version
+            startedAt: startedAt, version: version, roster: ports.roster, describeNode: describeNode
         )
         reapExpiredTopics = ReapExpiredTopics(topics: ports.topics, clock: ports.clock, logger: logger)
         resolveTopic = ResolveTopic(topics: ports.topics, clock: ports.clock)

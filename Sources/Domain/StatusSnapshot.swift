@@ -19,6 +19,9 @@ public struct StatusSnapshot: Sendable, Equatable {
     public var clusterUnsent: Int?
     /// Extension: times the cluster link came back after it was lost (nil without a cluster).
     public var clusterReconnects: Int?
+    /// The cluster's nodes, sorted by name then id; this node alone without a cluster; nil
+    /// when the roster cannot be read (upstream reports `null` then).
+    public var nodes: [NodeStanding]?
 
     public init(
         version: String, uptimeSeconds: Int64, registeredTopicCount: Int, activeTopicCount: Int,

@@ -5,7 +5,7 @@ import Logging
 import TestSupport
 
 struct BrokerFixture {
-    let clock = ManualClock()
+    let clock: ManualClock
     let topics = FakeTopicStore()
     let bus: RecordingBus
     let statistics = FakeStatistics()
@@ -13,11 +13,12 @@ struct BrokerFixture {
     let logs = InMemoryLogHandler.Store()
     let broker: Broker
 
-    init(nodeCount: Int? = nil) {
+    init(nodeCount: Int? = nil, clock: ManualClock = ManualClock(), roster: (any ClusterRoster)? = nil) {
+        self.clock = clock
         bus = RecordingBus(nodeCount: nodeCount)
         let ports = Broker.Ports(
             topics: topics, bus: bus, authenticator: authenticator, claimsDecoder: FakeClaimsDecoder(),
-            statistics: statistics, clock: clock)
+            statistics: statistics, clock: clock, roster: roster)
         broker = Broker(ports: ports, topicTTL: .seconds(3600), version: "9.9.9", logger: InMemoryLogHandler.logger(logs))
     }
 

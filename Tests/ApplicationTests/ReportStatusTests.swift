@@ -36,4 +36,36 @@ struct ReportStatusTests {
     @Test func singleNodeReportsMinusOneClusterNodes() {
         #expect(BrokerFixture().broker.reportStatus(includeTopicLists: false).clusterNodes == -1)
     }
+
+    @Test func aNodeAloneListsItselfAliveWithItsCurrentFigures() throws {
+        let fixture = BrokerFixture()
+        let topic = TopicName("session.1")!
+        fixture.broker.registerTopic(topic, meta: TopicMeta(requireToken: false))
+        var index = SubscriptionIndex<Int>()
+        _ = fixture.broker.authenticateSubscriber(1, topic: topic, message: .auth(token: nil), into: &index)
+        fixture.clock.advance(by: .seconds(90))
+        let nodes = try #require(fixture.broker.reportStatus(includeTopicLists: false).nodes)
+        #expect(nodes.count == 1)
+        #expect(nodes[0].alive)
+        #expect(nodes[0].uptime == "1m30s")
+        #expect(nodes[0].entry.seenAt == fixture.clock.wallTime)
+        #expect((nodes[0].entry.activeTopics, nodes[0].entry.connectedSockets, nodes[0].entry.connectedClients) == (1, 1, 1))
+    }
+
+    @Test func aClusterListsTheRosterSortedAndJudgedNowAndNullWhenItCannotBeRead() throws {
+        let clock = ManualClock()
+        let roster = FakeRoster()
+        let fixture = BrokerFixture(clock: clock, roster: roster)
+        #expect(fixture.broker.reportStatus(includeTopicLists: false).nodes == nil)
+        let seen = clock.wallTime
+        func entry(_ id: String, _ name: String) -> NodeEntry {
+            NodeEntry(identity: NodeIdentity(id: id, name: name, version: "v", startedAt: seen), seenAt: seen, activeTopics: 0, connectedClients: 0, connectedSockets: 0)
+        }
+        roster.entries = [entry("2", "b"), entry("1", "b"), entry("3", "a")]
+        clock.advance(by: .seconds(15))
+        let nodes = try #require(fixture.broker.reportStatus(includeTopicLists: false).nodes)
+        #expect(nodes.map(\.entry.identity.id) == ["3", "1", "2"])
+        // Judged by the reader's clock: 15 s after their last write, none is alive.
+        #expect(nodes.allSatisfy { !$0.alive && $0.uptimeSeconds == 0 })
+    }
 }

@@ -124,3 +124,18 @@ public final class FakeStatistics: SubscriptionStatisticsStore {
 
     public func snapshot() -> SubscriptionStatistics { counters.withLock { $0 } }
 }
+
+/// A roster whose entries the test sets; nil reads as a roster that cannot be read.
+public final class FakeRoster: ClusterRoster {
+    private let state = Mutex<[NodeEntry]?>(nil)
+
+    public init() {}
+
+    public var entries: [NodeEntry]? {
+        get { state.withLock { $0 } }
+        set { state.withLock { $0 = newValue } }
+    }
+
+    public func start() throws {}
+    public func shutdown() {}
+}

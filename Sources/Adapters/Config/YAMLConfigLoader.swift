@@ -1,4 +1,4 @@
-// Adapter: loads WorkerConfig from a YAML file (libyaml) and WAVELOG_* environment overrides.
+// Adapter: loads WorkerConfig from a YAML file (libyaml), WORKER_* and WAVELOG_* environment overrides.
 public import Domain
 internal import Glibc
 internal import Logging
@@ -13,6 +13,15 @@ public struct LoadedConfig: Sendable {
 public enum YAMLConfigLoader {
     /// `WAVELOG_WS_PORT=9100` overrides `ws_port`, and so on for every key (containers set these).
     public static let environmentPrefix = "WAVELOG_"
+
+    /// The upstream worker's variables (0.3.0 and its Helm chart), each for one key. They
+    /// override the file; an empty one is ignored, as upstream ignores it; a `WAVELOG_*`
+    /// variable for the same key wins over them.
+    public static let upstreamVariables: [(variable: String, key: String)] = [
+        ("WORKER_WS_BIND", "ws_bind"), ("WORKER_WS_PORT", "ws_port"), ("WORKER_INTERNAL_BIND", "internal_bind"),
+        ("WORKER_INTERNAL_PORT", "internal_port"), ("WORKER_SECRET", "worker_secret"), ("WORKER_REDIS_URL", "redis_url"),
+        ("WORKER_TOPIC_TTL", "topic_ttl"),
+    ]
 
     /// Reads `path` and applies overrides from `environment`.
     /// - Parameter fileRequired: false for the default path, so a container may configure
@@ -62,6 +71,11 @@ public enum YAMLConfigLoader {
                 }
                 values[key] = ConfigValue(node: value, environmentVariable: nil)
             }
+        }
+        for (variable, key) in upstreamVariables {
+            guard let text = environment[variable], !text.isEmpty else { continue }
+            values[key] = ConfigValue(
+                node: .scalar(text, quoted: false, SourceMark(line: 0, column: 0)), environmentVariable: variable)
         }
         for key in ConfigKeys.known {
             let variable = environmentPrefix + key.uppercased()

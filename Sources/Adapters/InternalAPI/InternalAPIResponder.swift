@@ -20,6 +20,11 @@ public final class InternalAPIResponder: HTTPResponder {
         let getOnly = CannedResponse {
             HTTPResponse.text(.methodNotAllowed, PlainAnswer.methodNotAllowed.text, keepAlive: $0, extraHeaders: [("Allow", "GET")])
         }
+        /// Upstream's `/readyz` answers `ok` without a line end (Go's `w.Write`), and its 503
+        /// with one (`http.Error`), which the plain-answer table gives.
+        let readyz = CannedResponse {
+            HTTPResponse.encode(.ok, contentType: "text/plain; charset=utf-8", body: Array("ok".utf8), keepAlive: $0)
+        }
     }
 
     private let registry: MetricsRegistry?
@@ -45,7 +50,11 @@ public final class InternalAPIResponder: HTTPResponder {
         let keepAlive = request.head.keepAlive
         let head = request.head
         let route: Route
-        if head.pathIs("/internal/publish") || head.pathIs("/internal/push") {
+        if head.pathIs("/readyz") {
+            // Upstream 0.3.0's readiness probe: any method, no secret (Kubernetes sends none).
+            guard broker.reportStatus.clusterLinkUp ?? true else { return PlainAnswers.respond(.redisNotConnected, keepAlive: keepAlive) }
+            return .respond(canned.readyz.frame(keepAlive: keepAlive), keepAlive: keepAlive)
+        } else if head.pathIs("/internal/publish") || head.pathIs("/internal/push") {
             route = .publish
         } else if head.pathIs("/internal/register") {
             route = .register
@@ -95,7 +104,7 @@ public final class InternalAPIResponder: HTTPResponder {
         case .publish: answer = publish(request.body, counting: connection.loop.metrics).map { PlainAnswers.frame($0, keepAlive: keepAlive) } ?? canned.ok.frame(keepAlive: keepAlive)
         case .ready:
             // Extension for load balancers: 503 while the cluster link is down.
-            let connected = broker.reportStatus(includeTopicLists: false).clusterConnected ?? true
+            let connected = broker.reportStatus.clusterLinkUp ?? true
             answer = PlainAnswers.frame(connected ? .ready : .redisUnavailable, keepAlive: keepAlive)
         case .status:
             let lists = request.head.queryValue("topics").map { $0 != "0" && $0 != "false" } ?? true

@@ -12,6 +12,8 @@ public enum StatusJSON {
         if let topics = status.registeredTopics { json += ",\"topic_list\":" + list(topics) }
         if let topics = status.activeTopics { json += ",\"active_topic_list\":" + list(topics) }
         json += ",\"cluster_nodes\":\(status.clusterNodes)"
+        // Upstream 0.3.0's roster: present always, null when the roster cannot be read.
+        json += ",\"nodes\":" + (status.nodes.map { RosterEntryJSON.encode($0) } ?? "null")
         // Extensions, present only in cluster mode; clients written for upstream ignore them.
         if let connected = status.clusterConnected { json += ",\"cluster_connected\":\(connected)" }
         if let unsent = status.clusterUnsent { json += ",\"cluster_unsent\":\(unsent)" }

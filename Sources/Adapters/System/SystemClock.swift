@@ -14,6 +14,12 @@ public struct SystemClock: Clock {
         return UnixTime(seconds: Int64(spec.tv_sec))
     }
 
+    public var wallTime: WallTime {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return WallTime(seconds: Int64(spec.tv_sec), nanoseconds: Int32(spec.tv_nsec))
+    }
+
     public var monotonic: MonotonicTime {
         var spec = timespec()
         clock_gettime(CLOCK_MONOTONIC, &spec)

@@ -9,11 +9,16 @@ public struct ReportStatus: Sendable {
     let clock: any Clock
     let startedAt: MonotonicTime
     let version: String
+    let roster: (any ClusterRoster)?
+    let describeNode: DescribeNode
 
+    /// - Parameter roster: nil for a node alone, whose roster is itself.
     public init(
         topics: any TopicStore, statistics: any SubscriptionStatisticsStore, bus: any ClusterBus,
-        clock: any Clock, startedAt: MonotonicTime, version: String
+        clock: any Clock, startedAt: MonotonicTime, version: String, roster: (any ClusterRoster)?, describeNode: DescribeNode
     ) {
+        self.roster = roster
+        self.describeNode = describeNode
         self.topics = topics
         self.statistics = statistics
         self.bus = bus
@@ -21,6 +26,9 @@ public struct ReportStatus: Sendable {
         self.startedAt = startedAt
         self.version = version
     }
+
+    /// Whether the cluster link is up; nil for a node alone. Cheap: for readiness probes.
+    public var clusterLinkUp: Bool? { bus.health?.connected }
 
     /// - Parameter includeTopicLists: false for `?topics=0` and for the `worker.status` topic.
     public func callAsFunction(includeTopicLists: Bool) -> StatusSnapshot {
@@ -42,6 +50,8 @@ public struct ReportStatus: Sendable {
         snapshot.clusterConnected = health?.connected
         snapshot.clusterUnsent = health?.publishesNotFannedOut
         snapshot.clusterReconnects = health?.reconnects
+        let entries = roster == nil ? [describeNode()] : roster?.entries
+        snapshot.nodes = entries.map { NodeRoster.standings(of: $0, at: clock.wallTime) }
         return snapshot
     }
 }

@@ -5,7 +5,7 @@
 public enum PlainAnswer: Int, CaseIterable, Sendable, Error {
     case badRequest, missingTopic, missingPayload, authRequired, unauthorized, forbidden, notFound,
         topicNotRegistered, methodNotAllowed, requestTimeout, payloadTooLarge, upgradeRequired,
-        headersTooLarge, shuttingDown, redisUnavailable, versionNotSupported, ready,
+        headersTooLarge, shuttingDown, redisUnavailable, redisNotConnected, versionNotSupported, ready,
         serverFull, tooManyConnections, tooManyRequests
 
     /// The table: status and body text of each answer.
@@ -20,7 +20,7 @@ public enum PlainAnswer: Int, CaseIterable, Sendable, Error {
         case .payloadTooLarge: .payloadTooLarge
         case .upgradeRequired: .upgradeRequired
         case .headersTooLarge: .headersTooLarge
-        case .shuttingDown, .redisUnavailable, .serverFull: .serviceUnavailable
+        case .shuttingDown, .redisUnavailable, .redisNotConnected, .serverFull: .serviceUnavailable
         case .tooManyConnections, .tooManyRequests: .tooManyRequests
         case .versionNotSupported: .versionNotSupported
         case .ready: .ok
@@ -44,6 +44,7 @@ public enum PlainAnswer: Int, CaseIterable, Sendable, Error {
         case .headersTooLarge: "request header fields too large"
         case .shuttingDown: "shutting down"
         case .redisUnavailable: "redis unavailable"
+        case .redisNotConnected: "redis not connected"
         case .versionNotSupported: "http version not supported"
         case .ready: "ready"
         case .serverFull: "server full"
