@@ -52,9 +52,9 @@ enum Wiring {
         var roster: (any ClusterRoster)?
         var services: [any LifecycleService] = []
         // One identity per process: the roster's id is the origin_id of this node's envelopes.
-        let identity = NodeIdentity(
-            id: Hex.encodeLowercase(OpenSSLDigest.randomBytes(count: 8) ?? []), name: HostName.current(), version: version,
-            startedAt: clock.wallTime)
+        let nodeID = Hex.encodeLowercase(OpenSSLDigest.randomBytes(count: 8) ?? [])
+        let hostName = HostName.current()
+        let identity = NodeIdentity(id: nodeID, name: hostName.isEmpty ? nodeID : hostName, version: version, startedAt: clock.wallTime)
         if let redis = config.redis {
             // Redis lives on the last loop: loop 0 also reaps topics, so spread the background work.
             let redisLoop = group.loops[group.loops.count - 1]

@@ -47,7 +47,7 @@ public struct Broker: Sendable {
     /// - Parameter identity: this node in the roster; nil gives a fixed one (tests).
     public init(ports: Ports, topicTTL: Duration, version: String, identity: NodeIdentity? = nil, logger: Logger) {
         let startedAt = ports.clock.monotonic
-        let identity = identity ?? NodeIdentity(id: "0000000000000000", name: "", version: version, startedAt: ports.clock.wallTime)
+        let identity = identity ?? NodeIdentity(id: "0000000000000000", name: "0000000000000000", version: version, startedAt: ports.clock.wallTime)
         describeNode = DescribeNode(identity: identity, statistics: ports.statistics, clock: ports.clock)
         registerTopic = RegisterTopic(topics: ports.topics, clock: ports.clock, ttl: topicTTL, logger: logger)
         unregisterTopic = UnregisterTopic(topics: ports.topics, clock: ports.clock, logger: logger)

@@ -4,14 +4,14 @@
 public struct NodeIdentity: Sendable, Equatable {
     /// 16 lowercase hex characters, random per process; also the node's `origin_id` on the bus.
     public var id: String
-    /// The host name, or the id when there is none.
+    /// The host name (a node names itself by its id when it has none; an entry read may carry "").
     public var name: String
     public var version: String
     public var startedAt: WallTime
 
     public init(id: String, name: String, version: String, startedAt: WallTime) {
         self.id = id
-        self.name = name.isEmpty ? id : name
+        self.name = name
         self.version = version
         self.startedAt = startedAt
     }
@@ -40,15 +40,28 @@ public struct NodeStanding: Sendable, Equatable {
     public var alive: Bool
     /// Whole seconds, rounded half away from zero (Go's `Duration.Round(time.Second)`).
     public var uptimeSeconds: Int64
+    /// Uptime in Go's duration notation (`3h22m0s`).
+    public var uptime: String
 
-    public init(entry: NodeEntry, alive: Bool, uptimeSeconds: Int64) {
+    public init(entry: NodeEntry, alive: Bool, uptimeSeconds: Int64, uptime: String? = nil) {
         self.entry = entry
         self.alive = alive
         self.uptimeSeconds = uptimeSeconds
+        self.uptime = uptime ?? GoDuration.format(seconds: uptimeSeconds)
     }
+}
 
-    /// Uptime in Go's duration notation (`3h22m0s`).
-    public var uptime: String { GoDuration.format(seconds: uptimeSeconds) }
+/// The roster as read from the shared store at one moment.
+public struct RosterReading: Sendable, Equatable {
+    public var entries: [NodeEntry]
+    /// When the entries were read; an entry is judged alive as of then, so a reading a few
+    /// seconds old never shows a live node dead.
+    public var readAt: WallTime
+
+    public init(entries: [NodeEntry], readAt: WallTime) {
+        self.entries = entries
+        self.readAt = readAt
+    }
 }
 
 /// The roster's rules, shared with upstream nodes: every node writes its entry each
@@ -60,18 +73,27 @@ public enum NodeRoster {
     /// A dead entry is forgotten after this long even when no alive node took its name.
     public static let forgetAfter: Duration = .seconds(15 * 60)
 
-    /// How `entry` stands at `now`: alive while its last write is less than `aliveWindow` old;
-    /// uptime counted up to `now`, or up to its last write for a dead node.
-    public static func standing(of entry: NodeEntry, at now: WallTime) -> NodeStanding {
-        let alive = now.duration(since: entry.seenAt) < aliveWindow
+    /// How `entry` stands at `now`: alive while its last write is less than `aliveWindow` old
+    /// (at `judgedAt`, the moment it was read, when that is earlier); uptime counted up to `now`,
+    /// or up to its last write for a dead node.
+    public static func standing(of entry: NodeEntry, at now: WallTime, judgedAt: WallTime? = nil) -> NodeStanding {
+        let judged = judgedAt.map { now.duration(since: $0) > .zero ? $0 : now } ?? now
+        let alive = judged.duration(since: entry.seenAt) < aliveWindow
         let end = alive ? now : entry.seenAt
         let uptime = end.duration(since: entry.identity.startedAt)
+        // Go's Time.Sub saturates at ±(2^63 - 1) ns, and rounding the maximum keeps it.
+        let limit = Duration.nanoseconds(Int64.max)
+        if uptime >= limit { return NodeStanding(entry: entry, alive: alive, uptimeSeconds: 9_223_372_036, uptime: "2562047h47m16.854775807s") }
+        if uptime <= .zero - limit {
+            return NodeStanding(entry: entry, alive: alive, uptimeSeconds: -9_223_372_036, uptime: "-2562047h47m16.854775808s")
+        }
         return NodeStanding(entry: entry, alive: alive, uptimeSeconds: roundedSeconds(uptime))
     }
 
-    /// Every entry's standing, sorted by name, then id (byte order, as Go compares strings).
-    public static func standings(of entries: [NodeEntry], at now: WallTime) -> [NodeStanding] {
-        entries.map { standing(of: $0, at: now) }.sorted { first, second in
+    /// Every entry of `reading` as it stands at `now`, sorted by name, then id (byte order, as Go
+    /// compares strings).
+    public static func standings(of reading: RosterReading, at now: WallTime) -> [NodeStanding] {
+        reading.entries.map { standing(of: $0, at: now, judgedAt: reading.readAt) }.sorted { first, second in
             let (a, b) = (first.entry.identity, second.entry.identity)
             if a.name != b.name { return a.name.utf8.lexicographicallyPrecedes(b.name.utf8) }
             return a.id.utf8.lexicographicallyPrecedes(b.id.utf8)

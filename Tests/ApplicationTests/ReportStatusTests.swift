@@ -61,11 +61,17 @@ struct ReportStatusTests {
         func entry(_ id: String, _ name: String) -> NodeEntry {
             NodeEntry(identity: NodeIdentity(id: id, name: name, version: "v", startedAt: seen), seenAt: seen, activeTopics: 0, connectedClients: 0, connectedSockets: 0)
         }
-        roster.entries = [entry("2", "b"), entry("1", "b"), entry("3", "a")]
-        clock.advance(by: .seconds(15))
+        let entries = [entry("2", "b"), entry("1", "b"), entry("3", "a")]
+        // Read 10 s after their last writes, reported 10 s later: judged alive as read, uptime to now.
+        clock.advance(by: .seconds(10))
+        roster.reading = RosterReading(entries: entries, readAt: clock.wallTime)
+        clock.advance(by: .seconds(10))
         let nodes = try #require(fixture.broker.reportStatus(includeTopicLists: false).nodes)
         #expect(nodes.map(\.entry.identity.id) == ["3", "1", "2"])
-        // Judged by the reader's clock: 15 s after their last write, none is alive.
-        #expect(nodes.allSatisfy { !$0.alive && $0.uptimeSeconds == 0 })
+        #expect(nodes.allSatisfy { $0.alive && $0.uptimeSeconds == 20 })
+        // Read 15 s after their last writes: none is alive, each uptime counted to its last write.
+        roster.reading = RosterReading(entries: entries, readAt: seen.advanced(by: .seconds(15)))
+        let later = try #require(fixture.broker.reportStatus(includeTopicLists: false).nodes)
+        #expect(later.allSatisfy { !$0.alive && $0.uptimeSeconds == 0 })
     }
 }

@@ -39,13 +39,28 @@ struct NodeRosterTests {
 
     @Test func standingsAreSortedByNameThenIdInByteOrder() {
         let entries = [entry("b2", name: "beta"), entry("z", name: "Zulu"), entry("b1", name: "beta"), entry("a", name: "äpfel"), entry("c", name: "alpha")]
-        let order = NodeRoster.standings(of: entries, at: now).map(\.entry.identity.id)
+        let order = NodeRoster.standings(of: RosterReading(entries: entries, readAt: now), at: now).map(\.entry.identity.id)
         // "Zulu" < "alpha" < "beta" < "äpfel": uppercase first, non-ASCII last, as Go compares bytes.
         #expect(order == ["z", "c", "b1", "b2", "a"])
     }
 
-    @Test func anEmptyNameIsTheId() {
-        #expect(NodeIdentity(id: "0123456789abcdef", name: "", version: "v", startedAt: now).name == "0123456789abcdef")
+    @Test func aReadingIsJudgedAsOfWhenItWasReadAndItsUptimeCountedToNow() {
+        let node = entry("a", name: "h", startedAgo: .seconds(100), seenAgo: .seconds(20))
+        // Read 10 s after the entry's last write, reported 20 s after it: alive, as when read.
+        let reading = RosterReading(entries: [node], readAt: now.advanced(by: .seconds(-10)))
+        let standing = NodeRoster.standings(of: reading, at: now)[0]
+        #expect(standing.alive && standing.uptimeSeconds == 100)
+        // A reading stamped later than now (a stepped clock) is judged now.
+        #expect(!NodeRoster.standing(of: node, at: now, judgedAt: now.advanced(by: .seconds(60))).alive)
+        #expect(!NodeRoster.standings(of: RosterReading(entries: [node], readAt: now.advanced(by: .seconds(-5))), at: now)[0].alive)
+    }
+
+    @Test func anUptimeBeyondWhatGoCanHoldSaturatesAsGoSaysIt() {
+        let ancient = NodeEntry(
+            identity: NodeIdentity(id: "a", name: "h", version: "v", startedAt: WallTime(seconds: -62_135_596_800)), seenAt: now,
+            activeTopics: 0, connectedClients: 0, connectedSockets: 0)
+        let standing = NodeRoster.standing(of: ancient, at: now)
+        #expect(standing.uptime == "2562047h47m16.854775807s" && standing.uptimeSeconds == 9_223_372_036)
     }
 
     @Test func deadEntriesSharingANameWithAnAliveOneArePruned() {

@@ -125,13 +125,13 @@ public final class FakeStatistics: SubscriptionStatisticsStore {
     public func snapshot() -> SubscriptionStatistics { counters.withLock { $0 } }
 }
 
-/// A roster whose entries the test sets; nil reads as a roster that cannot be read.
+/// A roster whose reading the test sets; nil reads as a roster that cannot be read.
 public final class FakeRoster: ClusterRoster {
-    private let state = Mutex<[NodeEntry]?>(nil)
+    private let state = Mutex<RosterReading?>(nil)
 
     public init() {}
 
-    public var entries: [NodeEntry]? {
+    public var reading: RosterReading? {
         get { state.withLock { $0 } }
         set { state.withLock { $0 = newValue } }
     }

@@ -10,6 +10,8 @@ runFuzzer { bytes in
     _ = RFC3339.parse(input)
     guard let entry = RosterEntryJSON.decode(input, key: "fuzz") else { return }
     let written = RosterEntryJSON.encode(NodeRoster.standing(of: entry, at: entry.seenAt))
+    // Writing adds the missing fields and escapes more: past the size a reader takes, it is refused.
+    guard written.utf8.count <= RosterEntryJSON.maxEntryBytes else { return }
     let reread = RosterEntryJSON.decode(Array(written.utf8), key: "fuzz")
     precondition(reread == entry, "an entry read from \(input) does not survive its own writing: \(written)")
 }

@@ -31,7 +31,9 @@ public enum RosterEntryJSON {
 
     /// Reads a stored entry; nil when it is not an object, or a field has a type Go's decoder
     /// refuses. Missing fields read as Go's zero values; a missing id as the hash field's
-    /// `key`. The stored `alive` and uptime are ignored: readers judge by `seen_at`.
+    /// `key`. The stored `alive` and uptime are checked for their types and otherwise ignored:
+    /// readers judge by `seen_at`. (Go also matches names regardless of case; this reads the
+    /// names as Go writes them.)
     public static func decode(_ bytes: [UInt8], key: String) -> NodeEntry? {
         guard bytes.count <= maxEntryBytes else { return nil }
         return bytes.withUnsafeBufferPointer { buffer -> NodeEntry? in
@@ -41,6 +43,9 @@ public enum RosterEntryJSON {
                 let seenAt = time(object, object["seen_at"]), let topics = integer(object, object["active_topics"]),
                 let clients = integer(object, object["connected_clients"]), let sockets = integer(object, object["connected_sockets"])
             else { return nil }
+            // Go's decoder refuses a wrong type here too, though readers recompute these.
+            if let alive = object["alive"], alive.kind != .null, alive.kind != .bool { return nil }
+            guard string(object, object["uptime"]) != nil, integer(object, object["uptime_seconds"]) != nil else { return nil }
             let identity = NodeIdentity(id: id.isEmpty ? key : id, name: name, version: version, startedAt: startedAt ?? zeroTime)
             return NodeEntry(
                 identity: identity, seenAt: seenAt ?? zeroTime, activeTopics: topics, connectedClients: clients, connectedSockets: sockets)

@@ -21,6 +21,8 @@ enum SecretFile {
             switch (inline.environmentVariable != nil, file.environmentVariable != nil) {
             case (true, false): return []  // the environment's secret wins over the file's path
             case (false, true): break  // the environment's path wins over the file's secret
+            // Upstream's WORKER_SECRET yields to WAVELOG_WORKER_SECRET_FILE, as WORKER_* yields to WAVELOG_*.
+            case (true, true) where inline.environmentVariable?.hasPrefix("WORKER_") == true: break
             default:
                 throw ConfigKeys.error(file, "worker_secret_file", "set worker_secret or worker_secret_file, not both")
             }

@@ -25,6 +25,12 @@ public final class InternalAPIResponder: HTTPResponder {
         let readyz = CannedResponse {
             HTTPResponse.encode(.ok, contentType: "text/plain; charset=utf-8", body: Array("ok".utf8), keepAlive: $0)
         }
+        let readyzHead = CannedResponse { HTTPResponse.headOnly(.ok, contentType: "text/plain; charset=utf-8", bodyLength: 2, keepAlive: $0) }
+        let notConnectedHead = CannedResponse {
+            HTTPResponse.headOnly(
+                .serviceUnavailable, contentType: "text/plain; charset=utf-8", bodyLength: PlainAnswer.redisNotConnected.text.utf8.count + 1,
+                keepAlive: $0)
+        }
     }
 
     private let registry: MetricsRegistry?
@@ -50,11 +56,7 @@ public final class InternalAPIResponder: HTTPResponder {
         let keepAlive = request.head.keepAlive
         let head = request.head
         let route: Route
-        if head.pathIs("/readyz") {
-            // Upstream 0.3.0's readiness probe: any method, no secret (Kubernetes sends none).
-            guard broker.reportStatus.clusterLinkUp ?? true else { return PlainAnswers.respond(.redisNotConnected, keepAlive: keepAlive) }
-            return .respond(canned.readyz.frame(keepAlive: keepAlive), keepAlive: keepAlive)
-        } else if head.pathIs("/internal/publish") || head.pathIs("/internal/push") {
+        if head.pathIs("/internal/publish") || head.pathIs("/internal/push") {
             route = .publish
         } else if head.pathIs("/internal/register") {
             route = .register
@@ -64,6 +66,14 @@ public final class InternalAPIResponder: HTTPResponder {
             route = .status
         } else if head.pathIs("/internal/ready") {
             route = .ready
+        } else if head.pathIs("/readyz") {
+            // Upstream 0.3.0's readiness probe: any method, no secret (Kubernetes sends none).
+            let ready = broker.reportStatus.clusterLinkUp ?? true
+            if head.method == .head {
+                return .respond((ready ? canned.readyzHead : canned.notConnectedHead).frame(keepAlive: keepAlive), keepAlive: keepAlive)
+            }
+            guard ready else { return PlainAnswers.respond(.redisNotConnected, keepAlive: keepAlive) }
+            return .respond(canned.readyz.frame(keepAlive: keepAlive), keepAlive: keepAlive)
         } else if head.pathIs("/metrics"), let registry {
             // No secret: Prometheus scrapes it, and the internal port is private (docs/adr/0010).
             guard head.method == .get else { return .respond(canned.getOnly.frame(keepAlive: keepAlive), keepAlive: keepAlive) }

@@ -5,5 +5,5 @@ public import Domain
 public protocol ClusterRoster: LifecycleService {
     /// The entries as last read from the shared roster, this node's own one current; nil when
     /// the roster cannot be read (the shared store was never reached, or not lately).
-    var entries: [NodeEntry]? { get }
+    var reading: RosterReading? { get }
 }

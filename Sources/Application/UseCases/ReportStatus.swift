@@ -50,8 +50,9 @@ public struct ReportStatus: Sendable {
         snapshot.clusterConnected = health?.connected
         snapshot.clusterUnsent = health?.publishesNotFannedOut
         snapshot.clusterReconnects = health?.reconnects
-        let entries = roster == nil ? [describeNode()] : roster?.entries
-        snapshot.nodes = entries.map { NodeRoster.standings(of: $0, at: clock.wallTime) }
+        let wallNow = clock.wallTime
+        let reading = roster == nil ? RosterReading(entries: [describeNode()], readAt: wallNow) : roster?.reading
+        snapshot.nodes = reading.map { NodeRoster.standings(of: $0, at: wallNow) }
         return snapshot
     }
 }

@@ -18,10 +18,11 @@ struct RosterCycleTests {
         switch state {
         case .waitingForLink: break
         case .writing: _ = cycle.linkReady()
-        case .reading: _ = cycle.linkReady(); _ = cycle.written(ok: true)
-        case .idle: _ = cycle.linkReady(); _ = cycle.written(ok: false)
+        case .reading(let prunes): _ = cycle.linkReady(); _ = cycle.written(ok: prunes)
+        case .idle: _ = cycle.linkReady(); _ = cycle.written(ok: true); _ = cycle.read(nil, now: now)
+        case .awaitingLinkToRemove: _ = cycle.stop()
         case .removing: _ = cycle.linkReady(); _ = cycle.stop()
-        case .stopped: _ = cycle.stop()
+        case .stopped: _ = cycle.stop(); _ = cycle.removed()
         }
         #expect(cycle.state == state)
         return cycle
@@ -38,7 +39,7 @@ struct RosterCycleTests {
     }
 
     @Test func aReadPublishesTheLiveEntriesAndNamesTheStaleOnes() {
-        var cycle = cycle(in: .reading)
+        var cycle = cycle(in: .reading(prunes: true))
         let fresh = entry("new", name: "h", seenAgo: .seconds(1))
         let replaced = entry("old", name: "h", seenAgo: .seconds(30))
         let forgotten = entry("gone", name: "g", seenAgo: .seconds(3600))
@@ -47,16 +48,19 @@ struct RosterCycleTests {
         #expect(action == .publish(entries: [fresh, dead], stale: ["old", "gone"]))
     }
 
-    @Test func aFailedWriteWaitsForTheNextHeartbeatAndAFailedReadPublishesNothing() {
+    @Test func aFailedWriteStillReadsButPrunesNothingAndAFailedReadPublishesNothing() {
         var writing = cycle(in: .writing)
-        #expect(writing.written(ok: false) == .none)
+        #expect(writing.written(ok: false) == .read)
+        #expect(writing.state == .reading(prunes: false))
+        let old = entry("old", name: "h", seenAgo: .seconds(3600))
+        #expect(writing.read([("old", old)], now: now) == .publish(entries: [old], stale: []))
         #expect(writing.state == .idle)
-        var reading = cycle(in: .reading)
+        var reading = cycle(in: .reading(prunes: true))
         #expect(reading.read(nil, now: now) == .none)
         #expect(reading.state == .idle)
     }
 
-    @Test(arguments: [RosterCycle.State.idle, .writing, .reading])
+    @Test(arguments: [RosterCycle.State.idle, .writing, .reading(prunes: true), .reading(prunes: false)])
     func aLostLinkWaitsForTheNextAndIgnoresLateReplies(_ state: RosterCycle.State) {
         var cycle = cycle(in: state)
         #expect(cycle.linkLost() == .none)
@@ -69,14 +73,14 @@ struct RosterCycleTests {
     }
 
     @Test func aHeartbeatWhileAWriteOrReadIsUnansweredSendsNothingMore() {
-        for state in [RosterCycle.State.writing, .reading, .waitingForLink, .removing, .stopped] {
+        for state in [RosterCycle.State.writing, .reading(prunes: true), .waitingForLink, .awaitingLinkToRemove, .removing, .stopped] {
             var cycle = cycle(in: state)
             #expect(cycle.heartbeatDue() == .none, "\(state)")
             #expect(cycle.state == state)
         }
     }
 
-    @Test(arguments: [RosterCycle.State.idle, .writing, .reading])
+    @Test(arguments: [RosterCycle.State.idle, .writing, .reading(prunes: true)])
     func stoppingWithTheLinkUpRemovesTheOwnEntryThenFinishes(_ state: RosterCycle.State) {
         var cycle = cycle(in: state)
         #expect(cycle.stop() == .removeSelf)
@@ -90,9 +94,22 @@ struct RosterCycleTests {
         #expect(cycle.removed() == .none)
     }
 
-    @Test func stoppingWithoutALinkFinishesAtOnce() {
+    @Test func stoppingWithoutALinkWaitsForItToRemoveTheEntry() {
         var cycle = RosterCycle()
-        #expect(cycle.stop() == .finish)
+        #expect(cycle.stop() == .awaitLinkToRemove)
+        #expect(cycle.state == .awaitingLinkToRemove)
+        #expect(cycle.linkLost() == .none)
+        #expect(cycle.heartbeatDue() == .none)
+        #expect(cycle.stop() == .none)
+        #expect(cycle.linkReady() == .removeSelf)
+        #expect(cycle.state == .removing)
+        #expect(cycle.removed() == .finish)
+    }
+
+    @Test func stoppingWithoutALinkFinishesAtTheRemovalsDeadline() {
+        var cycle = RosterCycle()
+        _ = cycle.stop()
+        #expect(cycle.removed() == .finish)
         #expect(cycle.state == .stopped)
         #expect(cycle.linkReady() == .none)
         #expect(cycle.linkLost() == .none)
@@ -106,7 +123,7 @@ struct RosterCycleTests {
     }
 
     @Test func readyWhileAlreadyWritingIsIgnored() {
-        for state in [RosterCycle.State.idle, .writing, .reading, .removing] {
+        for state in [RosterCycle.State.idle, .writing, .reading(prunes: true), .removing] {
             var cycle = cycle(in: state)
             #expect(cycle.linkReady() == .none, "\(state)")
             #expect(cycle.state == state)

@@ -35,10 +35,15 @@ struct RosterEntryJSONTests {
         #expect(RosterEntryJSON.decode(Array(text.utf8), key: "other") == entry)
     }
 
+    @Test func anUnnamedEntryWritesItsEmptyNameBack() throws {
+        let entry = try #require(RosterEntryJSON.decode(Array(#"{"id":"x","name":"","seen_at":"2026-12-07T04:10:00Z"}"#.utf8), key: "x"))
+        #expect(RosterEntryJSON.encode(NodeRoster.standing(of: entry, at: entry.seenAt)).hasPrefix(#"{"id":"x","name":"","#))
+    }
+
     @Test func missingFieldsReadAsGoZeroValuesAndAMissingIdAsTheKey() throws {
         let entry = try #require(RosterEntryJSON.decode(Array(#"{"seen_at":"2026-12-07T04:10:00Z","extra":[1,2]}"#.utf8), key: "field-id"))
         #expect(entry.identity.id == "field-id")
-        #expect(entry.identity.name == "field-id")
+        #expect(entry.identity.name == "")  // as Go keeps it
         #expect(entry.identity.startedAt == WallTime(seconds: -62_135_596_800))
         #expect(entry.activeTopics == 0)
         let empty = try #require(RosterEntryJSON.decode(Array("{}".utf8), key: "k"))
@@ -48,6 +53,7 @@ struct RosterEntryJSONTests {
     @Test(arguments: [
         "", "not json", "[]", "null", #"{"id":7}"#, #"{"name":true}"#, #"{"seen_at":"yesterday"}"#, #"{"started_at":12}"#,
         #"{"active_topics":"3"}"#, #"{"connected_clients":1.5}"#, #"{"connected_sockets":99999999999999999999}"#, #"{"id":"a""#,
+        #"{"alive":"yes"}"#, #"{"uptime":5}"#, #"{"uptime_seconds":"5"}"#,
     ])
     func malformedEntriesAreSkipped(_ text: String) {
         #expect(RosterEntryJSON.decode(Array(text.utf8), key: "k") == nil)

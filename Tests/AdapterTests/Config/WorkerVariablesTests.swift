@@ -1,6 +1,7 @@
 // The upstream worker's WORKER_* variables: over the file, under WAVELOG_*, empty ones ignored.
 import Adapters
 import Domain
+import Glibc
 import Testing
 
 struct WorkerVariablesTests {
@@ -81,5 +82,20 @@ struct WorkerVariablesTests {
     ] as [(String, String, String)])
     func aBadWorkerVariableIsOneLineNamingIt(_ variable: String, _ value: String, _ line: String) {
         #expect(error(secretLine, environment: [variable: value])?.description == line)
+    }
+}
+
+extension WorkerVariablesTests {
+    @Test func aSecretFileNamedByWavelogWinsOverWorkerSecret() throws {
+        let path = "/tmp/wavelog-worker-test-secret-\(UInt64.random(in: 0...UInt64.max))"
+        let secret = "secret-from-the-file-0123456789abcdef"
+        let descriptor = fopen(path, "w")
+        fputs(secret + "\n", descriptor)
+        fclose(descriptor)
+        chmod(path, 0o600)
+        defer { unlink(path) }
+        let config = try load("", environment: ["WORKER_SECRET": "from-worker-secret-0123456789abcdef", "WAVELOG_WORKER_SECRET_FILE": path]).config
+        #expect(config.workerSecret.matches(Array(secret.utf8)))
+        #expect(error("", environment: ["WAVELOG_WORKER_SECRET": "from-wavelog-secret-0123456789abcdef", "WAVELOG_WORKER_SECRET_FILE": path]) != nil)
     }
 }

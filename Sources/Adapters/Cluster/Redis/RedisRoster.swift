@@ -25,11 +25,15 @@ public final class RedisRoster: ClusterRoster, @unchecked Sendable {
     private let clock: any Clock
     private let loop: EventLoop
     private let logger: Logger
-    private let lastRead = Mutex<(entries: [NodeEntry], at: MonotonicTime)?>(nil)
+    private let lastRead = Mutex<(reading: RosterReading, at: MonotonicTime)?>(nil)
     private let finished = Atomic<Bool>(false)
     // Confined to `loop`.
     private var connection: RedisConnection!
     private var cycle = RosterCycle()
+    /// The fields of the last read as Redis holds them, by the key they were decoded to: a
+    /// field that is not UTF-8 is deleted by its own bytes.
+    private var fields: [String: [UInt8]] = [:]
+    private var removalDeadlineArmed = false
 
     public init(
         endpoint: RedisEndpoint, prefix: String, describe: DescribeNode, clock: any Clock, loop: EventLoop, logger: Logger,
@@ -46,11 +50,11 @@ public final class RedisRoster: ClusterRoster, @unchecked Sendable {
 
     // MARK: - ClusterRoster (any thread)
 
-    public var entries: [NodeEntry]? {
+    public var reading: RosterReading? {
         guard let read = lastRead.withLock({ $0 }), clock.monotonic.duration(since: read.at) <= Self.staleAfter else { return nil }
         // The own entry as of now rather than as last written.
         let own = describe()
-        return read.entries.filter { $0.identity.id != own.identity.id } + [own]
+        return RosterReading(entries: read.reading.entries.filter { $0.identity.id != own.identity.id } + [own], readAt: read.reading.readAt)
     }
 
     // MARK: - Lifecycle
@@ -109,14 +113,16 @@ public final class RedisRoster: ClusterRoster, @unchecked Sendable {
         case .read:
             let sent = connection.command([Array("HGETALL".utf8), key]) { [weak self] reply in
                 guard let self else { return }
-                perform(cycle.read(reply.flatMap(Self.entries(in:)), now: clock.wallTime))
+                let read = reply.flatMap(Self.entries(in:))
+                if let read { fields = Dictionary(read.map { ($0.key, $0.field) }, uniquingKeysWith: { first, _ in first }) }
+                perform(cycle.read(read?.map { (key: $0.key, entry: $0.entry) }, now: clock.wallTime))
             }
             if !sent { perform(cycle.read(nil, now: clock.wallTime)) }
         case .publish(let entries, let stale):
-            lastRead.withLock { $0 = (entries, clock.monotonic) }
+            lastRead.withLock { $0 = (RosterReading(entries: entries, readAt: clock.wallTime), clock.monotonic) }
             if !stale.isEmpty {
                 logger.info("roster: stale nodes removed", metadata: ["ids": "\(stale.joined(separator: ","))"])
-                _ = connection.command([Array("HDEL".utf8), key] + stale.map { Array($0.utf8) })
+                _ = connection.command([Array("HDEL".utf8), key] + stale.map { fields[$0] ?? Array($0.utf8) })
             }
         case .removeSelf:
             let sent = connection.command([Array("HDEL".utf8), key, Array(describe.identity.id.utf8)]) { [weak self] _ in
@@ -124,13 +130,12 @@ public final class RedisRoster: ClusterRoster, @unchecked Sendable {
                 perform(cycle.removed())
             }
             if sent {
-                loop.schedule(after: Self.removalTimeout) { [weak self] _ in
-                    guard let self else { return }
-                    perform(cycle.removed())
-                }
+                armRemovalDeadline()
             } else {
                 perform(cycle.removed())
             }
+        case .awaitLinkToRemove:
+            armRemovalDeadline()
         case .finish:
             lastRead.withLock { $0 = nil }
             // Not inside a hiredis callback (a reply or the link's loss): stopping frees the context.
@@ -142,15 +147,25 @@ public final class RedisRoster: ClusterRoster, @unchecked Sendable {
         }
     }
 
-    /// The entries of an HGETALL reply with their fields; malformed ones are skipped.
-    static func entries(in reply: RedisReply) -> [(key: String, entry: NodeEntry)]? {
+    /// One deadline for the whole removal, however it began: shutdown waits on it.
+    private func armRemovalDeadline() {
+        guard !removalDeadlineArmed else { return }
+        removalDeadlineArmed = true
+        loop.schedule(after: Self.removalTimeout) { [weak self] _ in
+            guard let self else { return }
+            perform(cycle.removed())
+        }
+    }
+
+    /// The entries of an HGETALL reply with their keys and raw fields; malformed ones are skipped.
+    static func entries(in reply: RedisReply) -> [(key: String, field: [UInt8], entry: NodeEntry)]? {
         guard case .array(let items) = reply else { return nil }
-        var entries: [(key: String, entry: NodeEntry)] = []
+        var entries: [(key: String, field: [UInt8], entry: NodeEntry)] = []
         var index = 0
         while index + 1 < items.count, entries.count < maxEntries {
             if case .string(let field) = items[index], case .string(let value) = items[index + 1] {
                 let key = String(decoding: field, as: UTF8.self)
-                if let entry = RosterEntryJSON.decode(value, key: key) { entries.append((key, entry)) }
+                if let entry = RosterEntryJSON.decode(value, key: key) { entries.append((key, field, entry)) }
             }
             index += 2
         }

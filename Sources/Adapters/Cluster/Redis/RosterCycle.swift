@@ -12,8 +12,11 @@ public struct RosterCycle: Sendable, Equatable {
         case idle
         /// The own entry's HSET is unanswered.
         case writing
-        /// The HGETALL after a write is unanswered.
-        case reading
+        /// The HGETALL after a write is unanswered; after a write that failed, nothing is pruned
+        /// (upstream prunes only after its own write took).
+        case reading(prunes: Bool)
+        /// Stopping while the link is down: the removal waits for it, at most the removal's deadline.
+        case awaitingLinkToRemove
         /// Stopping: the own entry's HDEL is unanswered.
         case removing
         case stopped
@@ -27,8 +30,10 @@ public struct RosterCycle: Sendable, Equatable {
         case read
         /// Keep `entries` (the stale ones left out) as the roster, and HDEL `stale` when it is not empty.
         case publish(entries: [NodeEntry], stale: [String])
-        /// HDEL the own entry, then `removed` or `removalTimedOut`.
+        /// HDEL the own entry; then `removed()` with its answer or at its deadline.
         case removeSelf
+        /// Arm the removal's deadline (`removed()` when it passes) and wait for the link.
+        case awaitLinkToRemove
         /// Close the link: the cycle is over.
         case finish
     }
@@ -39,9 +44,16 @@ public struct RosterCycle: Sendable, Equatable {
 
     /// The link came up (first connect or reconnect): write at once.
     public mutating func linkReady() -> Action {
-        guard state == .waitingForLink else { return .none }
-        state = .writing
-        return .write
+        switch state {
+        case .waitingForLink:
+            state = .writing
+            return .write
+        case .awaitingLinkToRemove:
+            state = .removing
+            return .removeSelf
+        default:
+            return .none
+        }
     }
 
     /// The link was lost; replies still due come back empty and are ignored.
@@ -53,7 +65,7 @@ public struct RosterCycle: Sendable, Equatable {
         case .removing:
             state = .stopped
             return .finish
-        case .waitingForLink, .stopped:
+        case .waitingForLink, .awaitingLinkToRemove, .stopped:
             return .none
         }
     }
@@ -65,40 +77,43 @@ public struct RosterCycle: Sendable, Equatable {
         return .write
     }
 
-    /// The HSET's answer: read the roster after a write that took.
+    /// The HSET's answer: read the roster either way, so the copy stays fresh while this node's
+    /// own writes fail; prune only after a write that took.
     public mutating func written(ok: Bool) -> Action {
         guard state == .writing else { return .none }
-        state = ok ? .reading : .idle
-        return ok ? .read : .none
+        state = .reading(prunes: ok)
+        return .read
     }
 
     /// The HGETALL's answer: the entries with the keys they are stored under, nil on failure.
     public mutating func read(_ entries: [(key: String, entry: NodeEntry)]?, now: WallTime) -> Action {
-        guard state == .reading else { return .none }
+        guard case .reading(let prunes) = state else { return .none }
         state = .idle
         guard let entries else { return .none }
+        guard prunes else { return .publish(entries: entries.map(\.entry), stale: []) }
         let stale = NodeRoster.stale(entries, at: now)
-        let kept = entries.filter { !stale.contains($0.key) }.map(\.entry)
-        return .publish(entries: kept, stale: stale)
+        let staleKeys = Set(stale)
+        return .publish(entries: entries.filter { !staleKeys.contains($0.key) }.map(\.entry), stale: stale)
     }
 
-    /// The node stops: remove the own entry if the link is up.
+    /// The node stops: remove the own entry, at once if the link is up, else when it comes up
+    /// before the removal's deadline (a Redis blip just before a rolling restart).
     public mutating func stop() -> Action {
         switch state {
         case .idle, .writing, .reading:
             state = .removing
             return .removeSelf
         case .waitingForLink:
-            state = .stopped
-            return .finish
-        case .removing, .stopped:
+            state = .awaitingLinkToRemove
+            return .awaitLinkToRemove
+        case .awaitingLinkToRemove, .removing, .stopped:
             return .none
         }
     }
 
-    /// The HDEL's answer, or its deadline.
+    /// The HDEL's answer, or the removal's deadline.
     public mutating func removed() -> Action {
-        guard state == .removing else { return .none }
+        guard state == .removing || state == .awaitingLinkToRemove else { return .none }
         state = .stopped
         return .finish
     }

@@ -10,19 +10,32 @@ public enum HTTPResponse {
         _ status: HTTPStatus, contentType: String? = nil, body: [UInt8] = [], keepAlive: Bool,
         extraHeaders: [(String, String)] = []
     ) -> EncodedFrame {
-        var head = "HTTP/1.1 \(status.code) \(status.reason)\r\n"
-        if let contentType { head += "Content-Type: \(contentType)\r\n" }
-        head += "Content-Length: \(body.count)\r\n"
-        for (name, value) in extraHeaders { head += "\(name): \(value)\r\n" }
-        if !keepAlive { head += "Connection: close\r\n" }
-        head += "\r\n"
-        let headBytes = Array(head.utf8)
+        let headBytes = Self.head(status, contentType: contentType, contentLength: body.count, keepAlive: keepAlive, extraHeaders: extraHeaders)
         return EncodedFrame(count: headBytes.count + body.count) { out in
             headBytes.withUnsafeBytes { out.copyMemory(from: $0) }
             if !body.isEmpty {
                 body.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: out[headBytes.count...]).copyMemory(from: $0) }
             }
         }
+    }
+
+    /// The head alone of the answer `encode` gives: the answer to HEAD, whose `Content-Length`
+    /// is the body's a GET would get (RFC 9110 §9.3.2).
+    public static func headOnly(_ status: HTTPStatus, contentType: String? = nil, bodyLength: Int, keepAlive: Bool) -> EncodedFrame {
+        let bytes = head(status, contentType: contentType, contentLength: bodyLength, keepAlive: keepAlive, extraHeaders: [])
+        return EncodedFrame(count: bytes.count) { out in bytes.withUnsafeBytes { out.copyMemory(from: $0) } }
+    }
+
+    private static func head(
+        _ status: HTTPStatus, contentType: String?, contentLength: Int, keepAlive: Bool, extraHeaders: [(String, String)]
+    ) -> [UInt8] {
+        var head = "HTTP/1.1 \(status.code) \(status.reason)\r\n"
+        if let contentType { head += "Content-Type: \(contentType)\r\n" }
+        head += "Content-Length: \(contentLength)\r\n"
+        for (name, value) in extraHeaders { head += "\(name): \(value)\r\n" }
+        if !keepAlive { head += "Connection: close\r\n" }
+        head += "\r\n"
+        return Array(head.utf8)
     }
 
     /// A plain-text error response; the body is `message` and a newline (docs/protocol.md "Listeners").
