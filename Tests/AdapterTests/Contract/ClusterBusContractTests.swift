@@ -129,17 +129,21 @@ struct RedisLoginTests {
             server.stop()
         }
         let sink = RecordingSink()
+        let logs = InMemoryLogHandler.Store()
         let bus = RedisClusterBus(
             endpoint: RedisEndpoint(host: "127.0.0.1", port: server.port, password: "wrong"), prefix: "wavelog:",
-            originID: "0123456789abcdef", sink: sink, loop: group.loops[0], logger: Logger(label: "test"))
+            originID: "0123456789abcdef", sink: sink, loop: group.loops[0], logger: InMemoryLogHandler.logger(logs))
         try bus.start()
         group.start()
         defer { bus.shutdown() }
+        // Redis refused the login: the premise, awaited rather than assumed.
+        #expect(eventually { logs.lines.contains { $0.contains("redis login failed") } })
         bus.publish(PublishedEvent(topic: topic, payload: JSONPayload(validatedBytes: Array("1".utf8))))
         #expect(sink.delivered.count == 1)
         #expect(eventually { bus.publishesNotFannedOut == 1 })
         #expect(bus.health?.connected == false)
         #expect(bus.nodeCount == 0)
+        #expect(!logs.lines.contains { $0.contains("redis connected") })
     }
 }
 

@@ -19,7 +19,10 @@ final class TopicStoreHarness {
     private var group: EventLoopGroup?
     private var redisStore: RedisTopicStore?
 
+    private let prefix: String
+
     init(_ kind: TopicStoreKind, prefix: String = "test:") throws {
+        self.prefix = prefix
         switch kind {
         case .memory:
             store = InMemoryTopicStore()
@@ -40,6 +43,26 @@ final class TopicStoreHarness {
 
     var server: RedisServer? { redis }
 
+    /// Another node's view of the same registry: the store itself in memory; over Redis, a
+    /// second store on the same server, which can only know what reached Redis.
+    func peer() throws -> TopicStoreHarness {
+        guard let redis else { return self }
+        return try TopicStoreHarness(sharing: redis, prefix: prefix)
+    }
+
+    private init(sharing server: RedisServer, prefix: String) throws {
+        let group = try EventLoopGroup(count: 1)
+        let store = RedisTopicStore(
+            endpoint: RedisEndpoint(host: "127.0.0.1", port: server.port), prefix: prefix, originID: "0000000000000002",
+            clock: clock, loop: group.loops[0], logger: Logger(label: "test"))
+        try store.start()
+        group.start()
+        self.prefix = prefix
+        self.group = group
+        self.redisStore = store
+        self.store = store
+    }
+
     deinit {
         redisStore?.shutdown()
         group?.stopAndJoin()
@@ -59,6 +82,9 @@ struct TopicStoreContractTests {
         harness.store.register(topic, meta: .secureDefault, ttl: .seconds(60), now: now)
         #expect(harness.store.lookup(topic, now: now) == .secureDefault)
         #expect(harness.store.liveTopics(now: now) == [topic])
+        // Found by another node too: over Redis, only through Redis.
+        let peer = try harness.peer()
+        #expect(eventually { peer.store.lookup(topic, now: harness.clock.monotonic) == .secureDefault })
     }
 
     @Test(arguments: TopicStoreKind.allCases)

@@ -101,8 +101,11 @@ struct PollerContractTests {
         let box = UncheckedSendable(poller)
         DispatchQueue.global().async { box.value.wakeup() }
         var events: [PollerEvent] = []
-        // Returns (with no event) instead of blocking forever.
-        #expect(try poller.wait(timeoutMilliseconds: -1, into: &events) == 0)
+        // Returns (with no event) long before its own timeout: a wake-up that does not arrive
+        // fails the test after 20 s instead of hanging the run.
+        let started = ContinuousClock.now
+        #expect(try poller.wait(timeoutMilliseconds: 20_000, into: &events) == 0)
+        #expect(ContinuousClock.now - started < .seconds(10))
     }
 
     @Test(arguments: kinds)
