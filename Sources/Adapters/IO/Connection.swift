@@ -11,7 +11,7 @@ internal import CLinux
 public final class Connection: LoopHandler, Flushable {
     /// How long a closing connection waits for the peer's FIN after our last byte, discarding
     /// input, so the peer reads our final response instead of a reset.
-    static let lingerTimeout: Duration = .seconds(2)
+    public static let defaultLingerTimeout: Duration = .seconds(2)
     /// Bytes written to one socket per turn before others get their turn.
     static let writeBudgetPerTurn = 1 << 20
     /// Reads per readable event before other sockets get their turn.
@@ -53,6 +53,8 @@ public final class Connection: LoopHandler, Flushable {
     private(set) var quietSendNumber: UInt32 = 0
     private var preparedInBatch: UInt64 = .max
     private let limits: WriteQueue.Limits
+    /// `defaultLingerTimeout` unless a test needs a deadline that cannot end a case by itself.
+    let lingerTimeout: Duration
     private var isDirty = false
     private var lingersAfterFlush = true
     private let budget: ConnectionBudget?
@@ -64,8 +66,9 @@ public final class Connection: LoopHandler, Flushable {
 
     init(
         descriptor: Int32, id: UInt64, peerHost: String, loop: EventLoop, limits: WriteQueue.Limits, budget: ConnectionBudget?,
-        isOverBudget: Bool = false
+        isOverBudget: Bool = false, lingerTimeout: Duration = Connection.defaultLingerTimeout
     ) {
+        self.lingerTimeout = lingerTimeout
         self.descriptor = descriptor
         self.id = id
         self.peerHost = peerHost
@@ -109,9 +112,20 @@ public final class Connection: LoopHandler, Flushable {
         state = .closingAfterFlush
         lingersAfterFlush = lingering
         scheduleFlush()
-        loop.schedule(afterSharedDelay: Self.lingerTimeout) { [weak self] _ in
+        loop.schedule(afterSharedDelay: lingerTimeout) { [weak self] _ in
             guard let self, self.state == .closingAfterFlush else { return }
             self.close()
+        }
+    }
+
+    /// The peer sends nothing more (it finished a close handshake): close as soon as everything
+    /// queued is written, without lingering for its FIN.
+    public func closeWithoutLingering() {
+        switch state {
+        case .open: closeAfterFlush(lingering: false)
+        case .closingAfterFlush: lingersAfterFlush = false
+        case .lingering: close()
+        case .closed: break
         }
     }
 
@@ -196,7 +210,7 @@ public final class Connection: LoopHandler, Flushable {
                 return
             case .processed(let count):
                 loop.metrics.bytesReceived &+= count
-                if state == .open {
+                if state == .open || handler?.readsWhileClosing == true {
                     handler?.received(UnsafeRawBufferPointer(rebasing: buffer[0..<count]), on: self)
                 }
                 if count < buffer.count { return }
@@ -236,7 +250,7 @@ public final class Connection: LoopHandler, Flushable {
                 return
             }
         }
-        loop.schedule(afterSharedDelay: Self.lingerTimeout) { [weak self] _ in self?.close() }
+        loop.schedule(afterSharedDelay: lingerTimeout) { [weak self] _ in self?.close() }
     }
 
     /// Closes now, dropping anything unsent. Idempotent.
@@ -327,7 +341,7 @@ extension Connection {
         switch result {
         case 1...:
             loop.metrics.bytesReceived &+= Int(result)
-            if state == .open { handler?.received(bytes, on: self) }
+            if state == .open || handler?.readsWhileClosing == true { handler?.received(bytes, on: self) }
         case -ENOBUFS:
             // The kernel ends a multishot receive when the buffer ring ran dry: the data waits
             // in the socket, and the receive is armed again once this batch gave buffers back.

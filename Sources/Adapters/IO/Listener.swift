@@ -17,6 +17,7 @@ public final class Listener: LoopHandler {
     private let transport: any Transport
     private let budget: ConnectionBudget
     private let limits: WriteQueue.Limits
+    private let lingerTimeout: Duration
     private let logger: Logger
     private let refusals: RefusalLog
     private var nextConnection: UInt64 = 0
@@ -33,8 +34,10 @@ public final class Listener: LoopHandler {
     ///   - key: the configuration key of the address, named in bind errors.
     public init(
         address: SocketAddress, key: String, loop: EventLoop, transport: any Transport, budget: ConnectionBudget,
-        queueLimits: (frames: Int, bytes: Int), refusals: RefusalLog? = nil, logger: Logger
+        queueLimits: (frames: Int, bytes: Int), refusals: RefusalLog? = nil, lingerTimeout: Duration = Connection.defaultLingerTimeout,
+        logger: Logger
     ) throws(SystemError) {
+        self.lingerTimeout = lingerTimeout
         descriptor = try Self.bind(address, key: key)
         var bound = address
         getsockname(descriptor, withUnsafeMutablePointer(to: &bound.storage) { UnsafeMutableRawPointer($0).assumingMemoryBound(to: sockaddr.self) }, &bound.length)
@@ -119,7 +122,7 @@ public final class Listener: LoopHandler {
         nextConnection &+= 1
         let connection = Connection(
             descriptor: client, id: nextConnection << 8 | UInt64(loop.index & 0xFF), peerHost: peer.host,
-            loop: loop, limits: limits, budget: budget, isOverBudget: grant == .overBudget)
+            loop: loop, limits: limits, budget: budget, isOverBudget: grant == .overBudget, lingerTimeout: lingerTimeout)
         if let io = loop.socketIO {
             loop.adopt(client, handler: connection)
             connection.startReceiving(io)

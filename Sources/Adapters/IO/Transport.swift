@@ -6,6 +6,13 @@ public protocol ConnectionHandler: AnyObject {
     func received(_ bytes: UnsafeRawBufferPointer, on connection: Connection)
     /// The connection is closed (by either side); release what refers to it.
     func connectionClosed(_ connection: Connection)
+    /// Whether bytes that arrive after the connection began closing still reach `received`
+    /// (a WebSocket awaiting the peer's close frame); otherwise they are discarded.
+    var readsWhileClosing: Bool { get }
+}
+
+extension ConnectionHandler {
+    public var readsWhileClosing: Bool { false }
 }
 
 /// Something a connection holds while it is open, given back when it closes.

@@ -29,7 +29,11 @@ final class NodeHarness {
         var sse = SSETransport.Settings()
         var allowedOrigins: Set<String> = []
         var extra: [any BrowserTransport] = []
+        var lingerTimeout = Connection.defaultLingerTimeout
     }
+
+    /// Every connection the listeners accepted and have not closed (the descriptor still open).
+    let connectionBudget = ConnectionBudget(limit: 1000)
 
     init(_ options: Options = Options(), extraTransports: (WireFormats) -> [any BrowserTransport] = { _ in [] }) throws {
         let logger = InMemoryLogHandler.logger(logs)
@@ -57,8 +61,8 @@ final class NodeHarness {
             let extra = transports.flatMap { $0.install(in: context, router: router) }
             let http = HTTPTransport(responder: router)
             let listener = try Listener(
-                address: address, key: "test", loop: loop, transport: http, budget: ConnectionBudget(limit: 1000),
-                queueLimits: options.queueLimits, logger: logger)
+                address: address, key: "test", loop: loop, transport: http, budget: connectionBudget,
+                queueLimits: options.queueLimits, lingerTimeout: options.lingerTimeout, logger: logger)
             address = listener.address
             shards.append(shard)
             listeners.append(listener)

@@ -32,8 +32,6 @@ public struct WebSocketSettings: Sendable {
     public var maxMessageBytes = 4096
     public var pingInterval: Duration = .seconds(30)
     public var idleTimeout: Duration = .seconds(60)
-    /// After our close frame, how long the peer gets to finish the close handshake.
-    public var closeTimeout: Duration = .seconds(5)
 
     public init() {}
 }
@@ -48,9 +46,17 @@ public final class WebSocketConnection: ConnectionHandler, UpgradedConnectionHan
     private var lastHeard: MonotonicTime
     private var timerGeneration: UInt64 = 0
     private let timerGuard = TimerGuard()
-    /// True once we sent a close frame; nothing else may follow it (RFC 6455 §5.5.1).
-    public private(set) var closeSent = false
+    private var handshake = WebSocketCloseHandshake()
+    /// The parser refused the input: nothing after the error can be read as frames.
+    private var inputBroken = false
     private var endpointClosed = false
+
+    /// True once a close frame went out (ours or our answer); nothing else may follow it
+    /// (RFC 6455 §5.5.1).
+    public var closeSent: Bool { handshake.state != .open }
+
+    /// Bytes after our close frame are read for the peer's close frame.
+    public var readsWhileClosing: Bool { true }
 
     deinit { timerGuard.ownerDeinitialized() }
 
@@ -70,27 +76,30 @@ public final class WebSocketConnection: ConnectionHandler, UpgradedConnectionHan
     /// Queues a frame; false when the socket's queue is full (the caller closes with 1013).
     @discardableResult
     public func send(_ frame: EncodedFrame) -> Bool {
-        guard !closeSent else { return true }
+        guard handshake.state == .open else { return true }
         return connection.send(frame)
     }
 
     /// Sends `preface` frames (an error message) and a close frame, then ends the connection
-    /// once the peer answers or `closeTimeout` passes.
+    /// once the peer answers with its close frame, or at the connection's linger deadline.
     public func close(code: UInt16?, preface: [EncodedFrame] = [], closeFrame: EncodedFrame? = nil) {
-        guard !closeSent, connection.state == .open else { return }
+        guard connection.state == .open, handshake.closeRequested() == .sendClose else { return }
         for frame in preface { connection.send(frame) }
-        closeSent = true
-        connection.loop.metrics.countClose(code ?? 1005)
-        connection.send(closeFrame ?? WebSocketFrameEncoder.close(code: code))
+        sendClose(code: code, frame: closeFrame)
         connection.closeAfterFlush()
         notifyClosed()
+    }
+
+    private func sendClose(code: UInt16?, frame: EncodedFrame?) {
+        connection.loop.metrics.countClose(code ?? 1005)
+        connection.send(frame ?? WebSocketFrameEncoder.close(code: code))
     }
 
     /// For a socket that cannot keep up: drop what it has not started receiving and tell it
     /// 1013, instead of silently losing frames
     /// (docs/protocol.md "Browser endpoint (WebSocket)", rule 7).
     public func closeSlowConsumer(closeFrame: EncodedFrame) {
-        guard !closeSent, connection.state == .open else { return }
+        guard handshake.state == .open, connection.state == .open else { return }
         connection.discardUnstartedFrames()
         close(code: CloseCode.tryAgainLater, closeFrame: closeFrame)
     }
@@ -107,7 +116,7 @@ public final class WebSocketConnection: ConnectionHandler, UpgradedConnectionHan
         lastHeard = connection.loop.now
         if pending.isEmpty {
             let consumed = process(bytes)
-            if consumed < bytes.count, connection.state == .open {
+            if consumed < bytes.count, connection.state != .closed {
                 pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[consumed...]))
             }
         } else {
@@ -121,11 +130,12 @@ public final class WebSocketConnection: ConnectionHandler, UpgradedConnectionHan
 
     private func process(_ bytes: UnsafeRawBufferPointer) -> Int {
         var offset = 0
-        while connection.state == .open && !closeSent {
+        while connection.state != .closed && !inputBroken && handshake.state != .closed {
             let result: WebSocketFrameParser.Result
             do {
                 result = try parser.parse(UnsafeRawBufferPointer(rebasing: bytes[offset...]))
             } catch {
+                inputBroken = true
                 close(code: error.closeCode)
                 return bytes.count
             }
@@ -145,18 +155,30 @@ public final class WebSocketConnection: ConnectionHandler, UpgradedConnectionHan
     private func handle(_ event: WebSocketEvent) {
         switch event {
         case .text, .binary:
-            endpoint.received(event, on: self)
+            if handshake.messageReceived() == .deliver { endpoint.received(event, on: self) }
         case .ping(let payload):
             send(WebSocketFrameEncoder.pong(payload))
         case .pong:
             break  // lastHeard is already updated.
         case .close(let code, _):
-            // RFC 6455 §5.5.1: answer with a close frame, echoing the code.
-            close(code: code)
+            switch handshake.peerClosed(code: code) {
+            case .answerClose(let echoed):
+                // RFC 6455 §5.5.1: answer with a close frame, echoing the code; the peer sends
+                // nothing more, so the connection closes once the answer is written.
+                sendClose(code: echoed, frame: nil)
+                connection.closeWithoutLingering()
+                notifyClosed()
+            case .finish:
+                // §7.1.1: both close frames exchanged; the server closes the TCP connection first.
+                connection.closeWithoutLingering()
+            default:
+                break
+            }
         }
     }
 
     public func connectionClosed(_ connection: Connection) {
+        _ = handshake.connectionClosed()
         timerGeneration &+= 1
         pending = []
         notifyClosed()
