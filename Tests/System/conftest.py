@@ -88,6 +88,33 @@ def make_worker():
         instance.stop()
 
 
+# --- Redis and clusters (helpers.py holds the classes; it imports from here, hence the late imports)
+
+@pytest.fixture(scope="module")
+def redis_server():
+    """One redis-server per test module; tests keep apart by `redis_prefix`."""
+    from helpers import RedisServer
+    server = RedisServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def private_redis():
+    """A server of the test's own, for tests that stop it."""
+    from helpers import RedisServer
+    server = RedisServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def cluster(redis_server, make_worker):
+    """Nodes of one installation on the module's Redis, with a `redis_prefix` of their own."""
+    from helpers import Cluster
+    return Cluster(redis_server, make_worker)
+
+
 # --- raw HTTP ------------------------------------------------------------------------------------
 
 def connect(port, timeout=10):

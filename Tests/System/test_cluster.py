@@ -6,246 +6,28 @@ other's keys or events. Every process started here is stopped by its PID at tear
 event or a poll of a condition bounded by a deadline; nothing sleeps to synchronise except where
 a delay is the behaviour under test."""
 import asyncio
-import hashlib
-import hmac
-import http.client
 import json
 import os
 import re
 import secrets
-import shutil
 import signal
 import socket
-import subprocess
-import tempfile
 import time
 from urllib.parse import quote
 
-import pytest
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import InvalidStatus
 
-from conftest import SECRET, register, request
-
-TIMEOUT = 10  # seconds for any single awaited event
-POLL = 0.05  # seconds between two polls of a condition that has no event to await
-GRACE = 0.5  # seconds during which nothing more may arrive once everything expected did
-AUTH_OK = '{"type":"auth_ok"}'
-AUTH_REQUIRED = '{"type":"error","code":"auth_required","message":"first frame must be {type:auth,token:...}"}'
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
-REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
-
+from conftest import register, request
+from helpers import (AUTH_OK, AUTH_REQUIRED, Cluster, GRACE, POLL, Publisher, TIMEOUT, auth, free_port, nothing_more,
+                     open_ws, publish, push, recv, seq_of, status, subscribe, token_for, unregister, wait_for,
+                     wait_for_log)
 
 # --- a private redis-server ----------------------------------------------------------------------
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def redis_ping(port, timeout=0.5, host="127.0.0.1"):
-    """True when a Redis on `port` answers PING right now."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-class RedisServer:
-    """One redis-server process on loopback, without persistence, stopped by its PID."""
-
-    host = "127.0.0.1"
-
-    def __init__(self, port=None):
-        self.dir = tempfile.mkdtemp(prefix="wavelog-worker-redis-")
-        self.process = None
-        if port is not None:
-            self.port = port
-            if not self._start():
-                pytest.fail(f"redis-server did not start on port {port}: {self.read_log()}")
-            return
-        for _ in range(5):  # the free port may be taken between probing and binding
-            self.port = free_port()
-            if self._start():
-                return
-        pytest.fail("redis-server did not start on any free port: " + self.read_log())
-
-    def _start(self, timeout=10):
-        self.log_path = os.path.join(self.dir, f"redis-{self.port}.log")
-        self.process = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", self.dir, "--logfile", self.log_path, "--daemonize", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                return False  # e.g. the port was taken after all
-            if redis_ping(self.port):
-                return True
-            time.sleep(POLL)  # polling readiness: the server gives no other signal
-        self.stop()
-        return False
-
-    def restart(self):
-        """Starts a new, empty server on the same port; returns when it answers PING."""
-        assert self.process is None, "stop() first"
-        if not self._start():
-            pytest.fail(f"redis-server did not restart on port {self.port}: {self.read_log()}")
-
-    def stop(self, timeout=10):
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
-
-    def read_log(self):
-        try:
-            with open(self.log_path) as f:
-                return f.read()
-        except OSError:
-            return ""
-
-    def cli(self, *arguments):
-        """One redis-cli command; returns its stdout without the trailing newline."""
-        result = subprocess.run([REDIS_CLI, "-h", self.host, "-p", str(self.port), *arguments],
-                                capture_output=True, text=True, timeout=TIMEOUT)
-        assert result.returncode == 0, result.stderr
-        return result.stdout.rstrip("\n")
-
-    def numsub(self, channel):
-        return int(self.cli("PUBSUB", "NUMSUB", channel).splitlines()[1])
-
-
-@pytest.fixture(scope="module")
-def redis_server():
-    server = RedisServer()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def private_redis():
-    """A server of the test's own, for tests that stop it."""
-    server = RedisServer()
-    yield server
-    server.stop()
-
-
 # --- nodes ---------------------------------------------------------------------------------------
 
-class Cluster:
-    """Nodes of one installation: one Redis, one `redis_prefix` of their own."""
-
-    def __init__(self, redis, make_worker):
-        self.redis = redis
-        self.make_worker = make_worker
-        self.prefix = f"t{secrets.token_hex(6)}:"
-        self.nodes = []
-
-    @property
-    def config(self):
-        return f'redis_url: "redis://127.0.0.1:{self.redis.port}/0"\nredis_prefix: "{self.prefix}"\n'
-
-    @property
-    def events(self):
-        return self.prefix + "events"
-
-    def key(self, topic):
-        return self.prefix + "topic:" + topic
-
-    def start_node(self):
-        node = self.make_worker(extra_config=self.config)
-        self.nodes.append(node)
-        return node
-
-    def start(self, count=3):
-        nodes = [self.start_node() for _ in range(count)]
-        self.wait_until_subscribed(len(self.nodes))
-        return nodes
-
-    def fill(self, count, name="filler"):
-        """Registers `count` other topics with plain SETs, as a busy installation holds (one per session)."""
-        commands = "".join(f"SET {self.key(f'{name}.{index}')} '{{\"require_token\":true}}' EX 600\n"
-                           for index in range(count))
-        result = subprocess.run([REDIS_CLI, "-h", "127.0.0.1", "-p", str(self.redis.port)], input=commands,
-                                capture_output=True, text=True, timeout=TIMEOUT)
-        assert result.returncode == 0 and result.stdout.count("OK") == count, result.stdout[-500:] + result.stderr
-
-    def wait_until_known(self, nodes, count, timeout=TIMEOUT):
-        """Until every node's view holds at least `count` topics (its first SCANs are done)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            known = [status(node)["registered_topics"] for node in nodes]
-            if all(seen >= count for seen in known):
-                return
-            assert time.monotonic() < deadline, f"registered_topics {known}, expected at least {count}"
-            time.sleep(POLL)  # the view fills in the background: no event to await
-
-    def wait_until_subscribed(self, count, timeout=TIMEOUT):
-        """Until `count` nodes listen on the events channel (and, for Swift nodes, the registry notices)."""
-        channels = [self.events, self.prefix + "registry"]
-        deadline = time.monotonic() + timeout
-        while True:
-            counts = [self.redis.numsub(channel) for channel in channels]
-            if all(seen == count for seen in counts):
-                return
-            assert time.monotonic() < deadline, f"subscribers on {channels}: {counts}, expected {count}"
-            time.sleep(POLL)  # polling Redis' own count: it sends no event when it changes
-
-
-@pytest.fixture
-def cluster(redis_server, make_worker):
-    return Cluster(redis_server, make_worker)
-
-
-# --- internal API --------------------------------------------------------------------------------
-
-def status(node):
-    code, _, body = request(node.internal_port, "GET", "/internal/status?topics=0")
-    assert code == 200, body
-    return json.loads(body)
-
-
-def publish(node, topic, payload):
-    """Publishes the JSON text `payload` verbatim."""
-    body = '{"topic":' + json.dumps(topic) + ',"payload":' + payload + "}"
-    code, _, answer = request(node.internal_port, "POST", "/internal/publish", body)
-    assert code == 200, answer
-
-
-def unregister(node, topic):
-    code, _, answer = request(node.internal_port, "POST", "/internal/unregister", json.dumps({"topic": topic}))
-    assert code == 200, answer
-
-
-class Publisher:
-    """A keep-alive connection to one node's internal API."""
-
-    def __init__(self, node, timeout=TIMEOUT):
-        self.connection = http.client.HTTPConnection("127.0.0.1", node.internal_port, timeout=timeout)
-
-    def call(self, method, path, body=None):
-        self.connection.request(method, path, body, {"X-Worker-Secret": SECRET})
-        response = self.connection.getresponse()
-        return response.status, response.read()
-
-    def publish(self, topic, payload):
-        body = ('{"topic":' + json.dumps(topic) + ',"payload":' + payload + "}").encode()
-        status_code, answer = self.call("POST", "/internal/publish", body)
-        assert (status_code, answer) == (200, b""), answer
-
-    def close(self):
-        self.connection.close()
-
+# --- handshakes ----------------------------------------------------------------------------------
 
 def handshake_status(node, topic):
     """The answer to a plain (non-upgrade) GET /ws?topic=…: 400 for a known topic, 404 for an unknown one."""
@@ -264,63 +46,7 @@ def poll_handshake(nodes, topic, expected, timeout):
         time.sleep(POLL)  # the change under test is a propagation delay with no event to await
 
 
-def wait_for_log(node, pattern, timeout=TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while True:
-        lines = [line for line in node.read_log().splitlines() if re.search(pattern, line)]
-        if lines or time.monotonic() > deadline:
-            return lines
-        time.sleep(POLL)  # polling a log file that has no event to await
-
-
 # --- tokens and WebSocket clients ----------------------------------------------------------------
-
-def token_for(topic, user_id=0, ttl=3600):
-    h = json.dumps({"user_id": user_id, "topic": topic, "expires": int(time.time()) + ttl},
-                   separators=(",", ":")).encode().hex()
-    return h + "." + hmac.new(SECRET.encode(), h.encode(), hashlib.sha256).hexdigest()
-
-
-def open_ws(node, topic):
-    return ws_connect(f"ws://127.0.0.1:{node.ws_port}/ws?topic={quote(topic, safe='')}",
-                      ping_interval=None, compression=None, open_timeout=TIMEOUT, close_timeout=TIMEOUT)
-
-
-async def recv(ws, timeout=TIMEOUT):
-    return await asyncio.wait_for(ws.recv(), timeout)
-
-
-async def auth(node, topic, token):
-    """Opens a socket and sends the auth message; returns (socket, first reply)."""
-    ws = await open_ws(node, topic)
-    await ws.send(json.dumps({"type": "auth", "token": token}))
-    return ws, await recv(ws)
-
-
-async def subscribe(node, topic, token=None):
-    ws, reply = await auth(node, topic, token if token is not None else token_for(topic))
-    assert reply == AUTH_OK
-    return ws
-
-
-async def nothing_more(ws, grace=GRACE):
-    """Asserts that no message arrives within `grace` seconds."""
-    try:
-        message = await asyncio.wait_for(ws.recv(), grace)
-    except asyncio.TimeoutError:
-        return
-    raise AssertionError(f"unexpected extra message: {message!r}")
-
-
-def push(payload_text):
-    return '{"type":"push","payload":' + payload_text + "}"
-
-
-def seq_of(message):
-    envelope = json.loads(message)
-    assert envelope["type"] == "push", message
-    return envelope["payload"]["seq"]
-
 
 # --- tests ---------------------------------------------------------------------------------------
 
@@ -412,7 +138,7 @@ def test_cluster_nodes_counts_the_nodes_and_drops_when_one_stops(cluster):
     def poll_nodes(nodes, expected, timeout=TIMEOUT):
         deadline = time.monotonic() + timeout
         while True:
-            counts = [status(node)["cluster_nodes"] for node in nodes]
+            counts = [status(node, topics=False)["cluster_nodes"] for node in nodes]
             if all(count == expected for count in counts):
                 return
             assert time.monotonic() < deadline, f"cluster_nodes {counts}, expected {expected}"
@@ -640,7 +366,7 @@ def test_a_node_started_while_redis_is_down_serves_local_subscribers(make_worker
 
     assert asyncio.run(scenario()) == push('{"local":true}')
     assert wait_for_log(node, r"redis unavailable"), node.read_log()
-    assert status(node)["status"] == "ok"
+    assert status(node, topics=False)["status"] == "ok"
 
 
 def test_a_topic_registered_on_one_node_never_turns_unknown_again_on_another(private_redis, make_worker):
@@ -678,30 +404,21 @@ def test_a_hung_redis_is_noticed_bounded_and_counted_then_the_link_comes_back(pr
                        f'redis_queue_commands: 5\nredis_prefix: "hang{secrets.token_hex(4)}:"\n')
     assert wait_for(lambda: request(node.ws_port, "GET", "/readyz", secret=None)[0] == 200)
     register(node.internal_port, "hang.1")
-    before = status(node)["cluster_unsent"]
+    before = status(node, topics=False)["cluster_unsent"]
     private_redis.process.send_signal(signal.SIGSTOP)
     try:
         published = 20
         for index in range(published):
             publish(node, "hang.1", str(index))  # local delivery and the API go on: each answers 200
         # At most 5 publishes wait for a paused Redis; the others are counted, not queued.
-        assert wait_for(lambda: status(node)["cluster_unsent"] - before >= published - 5)
+        assert wait_for(lambda: status(node, topics=False)["cluster_unsent"] - before >= published - 5)
         assert wait_for(lambda: request(node.ws_port, "GET", "/readyz", secret=None)[0] == 503)
-        assert status(node)["cluster_connected"] is False
+        assert status(node, topics=False)["cluster_connected"] is False
         assert wait_for(lambda: any("redis not answering" in line for line in node.read_log().splitlines()))
     finally:
         private_redis.process.send_signal(signal.SIGCONT)
     assert wait_for(lambda: request(node.ws_port, "GET", "/readyz", secret=None)[0] == 200)
-    assert status(node)["cluster_connected"] is True
-
-
-def wait_for(predicate, timeout=TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(POLL)  # polling a report: the node offers no event for it
-    return True
+    assert status(node, topics=False)["cluster_connected"] is True
 
 
 def test_a_subscription_redis_drops_is_logged_and_made_again(private_redis, make_worker):
@@ -765,7 +482,7 @@ def test_a_hang_between_two_nodes_delivers_or_counts_every_publish_once(private_
     def stream():
         publisher = Publisher(a)
         probe = Publisher(a)
-        unsent_before = status(a)["cluster_unsent"]
+        unsent_before = status(a, topics=False)["cluster_unsent"]
         resident_before = resident_bytes(a.process.pid)
         try:
             def send(count):
@@ -791,7 +508,7 @@ def test_a_hang_between_two_nodes_delivers_or_counts_every_publish_once(private_
             timeline["ready_again"] = time.monotonic() - timeline["resumed"]
             send(10)
             peak["growth"] = peak["resident"] - resident_before
-            timeline["unsent"] = status(a)["cluster_unsent"] - unsent_before
+            timeline["unsent"] = status(a, topics=False)["cluster_unsent"] - unsent_before
         finally:
             publisher.close()
             probe.close()
@@ -823,7 +540,7 @@ def test_a_hang_between_two_nodes_delivers_or_counts_every_publish_once(private_
           f"{peak['growth'] / 1048576:.1f} MiB (queue {queue_bytes >> 20} MiB)")
     assert first_refusal is not None and first_refusal <= 3.0, readiness[:40]
     assert readiness[-1][1] == 503 and False in links, (readiness[-3:], links[-3:])
-    assert status(a)["cluster_connected"] is True
+    assert status(a, topics=False)["cluster_connected"] is True
     assert len(received) == len(set(received)), "a publish reached B twice"
     assert len(received) + unsent == len(published), (len(received), unsent, len(published))
     # Before the pause and after both nodes were ready again, nothing is lost.

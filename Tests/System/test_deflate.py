@@ -14,7 +14,7 @@ from urllib.parse import quote
 from websockets.asyncio.client import connect as ws_connect
 
 from conftest import register, request
-from test_websocket import AUTH_OK, TIMEOUT, auth_message, close_code, open_ws, publish, recv, token_for, ws_url
+from helpers import AUTH_OK, TIMEOUT, auth_message, open_ws, publish, recv, token_for, ws_url
 
 ANSWER = "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
 TAIL = b"\x00\x00\xff\xff"

@@ -8,6 +8,7 @@ import time
 from conftest import SECRET, Worker, connect, read_response, register, request, worker_binary
 
 
+
 def test_every_status_code_of_the_internal_api(worker):
     port = worker.internal_port
     assert request(port, "POST", "/internal/register", '{"topic":"session.42","meta":{"require_token":true}}')[:1] == (200,)

@@ -5,8 +5,7 @@ import asyncio
 import time
 
 from conftest import connect, read_response, register, request
-from test_websocket import (AUTH_OK, auth_message, close_code, handshake_headers, open_ws, publish, recv,
-                            status, token_for, wait_for_status)
+from helpers import AUTH_OK, auth_message, close_code, handshake_headers, metrics, open_ws, publish, recv, status, token_for
 
 LIMITS = "auth_timeout: 60s\n"
 
@@ -21,17 +20,6 @@ def handshake(worker, topic, forwarded=None, path="/ws"):
     sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
     code, _, body, _ = read_response(sock)
     return code, body, sock
-
-
-def metrics(worker):
-    from prometheus_client.parser import text_string_to_metric_families
-    code, _, body = request(worker.internal_port, "GET", "/metrics", secret=None)
-    assert code == 200
-    samples = {}
-    for family in text_string_to_metric_families(body.decode()):
-        for sample in family.samples:
-            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return samples
 
 
 def refused(samples, reason):

@@ -20,8 +20,7 @@ from websockets.asyncio.client import connect as ws_connect
 
 import netfaults
 from conftest import register, request
-from test_cluster import (AUTH_OK, GRACE, POLL, TIMEOUT, RedisServer, Publisher, recv, redis_ping, status, token_for,
-                          wait_for)
+from helpers import AUTH_OK, GRACE, POLL, Publisher, RedisServer, TIMEOUT, recv, redis_ping, status, token_for, wait_for
 
 WHY_NOT = netfaults.unavailable()
 needs_namespaces = pytest.mark.skipif(WHY_NOT is not None, reason=WHY_NOT or "")
@@ -194,11 +193,11 @@ def test_ten_percent_packet_loss_to_redis_delays_publishes_and_loses_none_unacco
         a, b = two_nodes(make_worker, redis.url, prefix, redis)
         register(a.internal_port, "loss.1")
         namespace.drop_one_packet_in(10)
-        before = status(a)["cluster_unsent"]
+        before = status(a, topics=False)["cluster_unsent"]
         count = 200
         receiver = cross_node(a, b, "loss.1", count)
         namespace.heal()
-        unsent = status(a)["cluster_unsent"] - before
+        unsent = status(a, topics=False)["cluster_unsent"] - before
         print(f"10% loss between the nodes and Redis: {len(receiver.seqs)}/{count} delivered, {unsent} counted unsent, "
               f"latency {latency_figures(receiver)}")
         assert_each_publish_delivered_once_or_counted(receiver, count, unsent)
@@ -215,12 +214,12 @@ def test_a_partition_from_redis_that_acknowledges_nothing_is_given_up_and_remade
         prefix = "part:"
         a, b = two_nodes(make_worker, redis.url, prefix, redis)
         register(a.internal_port, "part.1")
-        before = status(a)["cluster_unsent"]
+        before = status(a, topics=False)["cluster_unsent"]
         count = 200
         outage = Outage(a, namespace.drop_everything, namespace.heal)
         timeline = outage.timeline
         receiver = cross_node(a, b, "part.1", count, during=outage)
-        unsent = status(a)["cluster_unsent"] - before
+        unsent = status(a, topics=False)["cluster_unsent"] - before
         dead = [line for line in a.read_log().splitlines() if "redis link dead" in line]
         resumed = next((seq for seq in receiver.seqs if seq > timeline["healed_at_seq"]), None)
         resumed_after = receiver.published_at[resumed] - timeline["healed"] if resumed is not None else float("nan")
@@ -244,12 +243,12 @@ def test_a_200ms_delay_to_redis_slows_cross_node_delivery_and_keeps_the_node_rea
         assert wait_for(lambda: redis_server.numsub(prefix + "events") == 2)
         assert wait_for(lambda: request(a.internal_port, "GET", "/internal/ready")[0] == 200)
         register(a.internal_port, "delay.1")
-        before = status(a)["cluster_unsent"]
+        before = status(a, topics=False)["cluster_unsent"]
         answers = []
         count = 100
         receiver = cross_node(a, b, "delay.1", count,
                               during=lambda _: answers.append(request(a.internal_port, "GET", "/internal/ready")[0]))
-        unsent = status(a)["cluster_unsent"] - before
+        unsent = status(a, topics=False)["cluster_unsent"] - before
         print(f"200 ms each way between node A and Redis: {len(receiver.seqs)}/{count} delivered to B, latency "
               f"{latency_figures(receiver)}")
         assert unsent == 0 and receiver.seqs == list(range(count))
@@ -273,12 +272,12 @@ def test_a_stalled_link_to_redis_healed_after_5s_resumes_and_loses_none_unaccoun
         prefix = "stall:"
         a, b = two_nodes(make_worker, f"redis://127.0.0.1:{proxy.port}/0", prefix, redis_server)
         register(a.internal_port, "stall.1")
-        before = status(a)["cluster_unsent"]
+        before = status(a, topics=False)["cluster_unsent"]
         count = 200
         outage = Outage(a, proxy.stall, proxy.resume)
         timeline = outage.timeline
         receiver = cross_node(a, b, "stall.1", count, during=outage)
-        unsent = status(a)["cluster_unsent"] - before
+        unsent = status(a, topics=False)["cluster_unsent"] - before
         after_heal = [(seq, latency) for seq, latency in receiver.got if seq > timeline["healed_at_seq"]]
         resumed_in = after_heal[0][1] if after_heal else float("nan")
         print(f"stall of 5 s: readiness 503 after {timeline.get('refused', float('nan')):.2f}s; "

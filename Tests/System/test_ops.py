@@ -13,7 +13,7 @@ import tempfile
 import pytest
 
 from conftest import SECRET, Worker, register, request, worker_binary
-from test_websocket import AUTH_OK, auth_message, open_ws, recv
+from helpers import AUTH_OK, auth_message, open_ws, recv
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -140,9 +140,8 @@ def test_metrics_parse_as_prometheus_text_and_count_what_happened(worker):
     """/metrics on the internal port, read by prometheus_client's own parser."""
     from prometheus_client.parser import text_string_to_metric_families
     from transports import open_subscriber
-    from test_websocket import token_for, publish
+    from helpers import TIMEOUT, publish, token_for, ws_url
     from websockets.asyncio.client import connect as ws_connect
-    from test_websocket import ws_url, TIMEOUT
 
     register(worker.internal_port, "metrics.1")
 

@@ -16,7 +16,7 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
 from conftest import register, request
-from test_websocket import publish as wavelog_publish, recv
+from helpers import recv, publish as wavelog_publish
 
 APP_ID, KEY, SECRET = "1234", "app-key", "app-secret-0123"
 OTHER_ID, OTHER_KEY, OTHER_SECRET = "5678", "other-key", "other-secret-0123"
@@ -583,7 +583,7 @@ def test_sigterm_sends_4200_so_clients_reconnect_elsewhere(make_worker):
 # --- operations -------------------------------------------------------------------------------------
 
 def test_status_metrics_and_the_internal_port_cover_pusher_apps(worker):
-    from test_limits import metrics
+    from helpers import metrics
     internal = pusher.Pusher(app_id=APP_ID, key=KEY, secret=SECRET, host="127.0.0.1", port=worker.internal_port, ssl=False)
 
     async def scenario():

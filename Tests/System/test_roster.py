@@ -18,8 +18,7 @@ import time
 import pytest
 
 from conftest import SECRET, register, request, worker_binary
-from test_cluster import (POLL, TIMEOUT, Cluster, RedisServer, auth, open_ws, publish, recv, redis_server,  # noqa: F401
-                          status, token_for)
+from helpers import POLL, RedisServer, TIMEOUT, auth, publish, recv, status, token_for
 
 HEARTBEAT = 5
 ALIVE_WINDOW = 15
@@ -109,11 +108,6 @@ def wait_for_nodes(node, predicate, what, timeout=TIMEOUT):
             return nodes
         assert time.monotonic() < deadline, f"{what}: {nodes}"
         time.sleep(POLL)  # the roster is read every heartbeat: no event to await
-
-
-@pytest.fixture
-def cluster(redis_server, make_worker):
-    return Cluster(redis_server, make_worker)
 
 
 def test_every_node_lists_every_alive_node_sorted_and_stale_entries_are_pruned(cluster):

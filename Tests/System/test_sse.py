@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from conftest import SECRET, register, worker_binary
-from test_websocket import mint, publish, token_for, wait_for_log, wait_for_status
+from helpers import mint, publish, token_for, wait_for_log, wait_for_status
 from transports import ACCEPTED, TIMEOUT, Outcome, RawSSE, attempt, open_subscriber, refusal
 
 ORIGIN = "https://log.example.org"

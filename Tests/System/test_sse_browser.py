@@ -16,7 +16,7 @@ from urllib.parse import quote
 import pytest
 
 from conftest import register
-from test_websocket import AUTH_EXPIRED, mint, publish, token_for, wait_for_status
+from helpers import AUTH_EXPIRED, mint, publish, token_for, wait_for_status
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"

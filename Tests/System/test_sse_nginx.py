@@ -15,7 +15,7 @@ import time
 import pytest
 
 from conftest import register
-from test_websocket import parse_logfmt, publish, token_for, wait_for_log
+from helpers import parse_logfmt, publish, token_for, wait_for_log
 from transports import ACCEPTED, TIMEOUT, RawSSE, open_subscriber
 
 NGINX = "/usr/sbin/nginx"

@@ -16,8 +16,8 @@ from contextlib import AsyncExitStack
 import pytest
 
 from conftest import register
-from test_websocket import (Publisher, kernel_send_buffer_max, mint, open_ws, parse_logfmt, publish, sign,
-                            token_for, wait_for_log, wait_for_status)
+from helpers import (Publisher, kernel_send_buffer_max, mint, open_ws, parse_logfmt, publish, sign, token_for,
+                     wait_for_log, wait_for_status)
 from transports import (ACCEPTED, KINDS, StuckSubscriber, attempt, ending, open_subscriber, refusal, topic_query)
 
 pytestmark = pytest.mark.parametrize("kind", KINDS)

@@ -21,8 +21,8 @@ import httpx
 from httpx_sse import aconnect_sse
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from helpers import AUTH_EXPIRED, AUTH_OK, AUTH_REQUIRED, RawWebSocket, UNAUTHORIZED, auth_message
 
-from test_websocket import AUTH_EXPIRED, AUTH_OK, AUTH_REQUIRED, UNAUTHORIZED, RawWebSocket, auth_message
 
 TIMEOUT = 10  # seconds for any single awaited event
 KINDS = ["websocket", "sse"]

@@ -28,16 +28,11 @@ final class TopicStoreHarness {
             store = InMemoryTopicStore()
         case .redis:
             let server = try RedisServer()
-            let group = try EventLoopGroup(count: 1)
-            let store = RedisTopicStore(
-                endpoint: RedisEndpoint(host: "127.0.0.1", port: server.port), prefix: prefix, originID: "0000000000000001",
-                clock: clock, loop: group.loops[0], logger: Logger(label: "test"))
-            try store.start()
-            group.start()
-            self.redis = server
+            redis = server
+            let (group, started) = try Self.startStore(on: server, prefix: prefix, originID: "0000000000000001")
             self.group = group
-            self.redisStore = store
-            self.store = store
+            redisStore = started
+            store = started
         }
     }
 
@@ -51,16 +46,21 @@ final class TopicStoreHarness {
     }
 
     private init(sharing server: RedisServer, prefix: String) throws {
+        self.prefix = prefix
+        let (group, started) = try Self.startStore(on: server, prefix: prefix, originID: "0000000000000002")
+        self.group = group
+        redisStore = started
+        store = started
+    }
+
+    private static func startStore(on server: RedisServer, prefix: String, originID: String) throws -> (EventLoopGroup, RedisTopicStore) {
         let group = try EventLoopGroup(count: 1)
         let store = RedisTopicStore(
-            endpoint: RedisEndpoint(host: "127.0.0.1", port: server.port), prefix: prefix, originID: "0000000000000002",
-            clock: clock, loop: group.loops[0], logger: Logger(label: "test"))
+            endpoint: RedisEndpoint(host: "127.0.0.1", port: server.port), prefix: prefix, originID: originID,
+            clock: SystemClock(), loop: group.loops[0], logger: Logger(label: "test"))
         try store.start()
         group.start()
-        self.prefix = prefix
-        self.group = group
-        self.redisStore = store
-        self.store = store
+        return (group, store)
     }
 
     deinit {
