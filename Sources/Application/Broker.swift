@@ -16,7 +16,8 @@ public struct Broker: Sendable {
     public let broadcastEvent: BroadcastEvent
     public let describeNode: DescribeNode
     private let topics: any TopicStore
-    private let clock: any Clock
+    /// The clock every use case reads; adapters that check time-stamped requests read it too.
+    public let clock: any Clock
 
     /// The ports a broker needs, and the settings its use cases read.
     public struct Ports: Sendable {

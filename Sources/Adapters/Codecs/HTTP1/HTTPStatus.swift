@@ -20,4 +20,22 @@ public struct HTTPStatus: Sendable, Equatable, Hashable {
     public static let headersTooLarge = HTTPStatus(code: 431, reason: "Request Header Fields Too Large")
     public static let serviceUnavailable = HTTPStatus(code: 503, reason: "Service Unavailable")
     public static let versionNotSupported = HTTPStatus(code: 505, reason: "HTTP Version Not Supported")
+
+    /// Every status above: the one table of reason phrases.
+    static let known: [Int: HTTPStatus] = Dictionary(
+        uniqueKeysWithValues: [
+            switchingProtocols, ok, badRequest, noContent, unauthorized, forbidden, notFound, methodNotAllowed, requestTimeout,
+            payloadTooLarge, upgradeRequired, tooManyRequests, headersTooLarge, serviceUnavailable, versionNotSupported,
+        ].map { ($0.code, $0) })
+
+    /// The status with `code` and its phrase from the table (a code it lacks is a programming error).
+    public init(code: Int) {
+        guard let status = Self.known[code] else { preconditionFailure("no reason phrase for HTTP status \(code)") }
+        self = status
+    }
+
+    private init(code: Int, reason: String) {
+        self.code = code
+        self.reason = reason
+    }
 }

@@ -36,8 +36,7 @@ final class PusherAPIRoute: RouteHandler {
     }
 
     static func json(_ status: Int, _ body: String, keepAlive: Bool) -> EncodedFrame {
-        let reason = [200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 413: "Payload Too Large"][status] ?? "Error"
-        return HTTPResponse.encode(HTTPStatus(code: status, reason: reason), contentType: "application/json", body: Array(body.utf8), keepAlive: keepAlive)
+        HTTPResponse.encode(HTTPStatus(code: status), contentType: "application/json", body: Array(body.utf8), keepAlive: keepAlive)
     }
 
     private func handle(_ request: HTTPRequest, on connection: Connection) -> Result<String, PusherAPIError> {
@@ -75,11 +74,9 @@ final class PusherAPIRoute: RouteHandler {
     private var notFound: PusherAPIError { PusherAPIError(status: 404, message: "Not found") }
 
     private func verified(_ request: HTTPRequest, app: Int) -> Result<[String: String], PusherAPIError> {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
         return PusherRequestVerifier.verify(
             method: request.head.method == .post ? "POST" : "GET", path: request.head.path, query: request.head.query,
-            body: request.body, app: node.apps[app], now: Int64(now.tv_sec))
+            body: request.body, app: node.apps[app], now: broker.clock.unixTime.seconds)
     }
 
     // MARK: - Events
