@@ -14,7 +14,6 @@ public struct Broker: Sendable {
     public let reapExpiredTopics: ReapExpiredTopics
     public let resolveTopic: ResolveTopic
     public let broadcastEvent: BroadcastEvent
-    public let describeNode: DescribeNode
     private let topics: any TopicStore
     /// The clock every use case reads; adapters that check time-stamped requests read it too.
     public let clock: any Clock
@@ -49,7 +48,7 @@ public struct Broker: Sendable {
     public init(ports: Ports, topicTTL: Duration, version: String, identity: NodeIdentity? = nil, logger: Logger) {
         let startedAt = ports.clock.monotonic
         let identity = identity ?? NodeIdentity(id: "0000000000000000", name: "0000000000000000", version: version, startedAt: ports.clock.wallTime)
-        describeNode = DescribeNode(identity: identity, statistics: ports.statistics, clock: ports.clock)
+        let describeNode = DescribeNode(identity: identity, statistics: ports.statistics, clock: ports.clock)
         registerTopic = RegisterTopic(topics: ports.topics, clock: ports.clock, ttl: topicTTL, logger: logger)
         unregisterTopic = UnregisterTopic(topics: ports.topics, clock: ports.clock, logger: logger)
         publishEvent = PublishEvent(topics: ports.topics, bus: ports.bus, clock: ports.clock, logger: logger)

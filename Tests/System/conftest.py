@@ -90,22 +90,24 @@ def make_worker():
 
 # --- Redis and clusters (helpers.py holds the classes; it imports from here, hence the late imports)
 
-@pytest.fixture(scope="module")
-def redis_server():
-    """One redis-server per test module; tests keep apart by `redis_prefix`."""
+def running_redis():
+    """A redis-server for the length of a fixture, stopped by its PID after it."""
     from helpers import RedisServer
     server = RedisServer()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def redis_server():
+    """One redis-server per test module; tests keep apart by `redis_prefix`."""
+    yield from running_redis()
 
 
 @pytest.fixture
 def private_redis():
     """A server of the test's own, for tests that stop it."""
-    from helpers import RedisServer
-    server = RedisServer()
-    yield server
-    server.stop()
+    yield from running_redis()
 
 
 @pytest.fixture

@@ -186,21 +186,23 @@ def test_a_silent_node_turns_dead_after_fifteen_seconds(cluster):
     """A Go node on another host that stops writing (the test writes its heartbeats)."""
     roster = Roster(cluster)
     (node,) = cluster.start(1)
-    started = time.time() - 600
+    # Whole seconds, so the uptime a reader computes from the two times is exact.
+    started = int(time.time()) - 600
 
     def beat():
-        roster.hset("b000000000000001", go_entry("b000000000000001", "go-host-silent", started, time.time()))
-        return time.monotonic()
+        seen = int(time.time())
+        roster.hset("b000000000000001", go_entry("b000000000000001", "go-host-silent", started, seen))
+        return seen
 
-    last = beat()
+    beat()
     wait_for_nodes(node, lambda n: any(x["id"] == "b000000000000001" and x["alive"] for x in n), "the Go node listed alive")
-    last = beat()
+    # The 15 s boundary itself is held on a manual clock (NodeRosterTests, ReportStatusTests).
+    last_seen = beat()
     nodes = wait_for_nodes(node, lambda n: any(x["id"] == "b000000000000001" and not x["alive"] for x in n),
                            "the silent node dead", timeout=ALIVE_WINDOW + HEARTBEAT + 5)
-    assert time.monotonic() - last >= ALIVE_WINDOW - 1  # never before its last write is 15 s old
     silent = next(x for x in nodes if x["id"] == "b000000000000001")
-    # Its uptime counts up to its last write: 600 s and the seconds between the two beats.
-    assert 600 <= silent["uptime_seconds"] <= 600 + TIMEOUT + 2
+    # A dead node's uptime counts up to its last write, and stays there.
+    assert silent["uptime_seconds"] == last_seen - started
     assert silent["uptime_seconds"] == next(x for x in nodes_of(node) if x["id"] == "b000000000000001")["uptime_seconds"]
 
 
@@ -213,10 +215,8 @@ def test_a_stopped_node_of_the_same_host_is_dropped_and_comes_back_when_it_resum
     wait_for_nodes(a, lambda n: any(x["id"] == silent and x["alive"] for x in n), "b alive")
     b.process.send_signal(signal.SIGSTOP)
     try:
-        stopped_at = time.monotonic()
         wait_for_nodes(a, lambda n: not any(x["id"] == silent and x["alive"] for x in n), "b dead or dropped",
                        timeout=ALIVE_WINDOW + 2 * HEARTBEAT + 5)
-        assert time.monotonic() - stopped_at >= ALIVE_WINDOW - HEARTBEAT - 1  # its last write was at most a heartbeat before
         roster.wait(lambda e: silent not in e, "b pruned", timeout=2 * HEARTBEAT + 5)
     finally:
         b.process.send_signal(signal.SIGCONT)

@@ -74,14 +74,12 @@ public enum YAMLConfigLoader {
         }
         for (variable, key) in upstreamVariables {
             guard let text = environment[variable], !text.isEmpty else { continue }
-            values[key] = ConfigValue(
-                node: .scalar(text, quoted: false, SourceMark(line: 0, column: 0)), environmentVariable: variable)
+            values[key] = ConfigValue(environment: text, from: variable)
         }
         for key in ConfigKeys.known {
             let variable = environmentPrefix + key.uppercased()
             guard let text = environment[variable] else { continue }
-            values[key] = ConfigValue(
-                node: .scalar(text, quoted: false, SourceMark(line: 0, column: 0)), environmentVariable: variable)
+            values[key] = ConfigValue(environment: text, from: variable)
         }
         if let app = try PusherAppsKey.singleApp(from: environment) { values[PusherAppsKey.key] = app }
         warnings += try SecretFile.resolve(&values)
@@ -123,4 +121,15 @@ struct ConfigValue {
     let environmentVariable: String?
     /// For `worker_secret` read through `worker_secret_file`: that file, named in errors.
     var secretFile: String? = nil
+
+    init(node: YAMLNode, environmentVariable: String?, secretFile: String? = nil) {
+        self.node = node
+        self.environmentVariable = environmentVariable
+        self.secretFile = secretFile
+    }
+
+    /// A value set by `variable`, read as an unquoted scalar, as if written in the file.
+    init(environment text: String, from variable: String) {
+        self.init(node: .scalar(text, quoted: false, SourceMark(line: 0, column: 0)), environmentVariable: variable)
+    }
 }

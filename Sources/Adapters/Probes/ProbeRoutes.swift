@@ -33,7 +33,7 @@ public final class ProbeRoutes: RouteHandler {
             answer = alive
         } else if shard.draining {
             answer = draining
-        } else if broker.reportStatus(includeTopicLists: false).clusterConnected == false {
+        } else if broker.reportStatus.clusterLinkUp == false {
             answer = clusterDown
         } else {
             answer = ready

@@ -99,13 +99,19 @@ struct PollerContractTests {
         let poller = try kind.make()
         defer { poller.close() }
         let box = UncheckedSendable(poller)
-        DispatchQueue.global().async { box.value.wakeup() }
-        var events: [PollerEvent] = []
-        // Returns (with no event) long before its own timeout: a wake-up that does not arrive
-        // fails the test after 20 s instead of hanging the run.
-        let started = ContinuousClock.now
-        #expect(try poller.wait(timeoutMilliseconds: 20_000, into: &events) == 0)
-        #expect(ContinuousClock.now - started < .seconds(10))
+        let returned = DispatchSemaphore(value: 0)
+        let eventCount = UncheckedSendable(Box(-1))
+        // A wait without a timeout, on a thread of its own: only the wake-up can end it. The test
+        // awaits its return for at most 20 s, so a wake-up that never arrives fails the test
+        // instead of hanging the run.
+        DispatchQueue.global().async {
+            var events: [PollerEvent] = []
+            eventCount.value.value = (try? box.value.wait(timeoutMilliseconds: -1, into: &events)) ?? -2
+            returned.signal()
+        }
+        poller.wakeup()
+        #expect(returned.wait(timeout: .now() + 20) == .success)
+        #expect(eventCount.value.value == 0)
     }
 
     @Test(arguments: kinds)
@@ -134,6 +140,12 @@ struct PollerContractTests {
         }
         #expect(seen.count == 300)
     }
+}
+
+/// A value one thread writes and another reads after a semaphore handed it over.
+final class Box<T> {
+    var value: T
+    init(_ value: T) { self.value = value }
 }
 
 struct UncheckedSendable<T>: @unchecked Sendable {

@@ -18,8 +18,6 @@ public struct WebSocketCloseHandshake: Sendable, Equatable {
 
     public enum Action: Sendable, Equatable {
         case none
-        /// Hand the message to the endpoint.
-        case deliver
         /// Send our close frame (after any preface), then wait for the peer's.
         case sendClose
         /// Answer the peer's close with ours, echoing `code`, and close once it is written.
@@ -39,11 +37,9 @@ public struct WebSocketCloseHandshake: Sendable, Equatable {
         return .sendClose
     }
 
-    /// A data message arrived: delivered while open, discarded once a close frame went out
-    /// (RFC 6455 §1.4: after sending a close frame, an endpoint ignores further data).
-    public mutating func messageReceived() -> Action {
-        state == .open ? .deliver : .none
-    }
+    /// Whether a data message that arrives now goes to the endpoint: not once a close frame went
+    /// out (RFC 6455 §1.4: after sending a close frame, an endpoint ignores further data).
+    public var deliversMessages: Bool { state == .open }
 
     /// The peer's close frame arrived.
     public mutating func peerClosed(code: UInt16?) -> Action {
@@ -60,8 +56,7 @@ public struct WebSocketCloseHandshake: Sendable, Equatable {
     }
 
     /// The TCP connection ended, by either side or a deadline.
-    public mutating func connectionClosed() -> Action {
+    public mutating func connectionClosed() {
         state = .closed
-        return .none
     }
 }

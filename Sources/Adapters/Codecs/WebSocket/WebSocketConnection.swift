@@ -155,7 +155,7 @@ public final class WebSocketConnection: ConnectionHandler, UpgradedConnectionHan
     private func handle(_ event: WebSocketEvent) {
         switch event {
         case .text, .binary:
-            if handshake.messageReceived() == .deliver { endpoint.received(event, on: self) }
+            if handshake.deliversMessages { endpoint.received(event, on: self) }
         case .ping(let payload):
             send(WebSocketFrameEncoder.pong(payload))
         case .pong:
@@ -178,7 +178,7 @@ public final class WebSocketConnection: ConnectionHandler, UpgradedConnectionHan
     }
 
     public func connectionClosed(_ connection: Connection) {
-        _ = handshake.connectionClosed()
+        handshake.connectionClosed()
         timerGeneration &+= 1
         pending = []
         notifyClosed()
