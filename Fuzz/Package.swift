@@ -16,5 +16,6 @@ let package = Package(
         .executableTarget(name: "FuzzPusherMessage", dependencies: ["FuzzSupport", .product(name: "WorkerCore", package: "wavelog-worker")]),
         .executableTarget(name: "FuzzPusherRequest", dependencies: ["FuzzSupport", .product(name: "WorkerCore", package: "wavelog-worker")]),
         .executableTarget(name: "FuzzRosterEntry", dependencies: ["FuzzSupport", .product(name: "WorkerCore", package: "wavelog-worker")]),
+        .executableTarget(name: "FuzzReplicaMessage", dependencies: ["FuzzSupport", .product(name: "WorkerCore", package: "wavelog-worker")]),
     ]
 )

@@ -48,6 +48,7 @@ enum Wiring {
             return 1
         }
         let bus: any ClusterBus
+        let messenger: any NodeMessenger
         let topics: any TopicStore
         var roster: (any ClusterRoster)?
         var services: [any LifecycleService] = []
@@ -67,9 +68,11 @@ enum Wiring {
                 endpoint: redis, prefix: config.redisPrefix, originID: identity.id, clock: clock, loop: redisLoop, logger: logger,
                 liveness: liveness)
             topics = store
-            bus = RedisClusterBus(
+            let redisBus = RedisClusterBus(
                 endpoint: redis, prefix: config.redisPrefix, originID: identity.id, sink: fanOut, loop: redisLoop, logger: logger,
                 liveness: liveness, queueLimits: queue)
+            bus = redisBus
+            messenger = redisBus
             let nodeRoster = RedisRoster(
                 endpoint: redis, prefix: config.redisPrefix, describe: DescribeNode(identity: identity, statistics: statistics, clock: clock),
                 clock: clock, loop: redisLoop, logger: logger, liveness: liveness)
@@ -78,7 +81,9 @@ enum Wiring {
             services = [store, bus, nodeRoster]
         } else {
             topics = InMemoryTopicStore()
-            bus = InMemoryClusterBus(sink: fanOut)
+            let memoryBus = InMemoryClusterBus(sink: fanOut)
+            bus = memoryBus
+            messenger = memoryBus
             services = [bus]
         }
         let broker = Broker(
@@ -110,7 +115,11 @@ enum Wiring {
             }
             var internalAddress = internalReservation.address
             var publicAddress = publicReservation.address
-            let transports = browserTransports(config, formats: formats).filter { config.transports.contains($0.name) }.map(\.transport)
+            let pusherCluster = PusherTransport.Cluster(nodeID: identity.id, messenger: messenger, clock: clock)
+            let transports = browserTransports(config, formats: formats, pusherCluster: pusherCluster)
+                .filter { config.transports.contains($0.name) }.map(\.transport)
+            // After the bus: stopped before it, so what they say on the way out still travels.
+            services += transports.flatMap(\.services)
             var policy = Admission.Policy()
             policy.allowedOrigins = Set(config.allowedOrigins)
             policy.trustedProxies = config.trustedProxies
@@ -183,7 +192,9 @@ enum Wiring {
 
     /// Every browser transport this build has; `transports` in the configuration picks among them.
     /// A new transport is one more line here.
-    static func browserTransports(_ config: WorkerConfig, formats: WireFormats) -> [(name: String, transport: any BrowserTransport)] {
+    static func browserTransports(
+        _ config: WorkerConfig, formats: WireFormats, pusherCluster: PusherTransport.Cluster
+    ) -> [(name: String, transport: any BrowserTransport)] {
         var webSocket = WebSocketTransport.Settings()
         webSocket.authTimeout = config.authTimeout
         webSocket.webSocket.pingInterval = config.pingInterval
@@ -209,7 +220,7 @@ enum Wiring {
             pusher.activityTimeout = config.pusherActivityTimeout
             pusher.webSocket.pingInterval = config.pingInterval
             pusher.webSocket.idleTimeout = config.idleTimeout
-            transports.append((PusherTransport.name, PusherTransport(settings: pusher, formats: formats)))
+            transports.append((PusherTransport.name, PusherTransport(settings: pusher, formats: formats, cluster: pusherCluster)))
         }
         return transports
     }

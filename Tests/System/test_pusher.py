@@ -3,9 +3,7 @@ API and for signing, `pysher` (a Pusher WebSocket client, protocol 6) for subscr
 sockets for exact frames, every error code and every bad input."""
 import asyncio
 import hashlib
-import hmac
 import json
-import re
 import signal
 import threading
 import time
@@ -18,20 +16,9 @@ from websockets.exceptions import ConnectionClosed
 from conftest import register, request
 from helpers import recv, publish as wavelog_publish
 
-APP_ID, KEY, SECRET = "1234", "app-key", "app-secret-0123"
-OTHER_ID, OTHER_KEY, OTHER_SECRET = "5678", "other-key", "other-secret-0123"
-APPS = f"""pusher_apps:
-  - id: "{APP_ID}"
-    key: {KEY}
-    secret: {SECRET}
-    enable_client_events: true
-    max_presence_members: 3
-  - id: "{OTHER_ID}"
-    key: {OTHER_KEY}
-    secret: {OTHER_SECRET}
-"""
-TIMEOUT = 10
-SOCKET_ID = re.compile(r'^\{"event":"pusher:connection_established","data":"\{\\"socket_id\\":\\"(\d+\.\d+)\\",\\"activity_timeout\\":30\}"\}$')
+from helpers import (PUSHER_APP_ID as APP_ID, PUSHER_KEY as KEY, PUSHER_SECRET as SECRET, PUSHER_OTHER_ID as OTHER_ID,
+                     PUSHER_OTHER_KEY as OTHER_KEY, PUSHER_OTHER_SECRET as OTHER_SECRET, PUSHER_APPS as APPS, Socket, auth_for,
+                     closed_with, sdk, signed_request, succeeded, SOCKET_ID, TIMEOUT)
 
 
 @pytest.fixture(scope="module")
@@ -40,62 +27,6 @@ def worker():
     instance = Worker(APPS)
     yield instance
     instance.stop()
-
-
-def sdk(worker, app_id=APP_ID, key=KEY, secret=SECRET):
-    return pusher.Pusher(app_id=app_id, key=key, secret=secret, host="127.0.0.1", port=worker.ws_port, ssl=False)
-
-
-class Socket:
-    """A raw Pusher socket: every frame the server sends, as text, in order."""
-
-    def __init__(self, ws, socket_id):
-        self.ws, self.socket_id = ws, socket_id
-
-    @classmethod
-    async def open(cls, worker, key=KEY, protocol="7"):
-        ws = await ws_connect(f"ws://127.0.0.1:{worker.ws_port}/app/{key}?protocol={protocol}&client=js&version=8.6.0",
-                              ping_interval=None, compression=None, open_timeout=TIMEOUT)
-        first = await recv(ws)
-        match = SOCKET_ID.match(first)
-        assert match, first
-        return cls(ws, match.group(1))
-
-    async def send(self, event, data, **extra):
-        await self.ws.send(json.dumps({"event": event, "data": data, **extra}))
-
-    async def next(self):
-        return await recv(self.ws)
-
-    async def subscribe(self, channel, auth="", channel_data=None):
-        data = {"channel": channel, "auth": auth}
-        if channel_data is not None:
-            data["channel_data"] = channel_data
-        await self.send("pusher:subscribe", data)
-        return await self.next()
-
-    async def close(self):
-        await self.ws.close()
-
-
-def auth_for(client, socket, channel, member=None):
-    signed = client.authenticate(channel=channel, socket_id=socket.socket_id, custom_data=member)
-    return signed["auth"], signed.get("channel_data")
-
-
-def succeeded(channel, data="{}"):
-    return '{"event":"pusher_internal:subscription_succeeded","channel":"' + channel + '","data":' + json.dumps(data) + "}"
-
-
-async def closed_with(ws):
-    try:
-        while True:
-            message = await recv(ws)
-            if '"pusher:error"' not in message:
-                raise AssertionError(f"expected an error and a close, got {message!r}")
-            last = message
-    except ConnectionClosed as closed:
-        return last, closed.rcvd.code if closed.rcvd else None
 
 
 # --- connecting -----------------------------------------------------------------------------------
@@ -413,19 +344,6 @@ def test_signin_server_to_user_events_and_terminate_connections(worker):
         assert close == 4009
 
     asyncio.run(scenario())
-
-
-def signed_request(worker, method, path, body=b"", key=KEY, secret=SECRET, timestamp=None, md5=None, tamper=None, extra=None):
-    params = {"auth_key": key, "auth_timestamp": str(timestamp or int(time.time())), "auth_version": "1.0", **(extra or {})}
-    params["body_md5"] = md5 if md5 is not None else hashlib.md5(body).hexdigest()
-    query = "&".join(f"{k}={params[k]}" for k in sorted(params))
-    signature = hmac.new(secret.encode(), f"{method}\n{path}\n{query}".encode(), hashlib.sha256).hexdigest()
-    if tamper:
-        signature = tamper(signature)
-    code, _, answer = request(worker.ws_port, method, f"{path}?{query}&auth_signature={signature}",
-                              body=body if method == "POST" else None, secret=None,
-                              headers={"Content-Type": "application/json"})
-    return code, json.loads(answer)
 
 
 @pytest.mark.parametrize("case,expected", [

@@ -40,12 +40,15 @@ public protocol BrowserTransport: Sendable {
     var statusMembers: [String] { get }
     /// Figures of its own for `/metrics`, read on any thread.
     var gauges: [TransportGauge] { get }
+    /// What must start with the node's services and stop before them (in reverse order).
+    var services: [any LifecycleService] { get }
 }
 
 extension BrowserTransport {
     public func installInternal(in context: TransportContext, router: Router) {}
     public var statusMembers: [String] { [] }
     public var gauges: [TransportGauge] { [] }
+    public var services: [any LifecycleService] { [] }
 }
 
 /// One gauge sample a transport reports.

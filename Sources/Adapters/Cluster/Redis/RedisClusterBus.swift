@@ -8,10 +8,13 @@ internal import Synchronization
 /// (docs/protocol.md "Redis cluster").
 ///
 /// Every publish is delivered to local subscribers first, then PUBLISHed as
-/// `{"origin_id":…,"topic":…,"payload":…}` on `<prefix>events`. Envelopes from other nodes are
-/// delivered locally; our own are recognised by origin ID and skipped. Redis being down never
-/// blocks: local delivery goes on, and the publishes that could not be fanned out are counted.
-public final class RedisClusterBus: ClusterBus, @unchecked Sendable {
+/// `{"origin_id":…,"topic":…,"payload":…}` on `<prefix>events`, or on `<prefix>pusher` for a
+/// Pusher channel, so upstream nodes never read an event that is not theirs. Envelopes from
+/// other nodes are delivered locally; our own are recognised by origin ID and skipped. Redis
+/// being down never blocks: local delivery goes on, and the publishes that could not be fanned
+/// out are counted. Node messages (`NodeMessenger`) travel on `<prefix>cluster`, on the same
+/// two connections, so they reach every node in the order they were sent.
+public final class RedisClusterBus: ClusterBus, NodeMessenger, @unchecked Sendable {
     /// How often `PUBSUB NUMSUB` refreshes `cluster_nodes`.
     static let nodeCountInterval: Duration = .seconds(2)
 
@@ -19,7 +22,13 @@ public final class RedisClusterBus: ClusterBus, @unchecked Sendable {
     private let sink: any SubscriberSink
     private let loop: EventLoop
     private let channel: [UInt8]
+    private let pusherChannel: [UInt8]
+    private let clusterChannel: [UInt8]
     private let logger: Logger
+    // Confined to `loop`, except `listener`, set before start.
+    private var listener: (any NodeMessageListener)?
+    private var clusterSubscribed = false
+    private var messengerUp = false
     // Confined to `loop`.
     private var publisher: RedisConnection!
     private var subscriber: RedisConnection!
@@ -63,6 +72,8 @@ public final class RedisClusterBus: ClusterBus, @unchecked Sendable {
         self.sink = sink
         self.loop = loop
         self.channel = Array((prefix + "events").utf8)
+        pusherChannel = Array((prefix + "pusher").utf8)
+        clusterChannel = Array((prefix + "cluster").utf8)
         self.logger = logger
         publisher = RedisConnection(name: "publish", endpoint: endpoint, loop: loop, logger: logger)
         subscriber = RedisConnection(name: "subscribe", endpoint: endpoint, loop: loop, logger: logger)
@@ -113,15 +124,24 @@ public final class RedisClusterBus: ClusterBus, @unchecked Sendable {
             nodes.store(0, ordering: .relaxed)
             aliveSubscribedAt = nil
             heartbeats.reset()
+            clusterSubscribed = false
+            updateMessengerLink()
         }
         publisher.onReady = { [weak self] in
             guard let self else { return }
             if publisher.reconnects > 0 { reconnects.wrappingAdd(1, ordering: .relaxed) }
             linkUp.store(true, ordering: .relaxed)
             refreshNodeCount()
+            updateMessengerLink()
         }
-        publisher.onLost = { [weak self] in self?.linkUp.store(false, ordering: .relaxed) }
-        publisher.onRecovered = { [weak self] in self?.linkUp.store(true, ordering: .relaxed) }
+        publisher.onLost = { [weak self] in
+            self?.linkUp.store(false, ordering: .relaxed)
+            self?.updateMessengerLink()
+        }
+        publisher.onRecovered = { [weak self] in
+            self?.linkUp.store(true, ordering: .relaxed)
+            self?.updateMessengerLink()
+        }
         publisher.start()
         subscriber.start()
         scheduleNodeCount()
@@ -133,18 +153,19 @@ public final class RedisClusterBus: ClusterBus, @unchecked Sendable {
     public func publish(_ event: PublishedEvent) {
         sink.deliver(event)
         let envelope = Self.envelope(originID: originID, event: event)
+        let target = event.topic.isNamespaced ? pusherChannel : channel
         if loop.inLoop {
-            send(envelope)
+            send(envelope, on: target)
         } else {
             let bus = LoopBound(self)
-            loop.execute { _ in bus.value.send(envelope) }
+            loop.execute { _ in bus.value.send(envelope, on: target) }
         }
     }
 
-    private func send(_ envelope: [UInt8]) {
+    private func send(_ envelope: [UInt8], on target: [UInt8]) {
         let full = publisher.unansweredCommands >= queueLimits.commands || publisher.unansweredBytes + envelope.count > queueLimits.bytes
         let sent = publisher.state == .ready && !full
-            && publisher.command([Array("PUBLISH".utf8), channel, envelope]) { [weak self] reply in
+            && publisher.command([Array("PUBLISH".utf8), target, envelope]) { [weak self] reply in
                 // No answer: the link was lost with the command on it, before Redis ran it.
                 if reply == nil || reply?.isError == true { self?.countNotFannedOut(reason: "redis connection lost") }
             }
@@ -172,6 +193,40 @@ public final class RedisClusterBus: ClusterBus, @unchecked Sendable {
         return bytes
     }
 
+    // MARK: - Node messages
+
+    public func listen(_ listener: any NodeMessageListener) {
+        self.listener = listener
+    }
+
+    /// Always through the loop's queue, even from the loop itself: messages sent from several
+    /// threads under one lock keep that lock's order.
+    public func send(_ message: ReplicaMessage) {
+        let bytes = ReplicaMessageJSON.encode(message)
+        let bus = LoopBound(self)
+        loop.execute { _ in bus.value.sendMessage(bytes) }
+    }
+
+    private func sendMessage(_ bytes: [UInt8]) {
+        // Dropped while the link is down or Redis hangs: the node re-sends its whole state once
+        // the link is back, so a queue would only deliver what that state replaces.
+        guard messengerUp, publisher.unansweredBytes + bytes.count <= queueLimits.bytes, publisher.unansweredCommands < queueLimits.commands else { return }
+        _ = publisher.command([Array("PUBLISH".utf8), clusterChannel, bytes])
+    }
+
+    /// Up while this node can both send (publisher ready) and hear (subscribed to the channel).
+    private func updateMessengerLink() {
+        let up = publisher.state == .ready && clusterSubscribed
+        guard up != messengerUp else { return }
+        messengerUp = up
+        listener?.linkChanged(up: up)
+    }
+
+    private func receiveMessage(_ data: [UInt8]) {
+        guard let message = ReplicaMessageJSON.decode(data) else { return }
+        listener?.received(message)
+    }
+
     // MARK: - In
 
     private func subscribe() {
@@ -194,6 +249,19 @@ public final class RedisClusterBus: ClusterBus, @unchecked Sendable {
                 return
             }
             self.receive(data)
+        }
+        subscriber.command([Array("SUBSCRIBE".utf8), pusherChannel], persistent: true) { [weak self] reply in
+            guard let self, case .array(let parts)? = reply, parts.count == 3, parts[0].string == "message", case .string(let data) = parts[2] else { return }
+            self.receive(data)
+        }
+        subscriber.command([Array("SUBSCRIBE".utf8), clusterChannel], persistent: true) { [weak self] reply in
+            guard let self, case .array(let parts)? = reply, parts.count == 3 else { return }
+            if parts[0].string == "subscribe" {
+                self.clusterSubscribed = true
+                self.updateMessengerLink()
+            } else if parts[0].string == "message", case .string(let data) = parts[2] {
+                self.receiveMessage(data)
+            }
         }
     }
 

@@ -190,7 +190,7 @@ final class PusherAPIRoute: RouteHandler {
         let (subscriptions, users) = node.channel(app: app, name: name)
         var parts: [String] = []
         if fields.contains("subscription_count") { parts.append(#""subscription_count":\#(subscriptions)"#) }
-        if fields.contains("user_count"), let users { parts.append(#""user_count":\#(users)"#) }
+        if fields.contains("user_count"), PusherChannelKind(name: name) == .presence { parts.append(#""user_count":\#(users)"#) }
         return "{" + parts.joined(separator: ",") + "}"
     }
 
@@ -201,7 +201,7 @@ final class PusherAPIRoute: RouteHandler {
             return .failure(PusherAPIError(status: 400, message: "info=user_count needs filter_by_prefix=presence-"))
         }
         let listed = node.channels(app: app, prefix: prefix).map { channel in
-            JSONWriter.quoted(channel.name) + ":" + (wantsUsers ? #"{"user_count":\#(channel.users ?? 0)}"# : "{}")
+            JSONWriter.quoted(channel.name) + ":" + (wantsUsers ? #"{"user_count":\#(channel.users)}"# : "{}")
         }
         return .success(#"{"channels":{"# + listed.joined(separator: ",") + "}}")
     }
@@ -215,9 +215,9 @@ final class PusherAPIRoute: RouteHandler {
             return .failure(PusherAPIError(status: 400, message: "user_count is only for presence channels"))
         }
         let (subscriptions, users) = node.channel(app: app, name: name)
-        var body = #"{"occupied":\#(subscriptions > 0)"#
+        var body = #"{"occupied":\#(subscriptions > 0 || users > 0)"#
         if fields.contains("subscription_count") { body += #","subscription_count":\#(subscriptions)"# }
-        if fields.contains("user_count") { body += #","user_count":\#(users ?? 0)"# }
+        if fields.contains("user_count") { body += #","user_count":\#(users)"# }
         return .success(body + "}")
     }
 
@@ -225,24 +225,17 @@ final class PusherAPIRoute: RouteHandler {
         guard let name = PercentDecoding.decode(channel, plusIsSpace: false), PusherChannelKind(name: name) == .presence else {
             return .failure(PusherAPIError(status: 400, message: "Users are listed for presence channels only"))
         }
-        let ids = node.members(app: app, channel: name) ?? []
+        let ids = node.members(app: app, channel: name)
         return .success(#"{"users":["# + ids.map { #"{"id":"# + JSONWriter.quoted($0) + "}" }.joined(separator: ",") + "]}")
     }
 
-    /// Closes every socket the user signed in on, on every loop, with 4009: a 42xx code would
-    /// make pusher-js reconnect and sign in again at once.
+    /// Closes every socket the user signed in on, on every loop of every node, with 4009: a
+    /// 42xx code would make pusher-js reconnect and sign in again at once.
     private func terminate(app: Int, user: Substring) -> Result<String, PusherAPIError> {
         guard let userID = PercentDecoding.decode(user, plusIsSpace: false), !userID.isEmpty else {
             return .failure(PusherAPIError(status: 400, message: "Invalid user id"))
         }
-        for address in node.sockets(app: app, userID: userID) {
-            guard let route = node.routes[address.loop] else { continue }
-            let socketID = address.socketID
-            let confined = LoopBound(route)
-            route.shard.loop.execute { _ in
-                confined.value.sessions[socketID]?.end(code: PusherCode.unauthorized, "Connection terminated by the server")
-            }
-        }
+        node.terminate(app: app, userID: userID)
         logger.info("pusher user terminated", metadata: ["app": "\(node.apps[app].id)", "user_id": "\(userID.prefix(200))"])
         return .success("{}")
     }

@@ -1,4 +1,6 @@
-// What every loop's Pusher sessions share: the apps, and node-wide channel, presence and user tables.
+// What every loop's Pusher sessions share: the apps, this node's sockets, and the cluster's channels.
+internal import Application
+internal import Domain
 internal import Synchronization
 
 /// One app as the transport serves it: its settings and its signer.
@@ -21,37 +23,43 @@ struct PusherSocketAddress: Hashable, Sendable {
 }
 
 /// Node-wide tables behind one lock, taken when a socket connects, subscribes, unsubscribes or
-/// closes, and by the HTTP API's queries: never on the delivery path. Presence and occupancy
-/// are this node's: in a cluster, each node knows its own members (see docs/pusher.md).
+/// closes, by the HTTP API's queries, and by messages from other nodes: never on the delivery
+/// path. Presence and channel figures are the cluster's (`ReplicatedChannels`); sockets and
+/// sign-ins are this node's, and a termination reaches the other nodes as a message.
 final class PusherNode: @unchecked Sendable {
     let apps: [PusherApp]
     private let appsByKey: [String: Int]
     private let appsByID: [String: Int]
     // Written before the loops start (install), read-only afterwards.
     private(set) var routes: [Int: PusherRoute] = [:]
+    let messenger: any NodeMessenger
+    let clock: any Clock
 
-    struct Member {
-        var connections: Int
-        let info: [UInt8]?
-    }
-
-    private struct AppState {
+    struct AppState {
         var connections = 0
-        /// Subscriptions per channel on this node.
-        var channels: [String: Int] = [:]
-        /// Presence channels: members by user id, with how many sockets each has there.
-        var presence: [String: [String: Member]] = [:]
+        /// This node's sockets per presence channel and user.
+        var presence: [String: [String: Int]] = [:]
         /// Signed-in users' sockets.
         var users: [String: Set<PusherSocketAddress>] = [:]
     }
 
-    private let state: Locked<[AppState]>
+    struct State {
+        var apps: [AppState]
+        var cluster: ReplicatedChannels
+        /// Counts membership announcements: a socket told the roster at version v skips
+        /// announcements up to v, which its roster already shows.
+        var version: UInt64 = 0
+    }
 
-    init(apps settings: [PusherAppSettings]) {
+    let state: Locked<State>
+
+    init(apps settings: [PusherAppSettings], nodeID: String, messenger: any NodeMessenger, clock: any Clock) {
         apps = settings.map(PusherApp.init(settings:))
         appsByKey = Dictionary(uniqueKeysWithValues: apps.enumerated().map { ($1.key, $0) })
         appsByID = Dictionary(uniqueKeysWithValues: apps.enumerated().map { ($1.id, $0) })
-        state = Locked([AppState](repeating: AppState(), count: apps.count))
+        self.messenger = messenger
+        self.clock = clock
+        state = Locked(State(apps: [AppState](repeating: AppState(), count: apps.count), cluster: ReplicatedChannels(localNode: nodeID)))
     }
 
     func attach(_ route: PusherRoute, loop index: Int) { routes[index] = route }
@@ -59,101 +67,142 @@ final class PusherNode: @unchecked Sendable {
     func app(key: some StringProtocol) -> Int? { appsByKey[String(key)] }
     func app(id: some StringProtocol) -> Int? { appsByID[String(id)] }
 
+    func key(app: Int, channel: String) -> ChannelKey { ChannelKey(app: apps[app].id, channel: channel) }
+
     // MARK: - Connections
 
-    /// Counts a connection of `app`; false when the app is at its `max_connections`.
+    /// Counts a connection of `app`; false when the app is at its `max_connections` on this node.
     func connect(app: Int) -> Bool {
         let limit = apps[app].settings.maxConnections
-        return state.withLock { tables in
-            guard limit == 0 || tables[app].connections < limit else { return false }
-            tables[app].connections += 1
+        return state.withLock { state in
+            guard limit == 0 || state.apps[app].connections < limit else { return false }
+            state.apps[app].connections += 1
             return true
         }
     }
 
-    func disconnect(app: Int) { state.withLock { $0[app].connections -= 1 } }
+    func disconnect(app: Int) { state.withLock { $0.apps[app].connections -= 1 } }
 
     // MARK: - Channels
 
-    func subscribed(app: Int, channel: String) { state.withLock { $0[app].channels[channel, default: 0] += 1 } }
-
-    func unsubscribed(app: Int, channel: String) {
-        state.withLock { tables in
-            let left = (tables[app].channels[channel] ?? 1) - 1
-            tables[app].channels[channel] = left > 0 ? left : nil
-        }
+    func subscribed(app: Int, channel: String) {
+        let key = key(app: app, channel: channel)
+        state.withLock { $0.cluster.subscriptionsChanged(key, by: 1) }
     }
 
-    /// Occupied channels whose names start with `prefix`, with their subscription counts.
-    func channels(app: Int, prefix: String) -> [(name: String, subscriptions: Int, users: Int?)] {
-        state.withLock { tables in
-            tables[app].channels.filter { $0.key.hasPrefix(prefix) }.sorted { $0.key < $1.key }.map { name, count in
-                (name, count, tables[app].presence[name].map(\.count))
+    func unsubscribed(app: Int, channel: String) {
+        let key = key(app: app, channel: channel)
+        state.withLock { $0.cluster.subscriptionsChanged(key, by: -1) }
+    }
+
+    /// The cluster's occupied channels whose names start with `prefix`, with their counts.
+    func channels(app: Int, prefix: String) -> [(name: String, subscriptions: Int, users: Int)] {
+        let id = apps[app].id
+        return state.withLock { state in
+            state.cluster.occupiedChannels(app: id).filter { $0.hasPrefix(prefix) }.map { name in
+                let key = ChannelKey(app: id, channel: name)
+                return (name, state.cluster.subscriptions(of: key), state.cluster.memberCount(of: key))
             }
         }
     }
 
-    func channel(app: Int, name: String) -> (subscriptions: Int, users: Int?) {
-        state.withLock { tables in (tables[app].channels[name] ?? 0, tables[app].presence[name].map(\.count)) }
+    func channel(app: Int, name: String) -> (subscriptions: Int, users: Int) {
+        let key = key(app: app, channel: name)
+        return state.withLock { ($0.cluster.subscriptions(of: key), $0.cluster.memberCount(of: key)) }
     }
 
     // MARK: - Presence
 
     enum JoinOutcome {
-        /// Joined; `first` when this is the user's first socket in the channel. `members` is
-        /// the channel's list after the join, for `subscription_succeeded`.
-        case joined(first: Bool, members: [PresenceMember])
+        /// Joined; `members` is the cluster's roster after the join, for
+        /// `subscription_succeeded`, as of announcement `version`.
+        case joined(members: [PresenceMember], version: UInt64)
         case full
     }
 
     func join(app: Int, channel: String, member: PresenceMember) -> JoinOutcome {
         let limit = apps[app].settings.maxPresenceMembers
-        return state.withLock { tables in
-            var members = tables[app].presence[channel] ?? [:]
-            let first = members[member.userID] == nil
-            if first && members.count >= limit { return .full }
-            members[member.userID, default: Member(connections: 0, info: member.userInfo)].connections += 1
-            tables[app].presence[channel] = members
-            let list = members.sorted { $0.key < $1.key }.map { PresenceMember(userID: $0.key, userInfo: $0.value.info) }
-            return .joined(first: first, members: list)
+        let key = key(app: app, channel: channel)
+        return state.withLock { state in
+            let sockets = state.apps[app].presence[channel]?[member.userID] ?? 0
+            if sockets == 0 {
+                // The limit counts the cluster; a user already in elsewhere takes no new place.
+                if !state.cluster.isMember(member.userID, of: key) && state.cluster.memberCount(of: key) >= limit { return .full }
+                let actions = state.cluster.join(key, userID: member.userID, info: member.userInfo ?? [])
+                perform(actions, in: &state)
+            }
+            state.apps[app].presence[channel, default: [:]][member.userID] = sockets + 1
+            let members = state.cluster.members(of: key).map { PresenceMember(userID: $0.userID, userInfo: $0.info.isEmpty ? nil : $0.info) }
+            return .joined(members: members, version: state.version)
         }
     }
 
-    /// A socket of `userID` left; true when it was the user's last one in the channel.
-    func leave(app: Int, channel: String, userID: String) -> Bool {
-        state.withLock { tables in
-            guard var members = tables[app].presence[channel], var member = members[userID] else { return false }
-            member.connections -= 1
-            let last = member.connections == 0
-            members[userID] = last ? nil : member
-            tables[app].presence[channel] = members.isEmpty ? nil : members
-            return last
+    /// A socket of `userID` left the presence channel.
+    func leave(app: Int, channel: String, userID: String) {
+        let key = key(app: app, channel: channel)
+        state.withLock { state in
+            guard let sockets = state.apps[app].presence[channel]?[userID] else { return }
+            guard sockets == 1 else {
+                state.apps[app].presence[channel]![userID] = sockets - 1
+                return
+            }
+            state.apps[app].presence[channel]![userID] = nil
+            if state.apps[app].presence[channel]!.isEmpty { state.apps[app].presence[channel] = nil }
+            perform(state.cluster.leave(key, userID: userID), in: &state)
         }
     }
 
-    func members(app: Int, channel: String) -> [String]? {
-        state.withLock { tables in tables[app].presence[channel].map { $0.keys.sorted() } }
+    /// The cluster's members of the channel, by user id.
+    func members(app: Int, channel: String) -> [String] {
+        let key = key(app: app, channel: channel)
+        return state.withLock { $0.cluster.members(of: key).map(\.userID) }
     }
 
     // MARK: - Users
 
     func signedIn(app: Int, userID: String, at address: PusherSocketAddress) {
-        state.withLock { _ = $0[app].users[userID, default: []].insert(address) }
+        state.withLock { _ = $0.apps[app].users[userID, default: []].insert(address) }
     }
 
     func signedOut(app: Int, userID: String, at address: PusherSocketAddress) {
-        state.withLock { tables in
-            tables[app].users[userID]?.remove(address)
-            if tables[app].users[userID]?.isEmpty == true { tables[app].users[userID] = nil }
+        state.withLock { state in
+            state.apps[app].users[userID]?.remove(address)
+            if state.apps[app].users[userID]?.isEmpty == true { state.apps[app].users[userID] = nil }
         }
     }
 
-    func sockets(app: Int, userID: String) -> [PusherSocketAddress] {
-        state.withLock { Array($0[app].users[userID] ?? []) }
+    /// Closes the user's sockets on every node with 4009.
+    func terminate(app: Int, userID: String) {
+        let id = apps[app].id
+        state.withLock { state in perform(state.cluster.terminate(app: id, userID: userID), in: &state) }
     }
 
-    /// Per app: connections and occupied channels, for the status report and the logs.
-    func figures() -> [(id: String, connections: Int, channels: Int)] {
-        state.withLock { tables in apps.indices.map { (apps[$0].id, tables[$0].connections, tables[$0].channels.count) } }
+    // MARK: - Figures
+
+    struct AppFigures {
+        let id: String
+        let connections: Int
+        /// Occupied channels and presence members, cluster-wide.
+        let channels: Int
+        let members: Int
+        /// Channels with a subscription, and presence members with a socket, on this node.
+        let localChannels: Int
+        let localMembers: Int
+    }
+
+    /// Per app, for the status report and the metrics.
+    func figures() -> (apps: [AppFigures], nodes: [String]) {
+        state.withLock { state in
+            let figures = apps.indices.map { index in
+                let cluster = state.cluster.figures(app: apps[index].id)
+                let id = apps[index].id
+                let localChannels = state.cluster.local.subscriptions.keys.reduce(0) { $0 + ($1.app == id ? 1 : 0) }
+                let localMembers = state.apps[index].presence.values.reduce(0) { $0 + $1.count }
+                return AppFigures(
+                    id: id, connections: state.apps[index].connections, channels: cluster.channels, members: cluster.members,
+                    localChannels: localChannels, localMembers: localMembers)
+            }
+            return (figures, state.cluster.remoteNodes)
+        }
     }
 }

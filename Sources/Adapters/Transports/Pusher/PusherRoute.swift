@@ -36,10 +36,7 @@ final class PusherRoute: RouteHandler, SocketDirectory {
         sessionTopics = transport.node.apps.map { TopicName.namespaced(PusherTransport.namespace, "\($0.id)#")! }
     }
 
-    /// The engine's topic of `channel` in `app`: apps never share a channel.
-    func topic(app: Int, channel: String) -> TopicName? {
-        TopicName.namespaced(PusherTransport.namespace, "\(node.apps[app].id):\(channel)")
-    }
+    func topic(app: Int, channel: String) -> TopicName? { node.topic(app: app, channel: channel) }
 
     func connection(forSocket name: String) -> Connection? { sessions[name]?.connection }
 

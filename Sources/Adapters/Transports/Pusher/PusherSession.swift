@@ -93,18 +93,21 @@ final class PusherSession: Subscriber, WebSocketEndpoint {
         case .user(let id):
             guard signedInUser == String(id) else { return refuseSignature(channel, on: socket) }
         }
-        var first = false
         var succeeded = "{}"
+        var rosterVersion: UInt64 = 0
         if let member {
+            // Any `member_added` for this join goes out from the node's announcements, on a
+            // later turn of each loop, to the sockets whose roster does not show it yet.
             switch route.node.join(app: self.app, channel: channel, member: member) {
             case .full:
                 return refuse(channel, type: "LimitReached", "The presence channel is full", status: 403, on: socket)
-            case .joined(let isFirst, let members):
-                first = isFirst
+            case .joined(let members, let version):
                 succeeded = PusherFrames.presenceData(members)
+                rosterVersion = version
             }
         }
-        let subscriber = PusherChannelSubscriber(session: self, channel: channel, topic: topic, presenceUserID: member?.userID)
+        let subscriber = PusherChannelSubscriber(
+            session: self, channel: channel, topic: topic, presenceUserID: member?.userID, rosterVersion: rosterVersion)
         channels[channel] = subscriber
         route.shard.subscribeAuthorised(subscriber)
         route.node.subscribed(app: self.app, channel: channel)
@@ -112,11 +115,6 @@ final class PusherSession: Subscriber, WebSocketEndpoint {
         route.logger.debug("pusher client subscribed", metadata: [
             "ip": "\(clientIP)", "app": "\(settings.id)", "socket_id": "\(socketID)", "channel": "\(channel)",
         ])
-        if let member, first {
-            route.broker.broadcastEvent(
-                topic: topic, payload: JSONPayload(validatedBytes: PusherFrames.memberAdded(channel: channel, member)),
-                excludedSocket: socketID)
-        }
     }
 
     private func refuseSignature(_ channel: String, on socket: WebSocketConnection) {
@@ -138,15 +136,11 @@ final class PusherSession: Subscriber, WebSocketEndpoint {
     }
 
     /// The node's bookkeeping for a channel this socket left (already out of the shard's index).
-    /// `member_removed` is published on a later turn: a close can happen inside a delivery
-    /// (a slow consumer), and publishing from there would nest deliveries.
+    /// Any `member_removed` goes out from the node's announcements on a later turn: a close
+    /// can happen inside a delivery (a slow consumer), which must not nest another.
     private func forget(_ subscriber: PusherChannelSubscriber) {
         route.node.unsubscribed(app: app, channel: subscriber.channel)
-        guard let userID = subscriber.presenceUserID, route.node.leave(app: app, channel: subscriber.channel, userID: userID) else { return }
-        let broker = route.broker
-        let topic = subscriber.topic
-        let payload = JSONPayload(validatedBytes: PusherFrames.memberRemoved(channel: subscriber.channel, userID: userID))
-        connection.loop.execute { _ in broker.broadcastEvent(topic: topic, payload: payload) }
+        if let userID = subscriber.presenceUserID { route.node.leave(app: app, channel: subscriber.channel, userID: userID) }
     }
 
     // MARK: - Sign-in and client events
@@ -239,11 +233,14 @@ final class PusherChannelSubscriber: Subscriber {
     let channel: String
     /// On presence channels, the member this subscription made.
     let presenceUserID: String?
+    /// The announcement its `subscription_succeeded` roster showed (`PusherNode.State.version`).
+    let rosterVersion: UInt64
 
-    init(session: PusherSession, channel: String, topic: TopicName, presenceUserID: String?) {
+    init(session: PusherSession, channel: String, topic: TopicName, presenceUserID: String?, rosterVersion: UInt64) {
         self.session = session
         self.channel = channel
         self.presenceUserID = presenceUserID
+        self.rosterVersion = rosterVersion
         super.init(connection: session.connection, format: session.format, topic: topic, clientIP: session.clientIP)
     }
 

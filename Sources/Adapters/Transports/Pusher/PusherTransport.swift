@@ -21,17 +21,32 @@ public struct PusherTransport: BrowserTransport {
         public init() {}
     }
 
+    /// How this node takes part in the cluster's Pusher state (docs/adr/0018).
+    public struct Cluster: Sendable {
+        /// The node's id, the same as in the roster.
+        public var nodeID: String
+        public var messenger: any NodeMessenger
+        public var clock: any Clock
+
+        public init(nodeID: String, messenger: any NodeMessenger, clock: any Clock) {
+            self.nodeID = nodeID
+            self.messenger = messenger
+            self.clock = clock
+        }
+    }
+
     let settings: Settings
     let node: PusherNode
     let format: WireFormat
     let frames = PusherFrames()
 
-    public init(settings: Settings, formats: WireFormats) {
+    public init(settings: Settings, formats: WireFormats, cluster: Cluster) {
         var settings = settings
         // A client event's data up to the largest app limit, with room for its envelope.
         settings.webSocket.maxMessageBytes = (settings.apps.map(\.maxMessageBytes).max() ?? 10 * 1024) + 1024
         self.settings = settings
-        node = PusherNode(apps: settings.apps)
+        node = PusherNode(apps: settings.apps, nodeID: cluster.nodeID, messenger: cluster.messenger, clock: cluster.clock)
+        cluster.messenger.listen(node)
         format = formats.register(Self.name, PusherEventEncoder())
     }
 
@@ -40,6 +55,7 @@ public struct PusherTransport: BrowserTransport {
     public func install(in context: TransportContext, router: Router) -> [any Drainable] {
         let route = PusherRoute(transport: self, context: context)
         node.attach(route, loop: context.loop.index)
+        if context.loop.index == 0 { node.scheduleTick(on: context.loop) }
         context.shard.socketDirectory = route
         router.add(.get, .prefix("/app/"), route)
         let api = PusherAPIRoute(route: route)
@@ -58,18 +74,48 @@ public struct PusherTransport: BrowserTransport {
         router.add(.post, .prefix("/users/"), api)
     }
 
-    /// `"pusher_apps":{"<id>":{"connections":n,"channels":n}}`: this node's figures per app.
+    /// Says the node is leaving after its sockets have closed.
+    public var services: [any LifecycleService] { [PusherDeparture(node: node)] }
+
+    /// `"pusher_apps":{"<id>":{"connections":n,"channels":n,"members":n,"local_channels":n,
+    /// "local_members":n}}` (channels and members cluster-wide, connections this node's) and
+    /// `"pusher_peers":[ids]`, the nodes this one holds a replica of.
     public var statusMembers: [String] {
-        let apps = node.figures().map { #""\#($0.id)":{"connections":\#($0.connections),"channels":\#($0.channels)}"# }
-        return [#""pusher_apps":{"# + apps.joined(separator: ",") + "}"]
+        let (apps, peers) = node.figures()
+        let members = apps.map {
+            #""\#($0.id)":{"connections":\#($0.connections),"channels":\#($0.channels),"members":\#($0.members),"#
+                + #""local_channels":\#($0.localChannels),"local_members":\#($0.localMembers)}"#
+        }
+        return [#""pusher_apps":{"# + members.joined(separator: ",") + "}", #""pusher_peers":["# + peers.map(JSONWriter.quoted).joined(separator: ",") + "]"]
     }
 
     public var gauges: [TransportGauge] {
-        node.figures().flatMap { app in
+        let (apps, peers) = node.figures()
+        let channels = "Occupied Pusher channels of each app, in the cluster and on this node."
+        let members = "Pusher presence members of each app (summed over channels), in the cluster and on this node."
+        return apps.flatMap { app in
             [
                 TransportGauge(name: "wavelog_pusher_connections", help: "Pusher connections of each app on this node.", labels: [("app", app.id)], value: Double(app.connections)),
-                TransportGauge(name: "wavelog_pusher_channels", help: "Occupied Pusher channels of each app on this node.", labels: [("app", app.id)], value: Double(app.channels)),
+                TransportGauge(name: "wavelog_pusher_channels", help: channels, labels: [("app", app.id), ("scope", "cluster")], value: Double(app.channels)),
+                TransportGauge(name: "wavelog_pusher_channels", help: channels, labels: [("app", app.id), ("scope", "node")], value: Double(app.localChannels)),
+                TransportGauge(name: "wavelog_pusher_presence_members", help: members, labels: [("app", app.id), ("scope", "cluster")], value: Double(app.members)),
+                TransportGauge(name: "wavelog_pusher_presence_members", help: members, labels: [("app", app.id), ("scope", "node")], value: Double(app.localMembers)),
             ]
-        }
+        } + [
+            TransportGauge(name: "wavelog_pusher_peers", help: "Other nodes whose Pusher channels this node holds a replica of.", labels: [], value: Double(peers.count))
+        ]
     }
+}
+
+/// Stopped before the cluster bus: the departure goes out while the link still runs.
+final class PusherDeparture: LifecycleService, Sendable {
+    let node: PusherNode
+
+    init(node: PusherNode) {
+        self.node = node
+    }
+
+    func start() throws {}
+
+    func shutdown() { node.depart() }
 }

@@ -1,0 +1,159 @@
+// The JSON of the messages nodes exchange about channels they hold (docs/pusher.md "The cluster").
+public import Domain
+
+/// `{"type":…,"node":…,"seq":n,…}`; channels travel as `[app, channel]` pairs inside arrays,
+/// so a snapshot is `"members":[[app,channel,user,info-or-null],…]` and
+/// `"counts":[[app,channel,n],…]`. `user_info` is relayed as the raw JSON the client signed.
+public enum ReplicaMessageJSON {
+    /// A larger message is dropped unread (a snapshot of 10,000 members is about 700 KB).
+    public static let maxMessageBytes = 16 << 20
+
+    public static func encode(_ message: ReplicaMessage) -> [UInt8] {
+        var json = "{\"type\":"
+        switch message {
+        case .joined(let node, let sequence, let key, let userID, let info):
+            json += "\"joined\"" + head(node, sequence) + channel(key) + ",\"user_id\":" + JSONWriter.quoted(userID) + ",\"user_info\":"
+            return Array(json.utf8) + (info.isEmpty ? Array("null".utf8) : info) + [UInt8(ascii: "}")]
+        case .left(let node, let sequence, let key, let userID):
+            json += "\"left\"" + head(node, sequence) + channel(key) + ",\"user_id\":" + JSONWriter.quoted(userID)
+        case .counts(let node, let sequence, let counts):
+            json += "\"counts\"" + head(node, sequence) + ",\"counts\":" + encodeCounts(counts)
+        case .snapshot(let node, let sequence, let channels):
+            json += "\"snapshot\"" + head(node, sequence) + ",\"counts\":" + encodeCounts(channels.subscriptions) + ",\"members\":["
+            var bytes = Array(json.utf8)
+            var first = true
+            for (key, users) in channels.members.sorted(by: { $0.key < $1.key }) {
+                for (user, info) in users.sorted(by: { $0.key < $1.key }) {
+                    if !first { bytes.append(UInt8(ascii: ",")) }
+                    first = false
+                    bytes += Array(("[" + JSONWriter.quoted(key.app) + "," + JSONWriter.quoted(key.channel) + "," + JSONWriter.quoted(user) + ",").utf8)
+                    bytes += info.isEmpty ? Array("null".utf8) : info
+                    bytes.append(UInt8(ascii: "]"))
+                }
+            }
+            return bytes + Array("]}".utf8)
+        case .heartbeat(let node, let sequence):
+            json += "\"heartbeat\"" + head(node, sequence)
+        case .snapshotRequest(let node, let of):
+            json += "\"snapshot_request\",\"node\":" + JSONWriter.quoted(node) + (of.map { ",\"of\":" + JSONWriter.quoted($0) } ?? "")
+        case .departed(let node):
+            json += "\"departed\",\"node\":" + JSONWriter.quoted(node)
+        case .terminate(let node, let app, let userID):
+            json += "\"terminate\",\"node\":" + JSONWriter.quoted(node) + ",\"app\":" + JSONWriter.quoted(app) + ",\"user_id\":" + JSONWriter.quoted(userID)
+        }
+        return Array((json + "}").utf8)
+    }
+
+    private static func head(_ node: String, _ sequence: UInt64) -> String {
+        ",\"node\":" + JSONWriter.quoted(node) + ",\"seq\":\(sequence)"
+    }
+
+    private static func channel(_ key: ChannelKey) -> String {
+        ",\"app\":" + JSONWriter.quoted(key.app) + ",\"channel\":" + JSONWriter.quoted(key.channel)
+    }
+
+    private static func encodeCounts(_ counts: [ChannelKey: Int]) -> String {
+        "[" + counts.sorted { $0.key < $1.key }.map { "[" + JSONWriter.quoted($0.key.app) + "," + JSONWriter.quoted($0.key.channel) + ",\($0.value)]" }
+            .joined(separator: ",") + "]"
+    }
+
+    // MARK: - Decoding
+
+    /// Reads a message; nil when it is too large, malformed, or of a type this node does not know
+    /// (a newer node's, which is ignored rather than misread).
+    public static func decode(_ bytes: [UInt8]) -> ReplicaMessage? {
+        guard bytes.count <= maxMessageBytes else { return nil }
+        return bytes.withUnsafeBufferPointer { buffer -> ReplicaMessage? in
+            guard let object = try? JSONObjectFields(buffer, maxDepth: 8), let type = text(object, object["type"]),
+                let node = text(object, object["node"]), !node.isEmpty
+            else { return nil }
+            let sequence = object["seq"].flatMap { object.int64($0) }.flatMap { UInt64(exactly: $0) }
+            switch type {
+            case "joined":
+                guard let sequence, let key = channelKey(object), let user = text(object, object["user_id"]) else { return nil }
+                guard let info = object["user_info"] else { return nil }
+                return .joined(node: node, sequence: sequence, key: key, userID: user, info: info.kind == .null ? [] : object.rawValue(info))
+            case "left":
+                guard let sequence, let key = channelKey(object), let user = text(object, object["user_id"]) else { return nil }
+                return .left(node: node, sequence: sequence, key: key, userID: user)
+            case "counts":
+                guard let sequence, let counts = decodeCounts(object, object["counts"]) else { return nil }
+                return .counts(node: node, sequence: sequence, counts)
+            case "snapshot":
+                guard let sequence, let counts = decodeCounts(object, object["counts"]), let members = decodeMembers(object, object["members"]) else {
+                    return nil
+                }
+                return .snapshot(node: node, sequence: sequence, NodeChannels(members: members, subscriptions: counts))
+            case "heartbeat":
+                guard let sequence else { return nil }
+                return .heartbeat(node: node, sequence: sequence)
+            case "snapshot_request":
+                guard let of = object["of"] else { return .snapshotRequest(node: node, of: nil) }
+                guard let target = object.string(of) else { return nil }
+                return .snapshotRequest(node: node, of: target)
+            case "departed":
+                return .departed(node: node)
+            case "terminate":
+                guard let app = text(object, object["app"]), let user = text(object, object["user_id"]) else { return nil }
+                return .terminate(node: node, app: app, userID: user)
+            default:
+                return nil
+            }
+        }
+    }
+
+    private static func text(_ object: JSONObjectFields, _ field: JSONField?) -> String? {
+        field.flatMap { object.string($0) }
+    }
+
+    private static func channelKey(_ object: JSONObjectFields) -> ChannelKey? {
+        guard let app = text(object, object["app"]), let channel = text(object, object["channel"]) else { return nil }
+        return ChannelKey(app: app, channel: channel)
+    }
+
+    /// The elements of an array of arrays, each as the strings and raw values it holds.
+    private static func rows(_ object: JSONObjectFields, _ field: JSONField?) -> [[(range: Range<Int>, kind: JSONValueKind)]]? {
+        guard let field, field.kind == .array else { return nil }
+        let base = field.valueRange.lowerBound
+        guard let elements = try? JSONReader.arrayElements(UnsafeBufferPointer(rebasing: object.bytes[field.valueRange]), maxDepth: 8) else {
+            return nil
+        }
+        var rows: [[(range: Range<Int>, kind: JSONValueKind)]] = []
+        rows.reserveCapacity(elements.count)
+        for element in elements {
+            let range = (element.range.lowerBound + base)..<(element.range.upperBound + base)
+            guard element.kind == .array, let cells = try? JSONReader.arrayElements(UnsafeBufferPointer(rebasing: object.bytes[range]), maxDepth: 8) else {
+                return nil
+            }
+            rows.append(cells.map { ((($0.range.lowerBound + range.lowerBound)..<($0.range.upperBound + range.lowerBound)), $0.kind) })
+        }
+        return rows
+    }
+
+    private static func string(_ object: JSONObjectFields, _ cell: (range: Range<Int>, kind: JSONValueKind)) -> String? {
+        guard cell.kind == .string else { return nil }
+        return JSONText.unescape(object.bytes, (cell.range.lowerBound + 1)..<(cell.range.upperBound - 1))
+    }
+
+    private static func decodeCounts(_ object: JSONObjectFields, _ field: JSONField?) -> [ChannelKey: Int]? {
+        guard let rows = rows(object, field) else { return nil }
+        var counts: [ChannelKey: Int] = [:]
+        for row in rows {
+            guard row.count == 3, let app = string(object, row[0]), let channel = string(object, row[1]), row[2].kind == .number,
+                let count = JSONText.int64(object.bytes, row[2].range).flatMap({ Int(exactly: $0) }), count >= 0
+            else { return nil }
+            counts[ChannelKey(app: app, channel: channel)] = count
+        }
+        return counts
+    }
+
+    private static func decodeMembers(_ object: JSONObjectFields, _ field: JSONField?) -> [ChannelKey: [String: [UInt8]]]? {
+        guard let rows = rows(object, field) else { return nil }
+        var members: [ChannelKey: [String: [UInt8]]] = [:]
+        for row in rows {
+            guard row.count == 4, let app = string(object, row[0]), let channel = string(object, row[1]), let user = string(object, row[2]) else { return nil }
+            members[ChannelKey(app: app, channel: channel), default: [:]][user] = row[3].kind == .null ? [] : Array(object.bytes[row[3].range])
+        }
+        return members
+    }
+}

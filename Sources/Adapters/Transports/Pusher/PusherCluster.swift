@@ -1,0 +1,104 @@
+// The node's part in the cluster's Pusher state: carrying out what the replicas decide.
+internal import Application
+internal import Domain
+
+extension PusherNode: NodeMessageListener {
+    /// Carries out `actions`, under the lock that produced them: messages reach the messenger,
+    /// and announcements each loop's queue, in the order they were decided.
+    func perform(_ actions: [ReplicatedChannels.Action], in state: inout State) {
+        for action in actions {
+            switch action {
+            case .send(let message):
+                messenger.send(message)
+            case .announce(let change):
+                state.version += 1
+                announce(change, version: state.version)
+            case .terminate(let appID, let userID):
+                guard let index = app(id: appID) else { continue }
+                for address in state.apps[index].users[userID] ?? [] {
+                    guard let route = routes[address.loop] else { continue }
+                    let socketID = address.socketID
+                    let confined = LoopBound(route)
+                    route.shard.loop.execute { _ in
+                        confined.value.sessions[socketID]?.end(code: PusherCode.unauthorized, "Connection terminated by the server")
+                    }
+                }
+            }
+        }
+    }
+
+    /// One frame per change, shared by every loop; each loop tells its sockets in the channel
+    /// whose roster does not already show the change.
+    private func announce(_ change: ReplicatedChannels.MemberChange, version: UInt64) {
+        let key: ChannelKey
+        let message: [UInt8]
+        switch change {
+        case .added(let changed, let userID, let info):
+            key = changed
+            message = PusherFrames.memberAdded(channel: key.channel, PresenceMember(userID: userID, userInfo: info.isEmpty ? nil : info))
+        case .removed(let changed, let userID):
+            key = changed
+            message = PusherFrames.memberRemoved(channel: key.channel, userID: userID)
+        }
+        guard let app = app(id: key.app), let topic = topic(app: app, channel: key.channel) else { return }
+        let frame = WebSocketFrameEncoder.text(message)
+        for route in routes.values {
+            let confined = LoopBound(route)
+            route.shard.loop.execute { _ in confined.value.announce(frame, on: topic, version: version) }
+        }
+    }
+
+    /// The engine's topic of `channel` in `app`: apps never share a channel.
+    func topic(app: Int, channel: String) -> TopicName? {
+        TopicName.namespaced(PusherTransport.namespace, "\(apps[app].id):\(channel)")
+    }
+
+    // MARK: - NodeMessageListener (on the messenger's loop)
+
+    func received(_ message: ReplicaMessage) {
+        let now = clock.monotonic
+        state.withLock { state in perform(state.cluster.receive(message, now: now), in: &state) }
+    }
+
+    func linkChanged(up: Bool) {
+        let now = clock.monotonic
+        state.withLock { state in
+            if up {
+                perform(state.cluster.linkCameUp(now: now), in: &state)
+            } else {
+                state.cluster.linkWentDown()
+            }
+        }
+    }
+
+    // MARK: - Time
+
+    static let tickInterval: Duration = .seconds(1)
+
+    /// Counts, requested snapshots, heartbeats and silent nodes, once a second on `loop`.
+    func scheduleTick(on loop: EventLoop) {
+        loop.schedule(after: Self.tickInterval) { [weak self] loop in
+            guard let self else { return }
+            let now = self.clock.monotonic
+            self.state.withLock { state in self.perform(state.cluster.tick(now: now), in: &state) }
+            self.scheduleTick(on: loop)
+        }
+    }
+
+    /// The node is stopping: the others forget it now rather than after its silence.
+    func depart() {
+        state.withLock { state in perform(state.cluster.depart(), in: &state) }
+    }
+}
+
+extension PusherRoute {
+    /// Writes a membership announcement to this loop's sockets in the channel, except those
+    /// whose `subscription_succeeded` already showed it. O(subscribers of the channel here),
+    /// one comparison each; the frame is shared.
+    func announce(_ frame: EncodedFrame, on topic: TopicName, version: UInt64) {
+        for subscriber in shard.index.subscribers(of: topic) {
+            guard let channel = subscriber as? PusherChannelSubscriber, channel.rosterVersion < version else { continue }
+            shard.send(frame, to: channel)
+        }
+    }
+}
