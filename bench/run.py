@@ -23,6 +23,7 @@ user and system ticks of /proc/PID/task/*/stat): the part a server's own code ca
 """
 import argparse
 import json
+import re
 import os
 import shutil
 import signal
@@ -241,6 +242,65 @@ def pusher(bindir, runs):
     return results
 
 
+def start_redis():
+    directory = tempfile.mkdtemp(prefix="bench-redis-")
+    port = free_port()
+    process = subprocess.Popen(["taskset", "-c", SERVER_CPU, "redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                                "--save", "", "--appendonly", "no", "--dir", directory],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_listening(port, process, "redis-server")
+    return process, port, directory
+
+
+def redis_publishes(port):
+    """`cmdstat_publish` calls from INFO commandstats."""
+    text = subprocess.run(["redis-cli", "-p", str(port), "INFO", "commandstats"], capture_output=True, text=True, check=True).stdout
+    match = re.search(r"^cmdstat_publish:calls=(\d+)", text, re.M)
+    return int(match.group(1)) if match else 0
+
+
+def pusher_cluster(bindir, runs):
+    """Pusher over two nodes sharing a redis-server against the same run on one node: fan-out
+    with subscribers split over A and B and publishes on A (CPU of both nodes per delivery),
+    presence joins against private subscriptions on one clustered node (CPU per set-up), and
+    PUBLISHes per presence join and leave (INFO commandstats around a run of joins, which
+    leave when the generator exits)."""
+    binary = os.path.join(bindir, "wavelog-worker")
+    fanout = "--mode fanout --topics 1 --subscribers 10000 --seconds 5"
+    connect = "--mode connect --topics 1000 --subscribers 10"
+    found = {"fanout-1-node": [], "fanout-2-nodes": [], "join-private": [], "join-presence": [], "publishes": []}
+    for _ in range(runs):
+        for name in ("fanout-1-node", "fanout-2-nodes", "join-private", "join-presence"):
+            redis, port, directory = start_redis()
+            extra = PUSHER_APP + f'redis_url: "redis://127.0.0.1:{port}"\n'
+            nodes = [start_worker(binary, extra=extra) for _ in range(2 if name == "fanout-2-nodes" else 1)]
+            try:
+                flags = fanout if name.startswith("fanout") else connect + (" --presence" if name == "join-presence" else "")
+                for node in nodes[1:]:
+                    flags += f" --ws-port {node.ws_port} --pid {node.process.pid}"
+                before = redis_publishes(port)
+                report = load(bindir, nodes[0], "pusher", flags)
+                found[name].append(report)
+                if name == "join-presence":
+                    # The leaves go out as the generator's sockets close: wait for the node to count them.
+                    deadline = time.monotonic() + 10
+                    while time.monotonic() < deadline:
+                        after = redis_publishes(port)
+                        time.sleep(1)
+                        if redis_publishes(port) - after <= 2:  # only heartbeats and counts left
+                            break
+                    joins = report["connections"]
+                    found["publishes"].append({"per_join_and_leave": (after - before) / joins if joins else 0, "joins": joins,
+                                               "seconds": report.get("setup_seconds", 0)})
+            finally:
+                for node in nodes:
+                    node.stop()
+                redis.terminate()
+                redis.wait()
+                shutil.rmtree(directory, ignore_errors=True)
+    return {name: median_report(reports) if name != "publishes" else reports for name, reports in found.items()}
+
+
 SCALING = [
     # Throughput. Lazy readers (a 20 ms sleep after each batch of reads) let pushes pile up so
     # one read takes many: the generator then needs a fraction of a core, and a second worker
@@ -399,6 +459,23 @@ def main():
             report = found["pusher"]
             if report["lost"] or report["failed_setups"]:
                 print(f"{'':24} pusher: lost {report['lost']}, failed set-ups {report['failed_setups']}")
+    if not only or "pusher-cluster" in only:
+        results = pusher_cluster(bindir, args.runs)
+        everything["pusher-cluster"] = results
+        one, two = results["fanout-1-node"], results["fanout-2-nodes"]
+        print(f"{'pusher-cluster':24} {'cpu_us_per_delivery':24} {'2 nodes':>16} {'1 node':>16} {'2 / 1':>10}")
+        print(f"{'fanout-1x10000':24} {'cpu_us_per_delivery':24} {fmt(two['cpu_us_per_delivery']):>16} "
+              f"{fmt(one['cpu_us_per_delivery']):>16} {ratio(two['cpu_us_per_delivery'], one['cpu_us_per_delivery']):>10}")
+        presence, private = results["join-presence"], results["join-private"]
+        print(f"{'join-10k':24} {'cpu_us_per_connection':24} {'presence':>16} {'private':>16} {'presence/private':>10}")
+        print(f"{'':24} {'':24} {fmt(presence['cpu_us_per_connection']):>16} {fmt(private['cpu_us_per_connection']):>16} "
+              f"{ratio(presence['cpu_us_per_connection'], private['cpu_us_per_connection']):>10}")
+        for entry in results["publishes"]:
+            print(f"{'':24} PUBLISH per presence join and leave: {entry['per_join_and_leave']:.3f} over {entry['joins']} joins")
+        for name in ("fanout-1-node", "fanout-2-nodes", "join-private", "join-presence"):
+            report = results[name]
+            if report["lost"] or report["failed_setups"]:
+                print(f"{'':24} {name}: lost {report['lost']}, failed set-ups {report['failed_setups']}")
     if not only or "scaling" in only:
         figures, reports = scaling(bindir, args.runs)
         everything["scaling"] = reports

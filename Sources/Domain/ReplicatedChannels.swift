@@ -28,6 +28,8 @@ public struct ReplicatedChannels: Sendable {
         case send(ReplicaMessage)
         /// Close this node's sockets of the user.
         case terminate(app: String, userID: String)
+        /// The channel's subscriptions on every node together are now `total`.
+        case countChanged(ChannelKey, total: Int)
     }
 
     /// What this node knows of another.
@@ -123,11 +125,11 @@ public struct ReplicatedChannels: Sendable {
 
     /// This node's subscriptions to the channel changed by `delta`. The other nodes hear of it
     /// on the next tick, one message for every channel that changed meanwhile.
-    public mutating func subscriptionsChanged(_ key: ChannelKey, by delta: Int) {
+    public mutating func subscriptionsChanged(_ key: ChannelKey, by delta: Int) -> [Action] {
         let count = (local.subscriptions[key] ?? 0) + delta
         local.subscriptions[key] = count > 0 ? count : nil
-        adjustTotal(key, by: delta)
         changedCounts.insert(key)
+        return adjustTotal(key, by: delta)
     }
 
     /// Closes the user's sockets here and on every other node.
@@ -200,12 +202,13 @@ public struct ReplicatedChannels: Sendable {
             }
         case .counts(_, let sequence, let counts):
             return inSequence(node, sequence, now: now) { replica in
-                for (key, count) in counts {
+                var actions: [Action] = []
+                for (key, count) in counts.sorted(by: { $0.key < $1.key }) {
                     let before = replica.remotes[node]!.channels.subscriptions[key] ?? 0
                     replica.remotes[node]!.channels.subscriptions[key] = count > 0 ? count : nil
-                    replica.adjustTotal(key, by: max(0, count) - before)
+                    actions += replica.adjustTotal(key, by: max(0, count) - before)
                 }
-                return []
+                return actions
             }
         case .snapshot(_, let sequence, let channels):
             if let remote = remotes[node], remote.synced, sequence < remote.sequence { return [] }  // older than what was applied
@@ -266,8 +269,8 @@ public struct ReplicatedChannels: Sendable {
                 actions.append(.announce(.added(key, userID: user, info: info)))
             }
         }
-        for key in Set(before.subscriptions.keys).union(channels.subscriptions.keys) {
-            adjustTotal(key, by: max(0, channels.subscriptions[key] ?? 0) - (before.subscriptions[key] ?? 0))
+        for key in Set(before.subscriptions.keys).union(channels.subscriptions.keys).sorted() {
+            actions += adjustTotal(key, by: max(0, channels.subscriptions[key] ?? 0) - (before.subscriptions[key] ?? 0))
         }
         return actions
     }
@@ -297,9 +300,10 @@ public struct ReplicatedChannels: Sendable {
         return true
     }
 
-    private mutating func adjustTotal(_ key: ChannelKey, by delta: Int) {
-        guard delta != 0 else { return }
-        let total = (totals[key] ?? 0) + delta
+    private mutating func adjustTotal(_ key: ChannelKey, by delta: Int) -> [Action] {
+        guard delta != 0 else { return [] }
+        let total = max(0, (totals[key] ?? 0) + delta)
         totals[key] = total > 0 ? total : nil
+        return [.countChanged(key, total: total)]
     }
 }

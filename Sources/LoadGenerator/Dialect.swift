@@ -80,12 +80,22 @@ enum Dialect: String {
     /// A frame that tells the subscriber it is in; nchan has none, the 101 is enough.
     var waitsForAuthReply: Bool { self != .nchan }
 
-    /// The Pusher subscription a socket sends once it knows its `socket_id`.
-    static func pusherSubscribe(topic: String, socketID: String, secret: String) -> [UInt8] {
-        let channel = pusherChannel(topic)
-        let signature = Token.hex(Token.hmac(Array("\(socketID):\(channel)".utf8), secret: secret))
+    /// The Pusher subscription a socket sends once it knows its `socket_id`; on a presence
+    /// channel the socket is a user of its own, named by its `socket_id`.
+    static func pusherSubscribe(topic: String, socketID: String, secret: String, presence: Bool = false) -> [UInt8] {
+        guard presence else {
+            let channel = pusherChannel(topic)
+            let signature = Token.hex(Token.hmac(Array("\(socketID):\(channel)".utf8), secret: secret))
+            return ClientFrame.maskedText(Array(
+                "{\"event\":\"pusher:subscribe\",\"data\":{\"channel\":\"\(channel)\",\"auth\":\"\(pusherKey):\(signature)\"}}".utf8))
+        }
+        let channel = "presence-" + topic
+        let channelData = "{\"user_id\":\"\(socketID)\"}"
+        let signature = Token.hex(Token.hmac(Array("\(socketID):\(channel):\(channelData)".utf8), secret: secret))
+        let quoted = "{\\\"user_id\\\":\\\"\(socketID)\\\"}"
         return ClientFrame.maskedText(Array(
-            "{\"event\":\"pusher:subscribe\",\"data\":{\"channel\":\"\(channel)\",\"auth\":\"\(pusherKey):\(signature)\"}}".utf8))
+            ("{\"event\":\"pusher:subscribe\",\"data\":{\"channel\":\"\(channel)\",\"auth\":\"\(pusherKey):\(signature)\","
+                + "\"channel_data\":\"\(quoted)\"}}").utf8))
     }
 }
 

@@ -7,6 +7,10 @@ struct LoadOptions {
     /// How subscribers listen: WebSocket, or Server-Sent Events (`EventSource`).
     var transport = SubscriberTransport.websocket
     var wsPort: UInt16 = 9000
+    /// Further public ports (other nodes of a cluster): subscribers go round-robin over all.
+    var moreWsPorts: [UInt16] = []
+    /// Pusher dialect: presence channels (a `channel_data` per socket) instead of private ones.
+    var presence = false
     var httpPort: UInt16 = 9001
     var secret = ""
     var serverProcesses: [Int32] = []
@@ -42,6 +46,7 @@ struct LoadOptions {
                [--setup-concurrency N] [--drain-seconds S] [--max-publishes N] [--radio-payload] [--deflate]
                [--no-auth (set-up is the handshake alone)]
                [--read-pause-us N (lazy readers while publishing)]
+               [--ws-port P again: more nodes, subscribers round-robin] [--presence (pusher: presence channels)]
         Prints one JSON object of figures; server CPU and RSS come from /proc of every --pid.
         """
 
@@ -57,6 +62,7 @@ struct LoadOptions {
             guard let parsed = T(text) else { throw UsageError("\(flag): not a number: \(text)") }
             return parsed
         }
+        var sawWsPort = false
         while let flag = rest.popFirst() {
             switch flag {
             case "--mode":
@@ -71,7 +77,11 @@ struct LoadOptions {
                 let text = try value(flag)
                 guard let transport = SubscriberTransport(rawValue: text) else { throw UsageError("--transport: unknown \(text)") }
                 options.transport = transport
-            case "--ws-port": options.wsPort = try number(flag, UInt16.self)
+            case "--ws-port":
+                // Given again: another node's port.
+                if sawWsPort { options.moreWsPorts.append(try number(flag, UInt16.self)) } else { options.wsPort = try number(flag, UInt16.self) }
+                sawWsPort = true
+            case "--presence": options.presence = true
             case "--http-port": options.httpPort = try number(flag, UInt16.self)
             case "--secret": options.secret = try value(flag)
             case "--pid": options.serverProcesses.append(try number(flag, Int32.self))

@@ -68,7 +68,7 @@ final class LoadRun {
 
     private func connectSubscribers(into report: inout Report) {
         let setup = SubscriberSetup(
-            port: options.wsPort,
+            ports: [options.wsPort] + options.moreWsPorts,
             handshakes: topicNames.map {
                 options.transport == .sse
                     ? options.dialect.streamRequest(topic: $0, port: options.wsPort, secret: options.secret)
@@ -78,6 +78,7 @@ final class LoadRun {
                 ? topicNames.map { options.dialect.authFrame(topic: $0, secret: options.secret)! } : nil,
             eventStream: options.transport == .sse,
             pusherSecret: options.dialect == .pusher ? options.secret : nil,
+            presence: options.presence,
             topicNames: topicNames)
         let total = options.topics * options.subscribersPerTopic
         subscribers.reserveCapacity(total)
@@ -89,7 +90,8 @@ final class LoadRun {
         let finished = reactor.run(until: started + 120_000_000_000) {
             // Bounded in-flight set-ups keep the listen backlog from overflowing into SYN retries.
             while subscribers.count < total && subscribers.count - tally.ready - tally.failedSetups < options.setupConcurrency {
-                let subscriber = Subscriber(topic: subscribers.count % options.topics, setup: setup, tally: tally)
+                let subscriber = Subscriber(
+                    topic: subscribers.count % options.topics, port: setup.ports[subscribers.count % setup.ports.count], setup: setup, tally: tally)
                 reactor.add(subscriber, writable: true)
                 subscribers.append(subscriber)
             }

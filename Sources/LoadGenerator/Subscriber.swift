@@ -19,11 +19,11 @@ final class Subscriber: ReactorClient {
     /// so loss is what is missing at the end, not a gap in the sequence.
     private(set) var received = 0
 
-    init(topic: Int, setup: SubscriberSetup, tally: Tally) {
+    init(topic: Int, port: UInt16, setup: SubscriberSetup, tally: Tally) {
         self.topic = topic
         self.setup = setup
         self.tally = tally
-        descriptor = ClientSocket.connect(port: setup.port)
+        descriptor = ClientSocket.connect(port: port)
     }
 
     func writable(_ reactor: Reactor) {
@@ -107,7 +107,8 @@ final class Subscriber: ReactorClient {
                 delivery(payload, now: now)
             case 0x1 where setup.pusherSecret != nil:
                 if let socketID = Scan.pusherSocketID(payload) {
-                    send(Dialect.pusherSubscribe(topic: setup.topicNames[topic], socketID: socketID, secret: setup.pusherSecret!), reactor)
+                    send(Dialect.pusherSubscribe(
+                        topic: setup.topicNames[topic], socketID: socketID, secret: setup.pusherSecret!, presence: setup.presence), reactor)
                 } else if Scan.contains(payload, Scan.pusherSubscribed) {
                     subscribed()
                 } else {
@@ -182,13 +183,16 @@ final class Subscriber: ReactorClient {
 
 /// What every subscriber of a run shares, built once per topic.
 struct SubscriberSetup {
-    let port: UInt16
+    /// Subscribers go round-robin over these (the nodes of a cluster).
+    let ports: [UInt16]
     let handshakes: [[UInt8]]
     let authFrames: [[UInt8]]?
     /// Subscribers read Server-Sent Events instead of WebSocket frames.
     var eventStream = false
     /// Pusher: the app secret that signs each socket's subscription (which needs its socket_id).
     var pusherSecret: String? = nil
+    /// Pusher: join presence channels, each socket as a user of its own.
+    var presence = false
     var topicNames: [String] = []
 }
 

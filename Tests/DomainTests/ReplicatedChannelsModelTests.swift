@@ -55,7 +55,7 @@ struct ReplicaCluster {
         for (key, users) in nodes[node]!.local.members {
             for user in users.keys { run(node) { $0.leave(key, userID: user) } }
         }
-        for (key, count) in nodes[node]!.local.subscriptions { nodes[node]!.subscriptionsChanged(key, by: -count) }
+        for (key, count) in nodes[node]!.local.subscriptions { run(node) { $0.subscriptionsChanged(key, by: -count) } }
         run(node) { [now] in $0.tick(now: now) }
         run(node) { $0.depart() }
         kill(node)
@@ -71,7 +71,7 @@ struct ReplicaCluster {
                 for receiver in nodes.keys where receiver != node && linkUp[receiver] == true {
                     queues[node, default: [:]][receiver, default: []].append(message)
                 }
-            case .terminate: break
+            case .terminate, .countChanged: break
             }
         }
     }
@@ -181,10 +181,12 @@ struct ReplicatedChannelsModelTests {
             case 22..<40:
                 cluster.run(node) { $0.leave(key, userID: user) }
             case 40..<48:
-                cluster.nodes[node]!.subscriptionsChanged(key, by: Int.random(in: 1...3, using: &random))
+                let delta = Int.random(in: 1...3, using: &random)
+                cluster.run(node) { $0.subscriptionsChanged(key, by: delta) }
             case 48..<52:
                 let held = cluster.nodes[node]!.local.subscriptions[key] ?? 0
-                if held > 0 { cluster.nodes[node]!.subscriptionsChanged(key, by: -Int.random(in: 1...held, using: &random)) }
+                let delta = held > 0 ? -Int.random(in: 1...held, using: &random) : 0
+                if held > 0 { cluster.run(node) { $0.subscriptionsChanged(key, by: delta) } }
             case 52..<80:
                 if let (sender, receiver) = cluster.pending.randomElement(using: &random) { cluster.deliver(from: sender, to: receiver) }
             case 80..<88:

@@ -3,6 +3,7 @@ API and for signing, `pysher` (a Pusher WebSocket client, protocol 6) for subscr
 sockets for exact frames, every error code and every bad input."""
 import asyncio
 import hashlib
+import hmac
 import json
 import signal
 import threading
@@ -14,7 +15,7 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
 from conftest import register, request
-from helpers import recv, publish as wavelog_publish
+from helpers import nothing_more, recv, publish as wavelog_publish
 
 from helpers import (PUSHER_APP_ID as APP_ID, PUSHER_KEY as KEY, PUSHER_SECRET as SECRET, PUSHER_OTHER_ID as OTHER_ID,
                      PUSHER_OTHER_KEY as OTHER_KEY, PUSHER_OTHER_SECRET as OTHER_SECRET, PUSHER_APPS as APPS, Socket, auth_for,
@@ -168,6 +169,35 @@ def test_presence_members_are_added_on_a_users_first_socket_and_removed_with_the
             await member.close()
         await socket.close()
         await watcher.close()
+
+    asyncio.run(scenario())
+
+
+def test_encrypted_channels_sign_as_private_relay_data_untouched_and_take_no_client_events(worker):
+    channel = "private-encrypted-vault"
+
+    async def scenario():
+        sender, receiver = await Socket.open(worker), await Socket.open(worker)
+        for socket in (sender, receiver):
+            # Signed by hand: the SDK signs encrypted channels only with a master key it then
+            # hands to the client, which the server never sees.
+            signature = hmac.new(SECRET.encode(), f"{socket.socket_id}:{channel}".encode(), hashlib.sha256).hexdigest()
+            assert await socket.subscribe(channel, f"{KEY}:{signature}") == succeeded(channel)
+        sealed = '{"nonce":"bm9uY2U=","ciphertext":"Y2lwaGVy+/="}'
+        body = json.dumps({"name": "sealed", "data": sealed, "channel": channel}).encode()
+        assert signed_request(worker, "POST", f"/apps/{APP_ID}/events", body) == (200, {})
+        for socket in (sender, receiver):
+            assert await socket.next() == '{"event":"sealed","channel":"%s","data":%s}' % (channel, json.dumps(sealed))
+        await sender.send("client-peek", {"a": 1}, channel=channel)
+        assert await sender.next() == ('{"event":"pusher:error","data":{"code":null,'
+                                       '"message":"Client events are not supported on encrypted channels"}}')
+        await nothing_more(receiver.ws)
+        both = json.dumps({"name": "sealed", "data": sealed, "channels": [channel, "news"]}).encode()
+        assert signed_request(worker, "POST", f"/apps/{APP_ID}/events", both) == (
+            400, {"error": "An event for an encrypted channel must name that channel alone"})
+        await nothing_more(sender.ws)
+        await sender.close()
+        await receiver.close()
 
     asyncio.run(scenario())
 

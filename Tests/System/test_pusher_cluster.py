@@ -9,7 +9,7 @@ import socket as sockets
 
 import pytest
 
-from helpers import (GRACE, recv, PUSHER_APP_ID, PUSHER_KEY, PUSHER_SECRET, signed_request, Socket, auth_for, closed_with, nothing_more, publish, sdk, status, wait_for,
+from helpers import (GRACE, recv, PUSHER_APP_ID, PUSHER_KEY, PUSHER_SECRET, PUSHER_OTHER_ID, PUSHER_OTHER_KEY, PUSHER_OTHER_SECRET, signed_request, Socket, auth_for, closed_with, nothing_more, publish, sdk, status, wait_for,
                      TIMEOUT)
 from conftest import register
 
@@ -18,6 +18,10 @@ APPS = f"""pusher_apps:
   - id: "{PUSHER_APP_ID}"
     key: {PUSHER_KEY}
     secret: {PUSHER_SECRET}
+  - id: "{PUSHER_OTHER_ID}"
+    key: {PUSHER_OTHER_KEY}
+    secret: {PUSHER_OTHER_SECRET}
+    enable_subscription_count: true
 """
 # The silence after which a node's members go (15 s) plus a heartbeat and a tick: the bound
 # docs/pusher.md states, awaited as an upper limit, never measured.
@@ -256,3 +260,37 @@ def test_pusher_events_never_travel_on_the_channel_upstream_nodes_read(cluster):
         received += listener.recv(4096)
     listener.close()
     assert b"pusher-event" not in received and b"marker" in received
+
+
+def count(channel, n):
+    return '{"event":"pusher_internal:subscription_count","channel":"%s","data":%s}' % (
+        channel, json.dumps('{"subscription_count":%d}' % n))
+
+
+def test_subscription_counts_are_the_clusters_and_only_where_the_app_asks(cluster):
+    a, b, _ = start(cluster)
+    other = dict(app_id=PUSHER_OTHER_ID, key=PUSHER_OTHER_KEY, secret=PUSHER_OTHER_SECRET)
+
+    async def scenario():
+        first = await Socket.open(a, key=PUSHER_OTHER_KEY)
+        assert json.loads(await first.subscribe("news"))["event"] == "pusher_internal:subscription_succeeded"
+        assert await first.next() == count("news", 1)
+        # B must know of A's subscriber before its own arrives, or it would count 1.
+        assert wait_for(lambda: sdk(b, **other).channel_info("news", ["subscription_count"])["subscription_count"] == 1)
+        second = await Socket.open(b, key=PUSHER_OTHER_KEY)
+        assert json.loads(await second.subscribe("news"))["event"] == "pusher_internal:subscription_succeeded"
+        assert await second.next() == count("news", 2)
+        assert await first.next() == count("news", 2)  # once B's count reaches A
+        await second.send("pusher:unsubscribe", {"channel": "news"})
+        assert await first.next() == count("news", 1)
+        # Never on presence channels, and never for an app that did not ask.
+        auth, data = auth_for(sdk(a, **other), first, "presence-room", {"user_id": "u"})
+        assert json.loads(await first.subscribe("presence-room", auth, data))["event"] == "pusher_internal:subscription_succeeded"
+        plain = await Socket.open(a)
+        assert json.loads(await plain.subscribe("news"))["event"] == "pusher_internal:subscription_succeeded"
+        await nothing_more(first.ws)
+        await nothing_more(plain.ws)
+        for socket in (first, second, plain):
+            await socket.close()
+
+    asyncio.run(scenario())

@@ -12,6 +12,9 @@ public struct PusherAppSettings: Sendable, Equatable {
     /// Whether subscribed sockets may send `client-*` events on private and presence channels.
     public var enableClientEvents = false
     public var maxPresenceMembers = 100
+    /// Whether subscribers of public and private channels are told the cluster's subscription
+    /// count (`pusher_internal:subscription_count`) as it changes.
+    public var enableSubscriptionCount = false
     /// The largest event `data` the HTTP API and client events accept, and the largest message
     /// a socket may send.
     public var maxMessageBytes = 10 * 1024
@@ -76,6 +79,7 @@ enum PusherAppsKey {
             case "id", "key", "secret": break
             case "max_connections": app.maxConnections = try ConfigKeys.integer(item, "\(path).\(name)", in: 0...1_000_000)
             case "enable_client_events": app.enableClientEvents = try ConfigKeys.bool(item, "\(path).\(name)")
+            case "enable_subscription_count": app.enableSubscriptionCount = try ConfigKeys.bool(item, "\(path).\(name)")
             case "max_presence_members": app.maxPresenceMembers = try ConfigKeys.integer(item, "\(path).\(name)", in: 1...100_000)
             case "max_message_bytes": app.maxMessageBytes = try ConfigKeys.integer(item, "\(path).\(name)", in: 256...(1 << 20))
             default: throw ConfigError(key: "\(path).\(name)", message: "unknown setting", mark: field.mark)

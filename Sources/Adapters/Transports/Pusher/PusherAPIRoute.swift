@@ -121,6 +121,9 @@ final class PusherAPIRoute: RouteHandler {
         for channel in channels where PusherChannelKind(name: channel) == nil {
             return .failure(PusherAPIError(status: 400, message: "Invalid channel name \(channel.prefix(200))"))
         }
+        if channels.count > 1, channels.contains(where: PusherChannelKind.isEncrypted) {
+            return .failure(PusherAPIError(status: 400, message: "An event for an encrypted channel must name that channel alone"))
+        }
         var event = Event(name: name, data: data, channels: channels)
         if let socketField = object["socket_id"] {
             guard let socketID = object.string(socketField), PusherSocketID.isValid(socketID) else {

@@ -13,6 +13,8 @@ extension PusherNode: NodeMessageListener {
             case .announce(let change):
                 state.version += 1
                 announce(change, version: state.version)
+            case .countChanged(let key, let total):
+                countChanged(key, total: total, in: &state)
             case .terminate(let appID, let userID):
                 guard let index = app(id: appID) else { continue }
                 for address in state.apps[index].users[userID] ?? [] {
@@ -48,6 +50,31 @@ extension PusherNode: NodeMessageListener {
         }
     }
 
+    // MARK: - subscription_count
+
+    private func countChanged(_ key: ChannelKey, total: Int, in state: inout State) {
+        guard let app = app(id: key.app), apps[app].settings.enableSubscriptionCount, PusherChannelKind(name: key.channel) != .presence else {
+            return
+        }
+        if state.counts.changed(key, total: total, now: clock.monotonic) { sendCount(key, total: total) }
+    }
+
+    /// Counts held back by the pacer, sent once due; on the tick.
+    private func sendPendingCounts(in state: inout State) {
+        for key in state.counts.due(now: clock.monotonic) { sendCount(key, total: state.cluster.subscriptions(of: key)) }
+    }
+
+    /// To every socket of this node in the channel, the one just subscribed included.
+    private func sendCount(_ key: ChannelKey, total: Int) {
+        guard let app = app(id: key.app), let topic = topic(app: app, channel: key.channel) else { return }
+        let data = JSONWriter.quoted(#"{"subscription_count":\#(total)}"#)
+        let frame = WebSocketFrameEncoder.text(Array(PusherFrames.event(name: "pusher_internal:subscription_count", channel: key.channel, data: Array(data.utf8))))
+        for route in routes.values {
+            let confined = LoopBound(route)
+            route.shard.loop.execute { _ in confined.value.announce(frame, on: topic, version: .max) }
+        }
+    }
+
     /// The engine's topic of `channel` in `app`: apps never share a channel.
     func topic(app: Int, channel: String) -> TopicName? {
         TopicName.namespaced(PusherTransport.namespace, "\(apps[app].id):\(channel)")
@@ -80,7 +107,10 @@ extension PusherNode: NodeMessageListener {
         loop.schedule(after: Self.tickInterval) { [weak self] loop in
             guard let self else { return }
             let now = self.clock.monotonic
-            self.state.withLock { state in self.perform(state.cluster.tick(now: now), in: &state) }
+            self.state.withLock { state in
+                self.perform(state.cluster.tick(now: now), in: &state)
+                self.sendPendingCounts(in: &state)
+            }
             self.scheduleTick(on: loop)
         }
     }

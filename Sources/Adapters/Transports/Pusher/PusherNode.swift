@@ -49,6 +49,8 @@ final class PusherNode: @unchecked Sendable {
         /// Counts membership announcements: a socket told the roster at version v skips
         /// announcements up to v, which its roster already shows.
         var version: UInt64 = 0
+        /// When each channel's `subscription_count` goes out.
+        var counts = CountPacer<ChannelKey>()
     }
 
     let state: Locked<State>
@@ -87,12 +89,12 @@ final class PusherNode: @unchecked Sendable {
 
     func subscribed(app: Int, channel: String) {
         let key = key(app: app, channel: channel)
-        state.withLock { $0.cluster.subscriptionsChanged(key, by: 1) }
+        state.withLock { state in perform(state.cluster.subscriptionsChanged(key, by: 1), in: &state) }
     }
 
     func unsubscribed(app: Int, channel: String) {
         let key = key(app: app, channel: channel)
-        state.withLock { $0.cluster.subscriptionsChanged(key, by: -1) }
+        state.withLock { state in perform(state.cluster.subscriptionsChanged(key, by: -1), in: &state) }
     }
 
     /// The cluster's occupied channels whose names start with `prefix`, with their counts.

@@ -46,6 +46,12 @@ enum PusherChannelKind: Equatable {
 
     var needsSignature: Bool { self == .private || self == .presence }
 
+    static let encryptedPrefix = "private-encrypted-"
+
+    /// End-to-end encrypted (`private-encrypted-`): signed as private, data relayed untouched,
+    /// no client events (the server cannot check what it cannot read).
+    static func isEncrypted(_ name: some StringProtocol) -> Bool { name.hasPrefix(encryptedPrefix) }
+
     private static func isNameByte(_ byte: UInt8) -> Bool {
         switch byte {
         case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"):

@@ -167,6 +167,10 @@ final class PusherSession: Subscriber, WebSocketEndpoint {
             socket.send(PusherFrames.errorMessage(code: nil, "Client events need a subscribed private or presence channel"))
             return
         }
+        guard !PusherChannelKind.isEncrypted(channel) else {
+            socket.send(PusherFrames.errorMessage(code: nil, "Client events are not supported on encrypted channels"))
+            return
+        }
         guard data.count <= settings.maxMessageBytes, name.utf8.count <= 200 else {
             socket.send(PusherFrames.errorMessage(code: nil, "Client event too large"))
             return
