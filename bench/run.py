@@ -267,15 +267,19 @@ def pusher_cluster(bindir, runs):
     leave when the generator exits)."""
     binary = os.path.join(bindir, "wavelog-worker")
     fanout = "--mode fanout --topics 1 --subscribers 10000 --seconds 5"
-    connect = "--mode connect --topics 1000 --subscribers 10"
-    found = {"fanout-1-node": [], "fanout-2-nodes": [], "join-private": [], "join-presence": [], "publishes": []}
+    # Ten sockets a channel: each presence join also tells the members already there (4.5 on
+    # average). One a channel: the join's own work alone.
+    connect = {"": "--mode connect --topics 1000 --subscribers 10", "-alone": "--mode connect --topics 10000 --subscribers 1"}
+    joins = [f"join-{kind}{size}" for size in connect for kind in ("private", "presence")]
+    found = {name: [] for name in ["fanout-1-node", "fanout-2-nodes", *joins, "publishes"]}
     for _ in range(runs):
-        for name in ("fanout-1-node", "fanout-2-nodes", "join-private", "join-presence"):
+        for name in ("fanout-1-node", "fanout-2-nodes", *joins):
             redis, port, directory = start_redis()
             extra = PUSHER_APP + f'redis_url: "redis://127.0.0.1:{port}"\n'
             nodes = [start_worker(binary, extra=extra) for _ in range(2 if name == "fanout-2-nodes" else 1)]
             try:
-                flags = fanout if name.startswith("fanout") else connect + (" --presence" if name == "join-presence" else "")
+                size = "-alone" if name.endswith("-alone") else ""
+                flags = fanout if name.startswith("fanout") else connect[size] + (" --presence" if "presence" in name else "")
                 for node in nodes[1:]:
                     flags += f" --ws-port {node.ws_port} --pid {node.process.pid}"
                 before = redis_publishes(port)
@@ -289,8 +293,8 @@ def pusher_cluster(bindir, runs):
                         time.sleep(1)
                         if redis_publishes(port) - after <= 2:  # only heartbeats and counts left
                             break
-                    joins = report["connections"]
-                    found["publishes"].append({"per_join_and_leave": (after - before) / joins if joins else 0, "joins": joins,
+                    joined = report["connections"]
+                    found["publishes"].append({"per_join_and_leave": (after - before) / joined if joined else 0, "joins": joined,
                                                "seconds": report.get("setup_seconds", 0)})
             finally:
                 for node in nodes:
@@ -466,13 +470,14 @@ def main():
         print(f"{'pusher-cluster':24} {'cpu_us_per_delivery':24} {'2 nodes':>16} {'1 node':>16} {'2 / 1':>10}")
         print(f"{'fanout-1x10000':24} {'cpu_us_per_delivery':24} {fmt(two['cpu_us_per_delivery']):>16} "
               f"{fmt(one['cpu_us_per_delivery']):>16} {ratio(two['cpu_us_per_delivery'], one['cpu_us_per_delivery']):>10}")
-        presence, private = results["join-presence"], results["join-private"]
         print(f"{'join-10k':24} {'cpu_us_per_connection':24} {'presence':>16} {'private':>16} {'presence/private':>10}")
-        print(f"{'':24} {'':24} {fmt(presence['cpu_us_per_connection']):>16} {fmt(private['cpu_us_per_connection']):>16} "
-              f"{ratio(presence['cpu_us_per_connection'], private['cpu_us_per_connection']):>10}")
+        for size, label in (("", "10 a channel"), ("-alone", "1 a channel")):
+            presence, private = results[f"join-presence{size}"], results[f"join-private{size}"]
+            print(f"{'':24} {label:24} {fmt(presence['cpu_us_per_connection']):>16} {fmt(private['cpu_us_per_connection']):>16} "
+                  f"{ratio(presence['cpu_us_per_connection'], private['cpu_us_per_connection']):>10}")
         for entry in results["publishes"]:
             print(f"{'':24} PUBLISH per presence join and leave: {entry['per_join_and_leave']:.3f} over {entry['joins']} joins")
-        for name in ("fanout-1-node", "fanout-2-nodes", "join-private", "join-presence"):
+        for name in ("fanout-1-node", "fanout-2-nodes", *(name for name in results if name.startswith("join-"))):
             report = results[name]
             if report["lost"] or report["failed_setups"]:
                 print(f"{'':24} {name}: lost {report['lost']}, failed set-ups {report['failed_setups']}")

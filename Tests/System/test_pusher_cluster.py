@@ -22,6 +22,7 @@ APPS = f"""pusher_apps:
     key: {PUSHER_OTHER_KEY}
     secret: {PUSHER_OTHER_SECRET}
     enable_subscription_count: true
+    enable_watchlist: true
 """
 # The silence after which a node's members go (15 s) plus a heartbeat and a tick: the bound
 # docs/pusher.md states, awaited as an upper limit, never measured.
@@ -292,5 +293,49 @@ def test_subscription_counts_are_the_clusters_and_only_where_the_app_asks(cluste
         await nothing_more(plain.ws)
         for socket in (first, second, plain):
             await socket.close()
+
+    asyncio.run(scenario())
+
+
+def watchlist_event(online, ids):
+    data = json.dumps({"events": [{"name": "online" if online else "offline", "user_ids": ids}]}, separators=(",", ":"))
+    return '{"event":"pusher_internal:watchlist_events","data":%s}' % json.dumps(data)
+
+
+def test_watchlists_follow_users_over_every_node(cluster):
+    a, b, c = start(cluster)
+    other = dict(app_id=PUSHER_OTHER_ID, key=PUSHER_OTHER_KEY, secret=PUSHER_OTHER_SECRET)
+
+    async def signed_in(node, user, watchlist=None):
+        socket = await Socket.open(node, key=PUSHER_OTHER_KEY)
+        data = {"id": user, **({"watchlist": watchlist} if watchlist is not None else {})}
+        await socket.send("pusher:signin", sdk(node, **other).authenticate_user(socket.socket_id, data))
+        assert json.loads(await socket.next())["event"] == "pusher:signin_success"
+        return socket
+
+    async def scenario():
+        watcher = await signed_in(a, "w", ["42", "7"])
+        first = await signed_in(b, "42")
+        assert await watcher.next() == watchlist_event(True, ["42"])
+        second = await signed_in(c, "42")  # already online: nothing new
+        await first.close()  # still online through C
+        await nothing_more(watcher.ws)
+        await second.close()
+        assert await watcher.next() == watchlist_event(False, ["42"])
+        # Online before the watcher signs in: told once, at sign-in or just after.
+        seven = await signed_in(b, "7")
+        assert await watcher.next() == watchlist_event(True, ["7"])
+        late = await signed_in(c, "late", ["7", "42"])
+        assert await late.next() == watchlist_event(True, ["7"])
+        await nothing_more(late.ws)
+        # More than 100 ids: refused with 4302, and the socket stays.
+        socket = await Socket.open(a, key=PUSHER_OTHER_KEY)
+        data = {"id": "many", "watchlist": [str(index) for index in range(101)]}
+        await socket.send("pusher:signin", sdk(a, **other).authenticate_user(socket.socket_id, data))
+        assert await socket.next() == ('{"event":"pusher:error","data":{"code":4302,'
+                                       '"message":"A watchlist holds at most 100 user ids"}}')
+        assert json.loads(await socket.subscribe("news"))["event"] == "pusher_internal:subscription_succeeded"
+        for each in (watcher, seven, late, socket):
+            await each.close()
 
     asyncio.run(scenario())

@@ -59,6 +59,22 @@ public enum ReplicaMessageJSON {
 
     // MARK: - Decoding
 
+    /// Whether `bytes` is a message `node` wrote, judged from its head (the encoder writes
+    /// `"node"` right after `"type"`): a node's own echoes cost a scan of 48 bytes, not a parse.
+    public static func isSent(by node: String, _ bytes: [UInt8]) -> Bool {
+        let marker = Array((",\"node\":" + JSONWriter.quoted(node)).utf8)
+        let head = bytes.prefix(48)
+        guard head.count >= marker.count else { return false }
+        for start in head.indices.dropLast(marker.count - 1) where head[start] == marker[0] {
+            if head[start..<(start + marker.count)].elementsEqual(marker) {
+                // The field after the marker must end there (a longer id is another node).
+                let next = start + marker.count
+                return next < bytes.count && (bytes[next] == UInt8(ascii: ",") || bytes[next] == UInt8(ascii: "}"))
+            }
+        }
+        return false
+    }
+
     /// Reads a message; nil when it is too large, malformed, or of a type this node does not know
     /// (a newer node's, which is ignored rather than misread).
     public static func decode(_ bytes: [UInt8]) -> ReplicaMessage? {

@@ -15,6 +15,8 @@ public struct PusherAppSettings: Sendable, Equatable {
     /// Whether subscribers of public and private channels are told the cluster's subscription
     /// count (`pusher_internal:subscription_count`) as it changes.
     public var enableSubscriptionCount = false
+    /// Whether a signed-in user's `watchlist` is honoured: `online`/`offline` for the users on it.
+    public var enableWatchlist = false
     /// The largest event `data` the HTTP API and client events accept, and the largest message
     /// a socket may send.
     public var maxMessageBytes = 10 * 1024
@@ -79,6 +81,7 @@ enum PusherAppsKey {
             case "id", "key", "secret": break
             case "max_connections": app.maxConnections = try ConfigKeys.integer(item, "\(path).\(name)", in: 0...1_000_000)
             case "enable_client_events": app.enableClientEvents = try ConfigKeys.bool(item, "\(path).\(name)")
+            case "enable_watchlist": app.enableWatchlist = try ConfigKeys.bool(item, "\(path).\(name)")
             case "enable_subscription_count": app.enableSubscriptionCount = try ConfigKeys.bool(item, "\(path).\(name)")
             case "max_presence_members": app.maxPresenceMembers = try ConfigKeys.integer(item, "\(path).\(name)", in: 1...100_000)
             case "max_message_bytes": app.maxMessageBytes = try ConfigKeys.integer(item, "\(path).\(name)", in: 256...(1 << 20))

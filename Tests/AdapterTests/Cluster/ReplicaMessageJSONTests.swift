@@ -58,3 +58,18 @@ struct ReplicaMessageJSONTests {
         #expect(ReplicaMessageJSON.decode(Array(#"{"type":"departed","node":"a"}"#.utf8)) == .departed(node: "a"))
     }
 }
+
+struct ReplicaMessageEchoTests {
+    @Test func aNodeKnowsItsOwnMessagesByTheirHeadAndNoOneElses() {
+        for message in ReplicaMessageJSONTests.messages {
+            let bytes = ReplicaMessageJSON.encode(message)
+            #expect(ReplicaMessageJSON.isSent(by: message.node, bytes), "\(message)")
+            #expect(!ReplicaMessageJSON.isSent(by: "a", bytes))
+            #expect(!ReplicaMessageJSON.isSent(by: message.node + "0", bytes))
+            #expect(!ReplicaMessageJSON.isSent(by: String(message.node.dropLast()), bytes))
+        }
+        // A user id that looks like a node field, further in, is not the sender.
+        let sly = ReplicaMessage.left(node: "b", sequence: 1, key: ChannelKey(app: "1", channel: "c"), userID: #"x","node":"a""#)
+        #expect(!ReplicaMessageJSON.isSent(by: "a", ReplicaMessageJSON.encode(sly)))
+    }
+}

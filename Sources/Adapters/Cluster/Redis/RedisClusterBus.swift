@@ -223,7 +223,8 @@ public final class RedisClusterBus: ClusterBus, NodeMessenger, @unchecked Sendab
     }
 
     private func receiveMessage(_ data: [UInt8]) {
-        guard let message = ReplicaMessageJSON.decode(data) else { return }
+        // Every message this node sends comes back to it: skipped before it is parsed.
+        guard !ReplicaMessageJSON.isSent(by: originID, data), let message = ReplicaMessageJSON.decode(data) else { return }
         listener?.received(message)
     }
 

@@ -12,7 +12,7 @@ extension PusherNode: NodeMessageListener {
                 messenger.send(message)
             case .announce(let change):
                 state.version += 1
-                announce(change, version: state.version)
+                announce(change, version: state.version, in: state)
             case .countChanged(let key, let total):
                 countChanged(key, total: total, in: &state)
             case .terminate(let appID, let userID):
@@ -31,10 +31,16 @@ extension PusherNode: NodeMessageListener {
 
     /// One frame per change, shared by every loop; each loop tells its sockets in the channel
     /// whose roster does not already show the change.
-    private func announce(_ change: ReplicatedChannels.MemberChange, version: UInt64) {
+    private func announce(_ change: ReplicatedChannels.MemberChange, version: UInt64, in state: State) {
         let key: ChannelKey
         let message: [UInt8]
         switch change {
+        case .added(let changed, let userID, _) where changed.channel == Self.signedInChannel,
+            .removed(let changed, let userID) where changed.channel == Self.signedInChannel:
+            if case .added = change { tellWatchers(of: userID, app: changed.app, online: true, version: version, in: state) } else {
+                tellWatchers(of: userID, app: changed.app, online: false, version: version, in: state)
+            }
+            return
         case .added(let changed, let userID, let info):
             key = changed
             message = PusherFrames.memberAdded(channel: key.channel, PresenceMember(userID: userID, userInfo: info.isEmpty ? nil : info))
@@ -47,6 +53,22 @@ extension PusherNode: NodeMessageListener {
         for route in routes.values {
             let confined = LoopBound(route)
             route.shard.loop.execute { _ in confined.value.announce(frame, on: topic, version: version) }
+        }
+    }
+
+    /// `online`/`offline` to this node's sockets watching `userID`, except those whose
+    /// sign-in answer already reflected it.
+    private func tellWatchers(of userID: String, app appID: String, online: Bool, version: UInt64, in state: State) {
+        guard let app = app(id: appID), apps[app].settings.enableWatchlist, let watchers = state.apps[app].watchers[userID] else { return }
+        let frame = PusherFrames.watchlistEvent(online: online, userIDs: [userID])
+        for address in watchers {
+            guard let route = routes[address.loop] else { continue }
+            let socketID = address.socketID
+            let confined = LoopBound(route)
+            route.shard.loop.execute { _ in
+                guard let session = confined.value.sessions[socketID], session.watchlistVersion < version else { return }
+                session.socket?.send(frame)
+            }
         }
     }
 

@@ -70,6 +70,12 @@ struct PusherFrames: Sendable {
         return event(name: "pusher_internal:member_added", channel: channel, data: Array(JSONWriter.quoted(data).utf8))
     }
 
+    /// `pusher_internal:watchlist_events` with one `online` or `offline` event.
+    static func watchlistEvent(online: Bool, userIDs: [String]) -> EncodedFrame {
+        let data = #"{"events":[{"name":"\#(online ? "online" : "offline")","user_ids":["# + userIDs.map(JSONWriter.quoted).joined(separator: ",") + "]}]}"
+        return WebSocketFrameEncoder.text(#"{"event":"pusher_internal:watchlist_events","data":"# + JSONWriter.quoted(data) + "}")
+    }
+
     static func memberRemoved(channel: String, userID: String) -> [UInt8] {
         let data = #"{"user_id":"# + JSONWriter.quoted(userID) + "}"
         return event(name: "pusher_internal:member_removed", channel: channel, data: Array(JSONWriter.quoted(data).utf8))

@@ -101,15 +101,43 @@ struct PresenceMember: Equatable, Sendable {
     }
 }
 
-/// `user_data` of a sign-in: an object whose `id` is a non-empty string.
-enum SigninUserData {
-    static func userID(_ userData: String) -> String? {
+/// `user_data` of a sign-in: an object whose `id` is a non-empty string, and an optional
+/// `watchlist`, the ids of users whose coming and going the socket is told.
+struct SigninUserData: Equatable {
+    static let maxWatchlist = 100
+
+    let id: String
+    /// nil without a `watchlist`; empty and `watchlistTooLong` past `maxWatchlist` ids.
+    let watchlist: [String]?
+    let watchlistTooLong: Bool
+
+    /// nil when `user_data` is not an object with a non-empty string `id`, or its `watchlist`
+    /// is not an array of strings (or numbers, read as written).
+    init?(_ userData: String) {
         let bytes = Array(userData.utf8)
-        return bytes.withUnsafeBufferPointer { buffer in
+        let read: (id: String, watchlist: [String]?, tooLong: Bool)? = bytes.withUnsafeBufferPointer { buffer in
             guard let object = try? JSONObjectFields(buffer, maxDepth: PusherMessageDecoder.maxDepth),
                 let field = object["id"], let id = object.string(field), !id.isEmpty, id.utf8.count <= 200
             else { return nil }
-            return id
+            guard let listField = object["watchlist"], listField.kind != .null else { return (id, nil, false) }
+            guard listField.kind == .array,
+                let elements = try? JSONReader.arrayElements(UnsafeBufferPointer(rebasing: buffer[listField.valueRange]), maxDepth: 2)
+            else { return nil }
+            guard elements.count <= Self.maxWatchlist else { return (id, [], true) }
+            var ids: [String] = []
+            for element in elements {
+                let range = (element.range.lowerBound + listField.valueRange.lowerBound)..<(element.range.upperBound + listField.valueRange.lowerBound)
+                switch element.kind {
+                case .string: ids.append(JSONText.unescape(buffer, (range.lowerBound + 1)..<(range.upperBound - 1)))
+                case .number: ids.append(String(decoding: buffer[range], as: UTF8.self))
+                default: return nil
+                }
+            }
+            return (id, ids, false)
         }
+        guard let read else { return nil }
+        id = read.id
+        watchlist = read.watchlist
+        watchlistTooLong = read.tooLong
     }
 }

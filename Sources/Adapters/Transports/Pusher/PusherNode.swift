@@ -41,6 +41,10 @@ final class PusherNode: @unchecked Sendable {
         var presence: [String: [String: Int]] = [:]
         /// Signed-in users' sockets.
         var users: [String: Set<PusherSocketAddress>] = [:]
+        /// This node's sockets by the users on their watchlists.
+        var watchers: [String: Set<PusherSocketAddress>] = [:]
+        /// Each watching socket's list, to undo the above.
+        var watchlists: [PusherSocketAddress: [String]] = [:]
     }
 
     struct State {
@@ -101,7 +105,7 @@ final class PusherNode: @unchecked Sendable {
     func channels(app: Int, prefix: String) -> [(name: String, subscriptions: Int, users: Int)] {
         let id = apps[app].id
         return state.withLock { state in
-            state.cluster.occupiedChannels(app: id).filter { $0.hasPrefix(prefix) }.map { name in
+            state.cluster.occupiedChannels(app: id).filter { $0.hasPrefix(prefix) && $0 != Self.signedInChannel }.map { name in
                 let key = ChannelKey(app: id, channel: name)
                 return (name, state.cluster.subscriptions(of: key), state.cluster.memberCount(of: key))
             }
@@ -162,14 +166,37 @@ final class PusherNode: @unchecked Sendable {
 
     // MARK: - Users
 
-    func signedIn(app: Int, userID: String, at address: PusherSocketAddress) {
-        state.withLock { _ = $0.apps[app].users[userID, default: []].insert(address) }
+    /// The pseudo-channel whose members are the signed-in users: the replicas make sign-ins
+    /// cluster-wide the way they do presence. Not a channel name a client can use.
+    static let signedInChannel = "#signed-in"
+
+    /// A socket signed in as `userID`, watching `watchlist`. Returns the users on the list who
+    /// are online anywhere, and the announcement version that answer reflects.
+    func signedIn(app: Int, userID: String, at address: PusherSocketAddress, watching watchlist: [String]) -> (online: [String], version: UInt64) {
+        let key = key(app: app, channel: Self.signedInChannel)
+        return state.withLock { state in
+            let first = state.apps[app].users[userID] == nil
+            state.apps[app].users[userID, default: []].insert(address)
+            if first { perform(state.cluster.join(key, userID: userID, info: []), in: &state) }
+            guard !watchlist.isEmpty else { return ([], state.version) }
+            for watched in watchlist { state.apps[app].watchers[watched, default: []].insert(address) }
+            state.apps[app].watchlists[address] = watchlist
+            let online = Array(Set(watchlist)).sorted().filter { state.cluster.isMember($0, of: key) }
+            return (online, state.version)
+        }
     }
 
     func signedOut(app: Int, userID: String, at address: PusherSocketAddress) {
+        let key = key(app: app, channel: Self.signedInChannel)
         state.withLock { state in
-            state.apps[app].users[userID]?.remove(address)
-            if state.apps[app].users[userID]?.isEmpty == true { state.apps[app].users[userID] = nil }
+            for watched in state.apps[app].watchlists.removeValue(forKey: address) ?? [] {
+                state.apps[app].watchers[watched]?.remove(address)
+                if state.apps[app].watchers[watched]?.isEmpty == true { state.apps[app].watchers[watched] = nil }
+            }
+            guard state.apps[app].users[userID]?.remove(address) != nil else { return }
+            guard state.apps[app].users[userID]!.isEmpty else { return }
+            state.apps[app].users[userID] = nil
+            perform(state.cluster.leave(key, userID: userID), in: &state)
         }
     }
 

@@ -12,6 +12,7 @@ enum PusherCode {
     static let reconnect: UInt16 = 4200
     static let pongNotReceived: UInt16 = 4201
     static let clientEventRateLimit: UInt16 = 4301
+    static let watchlistLimit: UInt16 = 4302
 }
 
 /// What a channel's name makes it.

@@ -17,6 +17,8 @@ final class PusherSession: Subscriber, WebSocketEndpoint {
     private(set) var socket: WebSocketConnection?
     private var channels: [String: PusherChannelSubscriber] = [:]
     private var signedInUser: String?
+    /// The node's announcement its watchlist's first `online` showed (see `PusherNode.signedIn`).
+    var watchlistVersion: UInt64 = 0
     private var clientEvents: TokenBucket?
 
     init(connection: Connection, app: Int, socketID: String, clientIP: String, route: PusherRoute) {
@@ -147,15 +149,23 @@ final class PusherSession: Subscriber, WebSocketEndpoint {
 
     private func signIn(auth: String, userData: String, on socket: WebSocketConnection) {
         let app = route.node.apps[self.app]
-        guard app.signer.isAuth(auth, key: app.key, of: "\(socketID)::user::\(userData)"), let id = SigninUserData.userID(userData) else {
+        guard app.signer.isAuth(auth, key: app.key, of: "\(socketID)::user::\(userData)"), let user = SigninUserData(userData) else {
             connection.loop.metrics.countAuthFailure("pusher_bad_signature")
             socket.send(PusherFrames.errorMessage(code: PusherCode.unauthorized, "Invalid signature for pusher:signin"))
             return
         }
+        guard !user.watchlistTooLong else {
+            socket.send(PusherFrames.errorMessage(
+                code: PusherCode.watchlistLimit, "A watchlist holds at most \(SigninUserData.maxWatchlist) user ids"))
+            return
+        }
         if let previous = signedInUser { route.node.signedOut(app: self.app, userID: previous, at: address) }
-        signedInUser = id
-        route.node.signedIn(app: self.app, userID: id, at: address)
+        signedInUser = user.id
         socket.send(PusherFrames.signinSuccess(userData: userData))
+        let watchlist = app.settings.enableWatchlist ? user.watchlist ?? [] : []
+        let (online, version) = route.node.signedIn(app: self.app, userID: user.id, at: address, watching: watchlist)
+        watchlistVersion = version
+        if !online.isEmpty { socket.send(PusherFrames.watchlistEvent(online: true, userIDs: online)) }
     }
 
     private func clientEvent(_ name: String, channel: String, data: [UInt8], on socket: WebSocketConnection) {

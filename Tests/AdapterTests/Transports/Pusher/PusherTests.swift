@@ -60,8 +60,15 @@ struct PusherTests {
         #expect(PresenceMember(channelData: #"{"user_id":""}"#) == nil)
         #expect(PresenceMember(channelData: #"{"user_info":{}}"#) == nil)
         #expect(PresenceMember(channelData: "nope") == nil)
-        #expect(SigninUserData.userID(#"{"id":"42","name":"x"}"#) == "42")
-        #expect(SigninUserData.userID(#"{"id":42}"#) == nil)  // pusher-js drops a numeric id too
+        #expect(SigninUserData(#"{"id":"42","name":"x"}"#)?.id == "42")
+        #expect(SigninUserData(#"{"id":42}"#) == nil)  // pusher-js drops a numeric id too
+        #expect(SigninUserData(#"{"id":"42","watchlist":["1",2,"\u0033"]}"#)?.watchlist == ["1", "2", "3"])
+        #expect(SigninUserData(#"{"id":"42","watchlist":null}"#)?.watchlist == nil)
+        #expect(SigninUserData(#"{"id":"42","watchlist":"1"}"#) == nil)
+        #expect(SigninUserData(#"{"id":"42","watchlist":[["1"]]}"#) == nil)
+        let full = SigninUserData(#"{"id":"42","watchlist":["# + (0...100).map { "\"\($0)\"" }.joined(separator: ",") + "]}")
+        #expect(full?.watchlistTooLong == true)
+        #expect(SigninUserData(#"{"id":"42","watchlist":["# + (1...100).map { "\"\($0)\"" }.joined(separator: ",") + "]}")?.watchlist?.count == 100)
     }
 
     // The worked examples of the Pusher documentation (channel authorisation, REST API signing).
