@@ -342,14 +342,9 @@ def cluster(bindir, runs):
     reports = {"worker": [], "nchan": []}
     for _ in range(runs):
         for target in reports:
-            directory = tempfile.mkdtemp(prefix="bench-redis-")
-            port = free_port()
-            redis = subprocess.Popen(["taskset", "-c", SERVER_CPU, "redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                                      "--save", "", "--appendonly", "no", "--dir", directory],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            redis, port, directory = start_redis()
             nodes = []
             try:
-                wait_listening(port, redis, "redis-server")
                 if target == "worker":
                     extra = f'redis_url: "redis://127.0.0.1:{port}"\n'
                     nodes = [start_worker(os.path.join(bindir, "wavelog-worker"), extra=extra) for _ in range(2)]

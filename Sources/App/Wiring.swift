@@ -218,6 +218,7 @@ enum Wiring {
             var pusher = PusherTransport.Settings()
             pusher.apps = config.pusherApps
             pusher.activityTimeout = config.pusherActivityTimeout
+            pusher.cacheTTL = config.pusherCacheTTL
             pusher.webSocket.pingInterval = config.pingInterval
             pusher.webSocket.idleTimeout = config.idleTimeout
             transports.append((PusherTransport.name, PusherTransport(settings: pusher, formats: formats, cluster: pusherCluster)))

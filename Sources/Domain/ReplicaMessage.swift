@@ -49,12 +49,17 @@ public enum ReplicaMessage: Equatable, Sendable {
     case departed(node: String)
     /// Close every socket of the user, on every node.
     case terminate(node: String, app: String, userID: String)
+    /// The node published `event` to a cache channel.
+    case cached(node: String, key: ChannelKey, event: CachedEvent)
+    /// Every cached event the node holds, for a node that came up.
+    case caches(node: String, [ChannelKey: CachedEvent])
 
     /// The node that sent it.
     public var node: String {
         switch self {
         case .joined(let node, _, _, _, _), .left(let node, _, _, _), .counts(let node, _, _), .snapshot(let node, _, _),
-            .heartbeat(let node, _), .snapshotRequest(let node, _), .departed(let node), .terminate(let node, _, _):
+            .heartbeat(let node, _), .snapshotRequest(let node, _), .departed(let node), .terminate(let node, _, _),
+            .cached(let node, _, _), .caches(let node, _):
             return node
         }
     }

@@ -87,13 +87,6 @@ public struct ReplicatedChannels: Sendable {
     /// Nodes this one holds a replica of, itself excluded.
     public var remoteNodes: [String] { remotes.keys.sorted() }
 
-    /// Per app: occupied channels and presence members, summed over channels.
-    public func figures(app: String) -> (channels: Int, members: Int) {
-        let channels = occupiedChannels(app: app).count
-        let members = holders.reduce(0) { $0 + ($1.key.app == app ? $1.value.count : 0) }
-        return (channels, members)
-    }
-
     private func info(of user: String, in key: ChannelKey, heldBy nodes: Set<String>) -> [UInt8] {
         guard let first = nodes.min() else { return [] }
         let channels = first == localNode ? local : remotes[first]?.channels
@@ -233,6 +226,8 @@ public struct ReplicatedChannels: Sendable {
             return remotes[node] == nil ? [] : forget(node)
         case .terminate(_, let app, let userID):
             return [.terminate(app: app, userID: userID)]
+        case .cached, .caches:
+            return []  // cluster state no node owns: the node's `ChannelCache` takes these
         }
     }
 

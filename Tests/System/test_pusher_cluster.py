@@ -9,7 +9,7 @@ import socket as sockets
 
 import pytest
 
-from helpers import (GRACE, recv, PUSHER_APP_ID, PUSHER_KEY, PUSHER_SECRET, PUSHER_OTHER_ID, PUSHER_OTHER_KEY, PUSHER_OTHER_SECRET, signed_request, Socket, auth_for, closed_with, nothing_more, publish, sdk, status, wait_for,
+from helpers import (GRACE, metrics, recv, PUSHER_APP_ID, PUSHER_KEY, PUSHER_SECRET, PUSHER_OTHER_ID, PUSHER_OTHER_KEY, PUSHER_OTHER_SECRET, signed_request, Socket, auth_for, closed_with, nothing_more, publish, sdk, status, wait_for,
                      TIMEOUT)
 from conftest import register
 
@@ -18,6 +18,7 @@ APPS = f"""pusher_apps:
   - id: "{PUSHER_APP_ID}"
     key: {PUSHER_KEY}
     secret: {PUSHER_SECRET}
+    enable_client_events: true
   - id: "{PUSHER_OTHER_ID}"
     key: {PUSHER_OTHER_KEY}
     secret: {PUSHER_OTHER_SECRET}
@@ -86,6 +87,15 @@ def test_one_roster_across_nodes_and_a_users_second_socket_elsewhere_is_no_new_m
         assert roster == {"ids": ["ann", "bob"], "hash": {"ann": {}, "bob": {"call": "HB9"}}, "count": 2}
         assert await next_member_event(ann) == added("bob", {"call": "HB9"})
         await asyncio.to_thread(wait_for_users, [a, b, c], ["ann", "bob"])
+        # An operator sees the cluster's members on every node, and each node's own.
+        app = PUSHER_APP_ID
+        for node, own in ((a, 1), (b, 1), (c, 0)):
+            samples = metrics(node)
+            assert samples[("wavelog_pusher_presence_members", (("app", app), ("scope", "cluster")))] == 2
+            assert samples[("wavelog_pusher_presence_members", (("app", app), ("scope", "node")))] == own
+            assert samples[("wavelog_pusher_peers", ())] == 2
+            figures = status(node, topics=False)["pusher_apps"][app]
+            assert (figures["members"], figures["local_members"], figures["channels"]) == (2, own, 1), figures
         # Ann's second socket, on C: the whole roster, and nobody hears of her again.
         ann2, roster = await join(c, "ann")
         assert roster["ids"] == ["ann", "bob"] and roster["count"] == 2
@@ -339,3 +349,59 @@ def test_watchlists_follow_users_over_every_node(cluster):
             await each.close()
 
     asyncio.run(scenario())
+
+
+def cache_info(node, channel):
+    return sdk(node).channel_info(channel, ["cache"]).get("cache")
+
+
+def test_cache_channels_hand_the_last_api_event_to_new_subscribers_on_every_node(cluster):
+    a, b = start(cluster, 2)
+    channel = "cache-scores"
+
+    async def scenario():
+        empty = await Socket.open(b)
+        assert json.loads(await empty.subscribe(channel))["event"] == "pusher_internal:subscription_succeeded"
+        assert await empty.next() == '{"event":"pusher:cache_miss","channel":"%s","data":"{}"}' % channel
+        assert cache_info(a, channel) is None
+        sdk(a).trigger(channel, "score", {"n": 1})
+        sdk(a).trigger(channel, "score", {"n": 2})
+        last = '{"event":"score","channel":"%s","data":"{\\"n\\": 2}"}' % channel
+        for _ in range(2):
+            await empty.next()  # both events, live
+        # B holds the last one once A's offer arrives: await it through the API, then subscribe.
+        assert wait_for(lambda: (cache_info(b, channel) or {}).get("data") == '{"n": 2}'), cache_info(b, channel)
+        info = cache_info(b, channel)
+        assert 1790 <= info["ttl"] <= 1800, info
+        late = await Socket.open(b)
+        assert json.loads(await late.subscribe(channel))["event"] == "pusher_internal:subscription_succeeded"
+        assert await late.next() == last
+        await nothing_more(late.ws)
+        # A client event is never cached.
+        auth, _ = auth_for(sdk(a), late, "private-cache-chat")
+        assert json.loads(await late.subscribe("private-cache-chat", auth))["event"] == "pusher_internal:subscription_succeeded"
+        assert '"pusher:cache_miss"' in await late.next()
+        await late.send("client-typing", {"x": 1}, channel="private-cache-chat")
+        other = await Socket.open(a)
+        auth, _ = auth_for(sdk(a), other, "private-cache-chat")
+        assert json.loads(await other.subscribe("private-cache-chat", auth))["event"] == "pusher_internal:subscription_succeeded"
+        assert '"pusher:cache_miss"' in await other.next()
+        await other.close()
+        # A node that comes up later is handed the cache by the others.
+        c = start_more(cluster, [a, b])
+        assert wait_for(lambda: (cache_info(c, channel) or {}).get("data") == '{"n": 2}'), cache_info(c, channel)
+        newcomer = await Socket.open(c)
+        assert json.loads(await newcomer.subscribe(channel))["event"] == "pusher_internal:subscription_succeeded"
+        assert await newcomer.next() == last
+        for socket in (empty, late, newcomer):
+            await socket.close()
+
+    asyncio.run(scenario())
+
+
+def start_more(cluster, running):
+    node = cluster.make_worker(extra_config=cluster.config + APPS)
+    cluster.nodes.append(node)
+    cluster.wait_until_subscribed(len(running) + 1)
+    wait_for_peers(running + [node])
+    return node

@@ -40,8 +40,27 @@ public enum ReplicaMessageJSON {
             json += "\"departed\",\"node\":" + JSONWriter.quoted(node)
         case .terminate(let node, let app, let userID):
             json += "\"terminate\",\"node\":" + JSONWriter.quoted(node) + ",\"app\":" + JSONWriter.quoted(app) + ",\"user_id\":" + JSONWriter.quoted(userID)
+        case .cached(let node, let key, let event):
+            json += "\"cached\",\"node\":" + JSONWriter.quoted(node) + channel(key) + ",\"entry\":"
+            return Array(json.utf8) + cacheEntry(nil, event) + [UInt8(ascii: "}")]
+        case .caches(let node, let entries):
+            json += "\"caches\",\"node\":" + JSONWriter.quoted(node) + ",\"entries\":["
+            var bytes = Array(json.utf8)
+            for (index, (key, event)) in entries.sorted(by: { $0.key < $1.key }).enumerated() {
+                if index > 0 { bytes.append(UInt8(ascii: ",")) }
+                bytes += cacheEntry(key, event)
+            }
+            return bytes + Array("]}".utf8)
         }
         return Array((json + "}").utf8)
+    }
+
+    /// `[app, channel, published_at, expires_at, origin, event]`, or without the channel for `cached`.
+    private static func cacheEntry(_ key: ChannelKey?, _ event: CachedEvent) -> [UInt8] {
+        var head = "["
+        if let key { head += JSONWriter.quoted(key.app) + "," + JSONWriter.quoted(key.channel) + "," }
+        head += "\(event.publishedAt),\(event.expiresAt)," + JSONWriter.quoted(event.origin) + ","
+        return Array(head.utf8) + event.message + [UInt8(ascii: "]")]
     }
 
     private static func head(_ node: String, _ sequence: UInt64) -> String {
@@ -112,6 +131,22 @@ public enum ReplicaMessageJSON {
             case "terminate":
                 guard let app = text(object, object["app"]), let user = text(object, object["user_id"]) else { return nil }
                 return .terminate(node: node, app: app, userID: user)
+            case "cached":
+                guard let key = channelKey(object), let field = object["entry"], field.kind == .array,
+                    let cells = try? JSONReader.arrayElements(UnsafeBufferPointer(rebasing: buffer[field.valueRange]), maxDepth: 8),
+                    let event = cacheEntry(object, cells.map { (($0.range.lowerBound + field.valueRange.lowerBound)..<($0.range.upperBound + field.valueRange.lowerBound), $0.kind) })
+                else { return nil }
+                return .cached(node: node, key: key, event: event)
+            case "caches":
+                guard let rows = rows(object, object["entries"]) else { return nil }
+                var entries: [ChannelKey: CachedEvent] = [:]
+                for row in rows {
+                    guard row.count == 6, let app = string(object, row[0]), let channel = string(object, row[1]),
+                        let event = cacheEntry(object, Array(row[2...]))
+                    else { return nil }
+                    entries[ChannelKey(app: app, channel: channel)] = event
+                }
+                return .caches(node: node, entries)
             default:
                 return nil
             }
@@ -149,6 +184,14 @@ public enum ReplicaMessageJSON {
     private static func string(_ object: JSONObjectFields, _ cell: (range: Range<Int>, kind: JSONValueKind)) -> String? {
         guard cell.kind == .string else { return nil }
         return JSONText.unescape(object.bytes, (cell.range.lowerBound + 1)..<(cell.range.upperBound - 1))
+    }
+
+    /// `[published_at, expires_at, origin, event]`, the event an object.
+    private static func cacheEntry(_ object: JSONObjectFields, _ cells: [(range: Range<Int>, kind: JSONValueKind)]) -> CachedEvent? {
+        guard cells.count == 4, cells[0].kind == .number, cells[1].kind == .number, let origin = string(object, cells[2]), cells[3].kind == .object,
+            let published = JSONText.int64(object.bytes, cells[0].range), let expires = JSONText.int64(object.bytes, cells[1].range)
+        else { return nil }
+        return CachedEvent(message: Array(object.bytes[cells[3].range]), publishedAt: published, expiresAt: expires, origin: origin)
     }
 
     private static func decodeCounts(_ object: JSONObjectFields, _ field: JSONField?) -> [ChannelKey: Int]? {

@@ -12,7 +12,7 @@ enum ConfigKeys {
         "transports", "sse_heartbeat", "sse_retry",
         "websocket_compression", "websocket_compression_threshold", "websocket_compression_level",
         "max_connections_per_ip", "handshake_rate_per_ip", "handshake_burst_per_ip", "trusted_proxies",
-        "pusher_apps", "pusher_activity_timeout", "redis_timeout", "redis_queue_bytes", "redis_queue_commands",
+        "pusher_apps", "pusher_activity_timeout", "pusher_cache_ttl", "redis_timeout", "redis_queue_bytes", "redis_queue_commands",
         "io_backend",
     ]
 
@@ -97,6 +97,7 @@ enum ConfigKeys {
             case "redis_queue_commands": config.redisQueueCommands = try integer(value, key, in: 1...10_000_000)
             case "pusher_apps": config.pusherApps = try PusherAppsKey.decode(value)
             case "pusher_activity_timeout": config.pusherActivityTimeout = try duration(value, key)
+            case "pusher_cache_ttl": config.pusherCacheTTL = try duration(value, key)
             case "trusted_proxies":
                 var ranges: [AddressRange] = []
                 for text in try stringList(value, key) {

@@ -47,6 +47,8 @@ public struct WorkerConfig: Sendable {
     public var pusherApps: [PusherAppSettings] = []
     /// The `activity_timeout` Pusher clients are told: they ping after this much silence.
     public var pusherActivityTimeout: Duration = .seconds(30)
+    /// How long a Pusher cache channel's last event is kept.
+    public var pusherCacheTTL: Duration = .seconds(1800)
     /// Peers whose forwarded headers name the client (for logs and the per-address limits).
     public var trustedProxies: [AddressRange] = AddressRange.localAndPrivate
     /// Unsent frames a socket may queue before it is closed with 1013.

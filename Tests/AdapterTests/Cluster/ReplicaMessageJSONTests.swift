@@ -19,6 +19,14 @@ struct ReplicaMessageJSONTests {
         .snapshotRequest(node: "b2", of: nil),
         .departed(node: "a1"),
         .terminate(node: "a1", app: "1001", userID: "42"),
+        .cached(node: "a1", key: ChannelKey(app: "1001", channel: "cache-x"), event: CachedEvent(
+            message: Array(#"{"event":"e","channel":"cache-x","data":"d"}"#.utf8), publishedAt: 1_800_000_000_000, expiresAt: 1_800_001_800_000,
+            origin: "a1")),
+        .caches(node: "b2", [
+            ChannelKey(app: "1001", channel: "cache-x"): CachedEvent(message: Array("{}".utf8), publishedAt: 1, expiresAt: 2, origin: "a1"),
+            ChannelKey(app: "2", channel: "private-cache-y"): CachedEvent(message: Array(#"{"a":[1]}"#.utf8), publishedAt: 3, expiresAt: 4, origin: "b2"),
+        ]),
+        .caches(node: "b2", [:]),
     ]
 
     @Test func everyMessageReadsBackAsWritten() {

@@ -144,6 +144,7 @@ final class PusherAPIRoute: RouteHandler {
             guard let topic = route.topic(app: app, channel: channel) else { continue }
             let message = PusherFrames.event(name: event.name, channel: channel, data: event.data)
             broker.broadcastEvent(topic: topic, payload: JSONPayload(validatedBytes: message), excludedSocket: event.socketID)
+            if PusherChannelKind.isCache(channel) { node.cache(app: app, channel: channel, message: message) }
             connection.loop.metrics.publishes &+= 1
             if let wanted = event.info { info.append((channel, channelInfo(app: app, name: channel, wanted))) }
         }
@@ -221,7 +222,19 @@ final class PusherAPIRoute: RouteHandler {
         var body = #"{"occupied":\#(subscriptions > 0 || users > 0)"#
         if fields.contains("subscription_count") { body += #","subscription_count":\#(subscriptions)"# }
         if fields.contains("user_count") { body += #","user_count":\#(users)"# }
+        if fields.contains("cache") { body += #","cache":"# + cacheInfo(app: app, name: name) }
         return .success(body + "}")
+    }
+
+    /// `{"data":<the cached event's data>,"ttl":<seconds left>}`, or null.
+    private func cacheInfo(app: Int, name: String) -> String {
+        guard let cached = node.cachedEvent(app: app, channel: name) else { return "null" }
+        let data: String? = cached.message.withUnsafeBufferPointer { buffer in
+            guard let object = try? JSONObjectFields(buffer), let field = object["data"] else { return nil }
+            return String(decoding: object.rawValue(field), as: UTF8.self)
+        }
+        let ttl = max(0, (cached.expiresAt - node.nowMilliseconds + 999) / 1000)
+        return #"{"data":\#(data ?? "null"),"ttl":\#(ttl)}"#
     }
 
     private func users(app: Int, channel: Substring) -> Result<String, PusherAPIError> {

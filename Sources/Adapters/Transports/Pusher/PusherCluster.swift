@@ -10,6 +10,11 @@ extension PusherNode: NodeMessageListener {
             switch action {
             case .send(let message):
                 messenger.send(message)
+                // A node that asked for snapshots is coming up: it gets the cache too.
+                if case .snapshot = message {
+                    let entries = state.cache.live(nowMilliseconds: nowMilliseconds)
+                    if !entries.isEmpty { messenger.send(.caches(node: nodeID, entries)) }
+                }
             case .announce(let change):
                 state.version += 1
                 announce(change, version: state.version, in: state)
@@ -105,8 +110,21 @@ extension PusherNode: NodeMessageListener {
     // MARK: - NodeMessageListener (on the messenger's loop)
 
     func received(_ message: ReplicaMessage) {
-        let now = clock.monotonic
-        state.withLock { state in perform(state.cluster.receive(message, now: now), in: &state) }
+        switch message {
+        case .cached(let node, let key, let event):
+            guard node != nodeID else { return }
+            let now = nowMilliseconds
+            state.withLock { $0.cache.offer(event, for: key, nowMilliseconds: now) }
+        case .caches(let node, let entries):
+            guard node != nodeID else { return }
+            let now = nowMilliseconds
+            state.withLock { state in
+                for (key, event) in entries { state.cache.offer(event, for: key, nowMilliseconds: now) }
+            }
+        default:
+            let now = clock.monotonic
+            state.withLock { state in perform(state.cluster.receive(message, now: now), in: &state) }
+        }
     }
 
     func linkChanged(up: Bool) {
@@ -129,9 +147,11 @@ extension PusherNode: NodeMessageListener {
         loop.schedule(after: Self.tickInterval) { [weak self] loop in
             guard let self else { return }
             let now = self.clock.monotonic
+            let wall = self.nowMilliseconds
             self.state.withLock { state in
                 self.perform(state.cluster.tick(now: now), in: &state)
                 self.sendPendingCounts(in: &state)
+                state.cache.prune(nowMilliseconds: wall)
             }
             self.scheduleTick(on: loop)
         }

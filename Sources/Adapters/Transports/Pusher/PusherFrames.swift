@@ -36,6 +36,10 @@ struct PusherFrames: Sendable {
                 + #","status":\#(status)}}"#)
     }
 
+    static func cacheMiss(channel: String) -> EncodedFrame {
+        WebSocketFrameEncoder.text(#"{"event":"pusher:cache_miss","channel":"# + JSONWriter.quoted(channel) + #","data":"{}"}"#)
+    }
+
     static func signinSuccess(userData: String) -> EncodedFrame {
         let data = #"{"user_data":"# + JSONWriter.quoted(userData) + "}"
         return WebSocketFrameEncoder.text(#"{"event":"pusher:signin_success","data":"# + JSONWriter.quoted(data) + "}")

@@ -34,6 +34,9 @@ final class PusherNode: @unchecked Sendable {
     private(set) var routes: [Int: PusherRoute] = [:]
     let messenger: any NodeMessenger
     let clock: any Clock
+    let nodeID: String
+    /// How long a cache channel's last event is kept.
+    let cacheTTL: Duration
 
     struct AppState {
         var connections = 0
@@ -55,11 +58,15 @@ final class PusherNode: @unchecked Sendable {
         var version: UInt64 = 0
         /// When each channel's `subscription_count` goes out.
         var counts = CountPacer<ChannelKey>()
+        /// The last event of each cache channel, the cluster's.
+        var cache = ChannelCache()
     }
 
     let state: Locked<State>
 
-    init(apps settings: [PusherAppSettings], nodeID: String, messenger: any NodeMessenger, clock: any Clock) {
+    init(apps settings: [PusherAppSettings], nodeID: String, messenger: any NodeMessenger, clock: any Clock, cacheTTL: Duration = .seconds(1800)) {
+        self.nodeID = nodeID
+        self.cacheTTL = cacheTTL
         apps = settings.map(PusherApp.init(settings:))
         appsByKey = Dictionary(uniqueKeysWithValues: apps.enumerated().map { ($1.key, $0) })
         appsByID = Dictionary(uniqueKeysWithValues: apps.enumerated().map { ($1.id, $0) })
@@ -206,6 +213,31 @@ final class PusherNode: @unchecked Sendable {
         state.withLock { state in perform(state.cluster.terminate(app: id, userID: userID), in: &state) }
     }
 
+    // MARK: - Cache channels
+
+    /// Unix milliseconds on the wall clock: cached events expire by it on every node.
+    var nowMilliseconds: Int64 {
+        let now = clock.wallTime
+        return now.seconds &* 1000 &+ Int64(now.nanoseconds / 1_000_000)
+    }
+
+    /// Keeps `message`, published through the HTTP API to a cache channel, on every node.
+    func cache(app: Int, channel: String, message: [UInt8]) {
+        let key = key(app: app, channel: channel)
+        let now = nowMilliseconds
+        let event = CachedEvent(message: message, publishedAt: now, expiresAt: now &+ cacheTTL.wholeNanoseconds / 1_000_000, origin: nodeID)
+        state.withLock { state in
+            state.cache.offer(event, for: key, nowMilliseconds: now)
+            messenger.send(.cached(node: nodeID, key: key, event: event))
+        }
+    }
+
+    func cachedEvent(app: Int, channel: String) -> CachedEvent? {
+        let key = key(app: app, channel: channel)
+        let now = nowMilliseconds
+        return state.withLock { $0.cache.event(for: key, nowMilliseconds: now) }
+    }
+
     // MARK: - Figures
 
     struct AppFigures {
@@ -223,12 +255,14 @@ final class PusherNode: @unchecked Sendable {
     func figures() -> (apps: [AppFigures], nodes: [String]) {
         state.withLock { state in
             let figures = apps.indices.map { index in
-                let cluster = state.cluster.figures(app: apps[index].id)
                 let id = apps[index].id
+                // Signed-in users are members of a pseudo-channel: not a channel to count.
+                let channels = state.cluster.occupiedChannels(app: id).filter { $0 != Self.signedInChannel }
+                let members = channels.reduce(0) { $0 + state.cluster.memberCount(of: ChannelKey(app: id, channel: $1)) }
                 let localChannels = state.cluster.local.subscriptions.keys.reduce(0) { $0 + ($1.app == id ? 1 : 0) }
                 let localMembers = state.apps[index].presence.values.reduce(0) { $0 + $1.count }
                 return AppFigures(
-                    id: id, connections: state.apps[index].connections, channels: cluster.channels, members: cluster.members,
+                    id: id, connections: state.apps[index].connections, channels: channels.count, members: members,
                     localChannels: localChannels, localMembers: localMembers)
             }
             return (figures, state.cluster.remoteNodes)

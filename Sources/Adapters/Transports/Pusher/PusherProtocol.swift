@@ -53,6 +53,11 @@ enum PusherChannelKind: Equatable {
     /// no client events (the server cannot check what it cannot read).
     static func isEncrypted(_ name: some StringProtocol) -> Bool { name.hasPrefix(encryptedPrefix) }
 
+    static let cachePrefixes = ["cache-", "private-cache-", "private-encrypted-cache-", "presence-cache-"]
+
+    /// A cache channel: a new subscriber gets the last event published through the HTTP API.
+    static func isCache(_ name: some StringProtocol) -> Bool { cachePrefixes.contains { name.hasPrefix($0) } }
+
     private static func isNameByte(_ byte: UInt8) -> Bool {
         switch byte {
         case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"):

@@ -114,6 +114,13 @@ final class PusherSession: Subscriber, WebSocketEndpoint {
         route.shard.subscribeAuthorised(subscriber)
         route.node.subscribed(app: self.app, channel: channel)
         socket.send(PusherFrames.subscriptionSucceeded(channel: channel, data: succeeded))
+        if PusherChannelKind.isCache(channel) {
+            if let cached = route.node.cachedEvent(app: self.app, channel: channel) {
+                socket.send(WebSocketFrameEncoder.text(cached.message))
+            } else {
+                socket.send(PusherFrames.cacheMiss(channel: channel))
+            }
+        }
         route.logger.debug("pusher client subscribed", metadata: [
             "ip": "\(clientIP)", "app": "\(settings.id)", "socket_id": "\(socketID)", "channel": "\(channel)",
         ])

@@ -16,6 +16,8 @@ public struct PusherTransport: BrowserTransport {
         public var apps: [PusherAppSettings] = []
         /// What clients are told to wait, silent, before they ping.
         public var activityTimeout: Duration = .seconds(30)
+        /// How long a cache channel's last event is kept.
+        public var cacheTTL: Duration = .seconds(1800)
         public var webSocket = WebSocketSettings()
 
         public init() {}
@@ -45,7 +47,8 @@ public struct PusherTransport: BrowserTransport {
         // A client event's data up to the largest app limit, with room for its envelope.
         settings.webSocket.maxMessageBytes = (settings.apps.map(\.maxMessageBytes).max() ?? 10 * 1024) + 1024
         self.settings = settings
-        node = PusherNode(apps: settings.apps, nodeID: cluster.nodeID, messenger: cluster.messenger, clock: cluster.clock)
+        node = PusherNode(
+            apps: settings.apps, nodeID: cluster.nodeID, messenger: cluster.messenger, clock: cluster.clock, cacheTTL: settings.cacheTTL)
         cluster.messenger.listen(node)
         format = formats.register(Self.name, PusherEventEncoder())
     }

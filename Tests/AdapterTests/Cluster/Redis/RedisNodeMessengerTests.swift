@@ -18,24 +18,38 @@ final class RecordingListener: NodeMessageListener {
 }
 
 struct RedisNodeMessengerTests {
-    @Test func messagesReachEveryNodeInOrderAndTheLinkIsToldUpAndDown() throws {
-        let server = try RedisServer()
-        let group = try EventLoopGroup(count: 2)
-        defer {
+    /// Two nodes' buses on a real redis-server, each with its sink and listener, started.
+    final class TwoNodes {
+        let server: RedisServer
+        let group: EventLoopGroup
+        let sinks = [RecordingSink(), RecordingSink()]
+        let listeners = [RecordingListener(), RecordingListener()]
+        let buses: [RedisClusterBus]
+
+        init() throws {
+            server = try RedisServer()
+            group = try EventLoopGroup(count: 2)
+            let endpoint = RedisEndpoint(host: "127.0.0.1", port: server.port)
+            buses = (0..<2).map { [sinks, group] index in
+                RedisClusterBus(
+                    endpoint: endpoint, prefix: "wavelog:", originID: String(repeating: "\(index)", count: 16), sink: sinks[index],
+                    loop: group.loops[index], logger: Logger(label: "test"))
+            }
+            for (bus, listener) in zip(buses, listeners) { bus.listen(listener) }
+            for bus in buses { try bus.start() }
+            group.start()
+        }
+
+        deinit {
+            for bus in buses { bus.shutdown() }
             group.stopAndJoin()
             server.stop()
         }
-        let endpoint = RedisEndpoint(host: "127.0.0.1", port: server.port)
-        let listeners = [RecordingListener(), RecordingListener()]
-        let buses = (0..<2).map { index in
-            RedisClusterBus(
-                endpoint: endpoint, prefix: "wavelog:", originID: String(repeating: "\(index)", count: 16), sink: RecordingSink(),
-                loop: group.loops[index], logger: Logger(label: "test"))
-        }
-        for (bus, listener) in zip(buses, listeners) { bus.listen(listener) }
-        for bus in buses { try bus.start() }
-        group.start()
-        defer { for bus in buses { bus.shutdown() } }
+    }
+
+    @Test func messagesReachEveryNodeInOrderAndTheLinkIsToldUpAndDown() throws {
+        let nodes = try TwoNodes()
+        let (server, buses, listeners) = (nodes.server, nodes.buses, nodes.listeners)
         #expect(eventually { listeners.allSatisfy { $0.links == [true] } })
         let key = ChannelKey(app: "1", channel: "presence-a")
         let sent: [ReplicaMessage] = [
@@ -51,22 +65,8 @@ struct RedisNodeMessengerTests {
     }
 
     @Test func pusherEventsTravelOnTheirOwnChannelAndStillReachEveryNode() throws {
-        let server = try RedisServer()
-        let group = try EventLoopGroup(count: 2)
-        defer {
-            group.stopAndJoin()
-            server.stop()
-        }
-        let endpoint = RedisEndpoint(host: "127.0.0.1", port: server.port)
-        let sinks = [RecordingSink(), RecordingSink()]
-        let buses = (0..<2).map { index in
-            RedisClusterBus(
-                endpoint: endpoint, prefix: "wavelog:", originID: String(repeating: "\(index)", count: 16), sink: sinks[index],
-                loop: group.loops[index], logger: Logger(label: "test"))
-        }
-        for bus in buses { try bus.start() }
-        group.start()
-        defer { for bus in buses { bus.shutdown() } }
+        let nodes = try TwoNodes()
+        let (server, buses, sinks) = (nodes.server, nodes.buses, nodes.sinks)
         #expect(eventually { (try? server.command(["PUBSUB", "NUMSUB", "wavelog:pusher"])) == "*2\r\n$14\r\nwavelog:pusher\r\n:2\r\n" })
         #expect(eventually { buses.allSatisfy { $0.nodeCount == 2 } })
         let event = PublishedEvent(topic: TopicName.namespaced("pusher", "1:news")!, payload: JSONPayload(validatedBytes: Array("{}".utf8)))
