@@ -53,6 +53,8 @@ public struct ReplicatedChannels: Sendable {
     /// Channels whose count here changed since the last `counts` message.
     private var changedCounts: Set<ChannelKey> = []
     private var linkUp = false
+    /// Set by `depart`: the others have forgotten this node, so it says nothing more.
+    private var departed = false
     private var snapshotDue = false
     private var lastHeartbeat: MonotonicTime?
 
@@ -84,6 +86,9 @@ public struct ReplicatedChannels: Sendable {
         return names.sorted()
     }
 
+    /// Whether this node has said it is stopping.
+    public var hasDeparted: Bool { departed }
+
     /// Nodes this one holds a replica of, itself excluded.
     public var remoteNodes: [String] { remotes.keys.sorted() }
 
@@ -102,7 +107,7 @@ public struct ReplicatedChannels: Sendable {
         sequence += 1
         var actions: [Action] = [.send(.joined(node: localNode, sequence: sequence, key: key, userID: userID, info: info))]
         if addHolder(localNode, of: userID, in: key) { actions.append(.announce(.added(key, userID: userID, info: info))) }
-        return actions
+        return quietIfDeparted(actions)
     }
 
     /// This node's last socket of `userID` left the presence channel.
@@ -113,12 +118,13 @@ public struct ReplicatedChannels: Sendable {
         sequence += 1
         var actions: [Action] = [.send(.left(node: localNode, sequence: sequence, key: key, userID: userID))]
         if removeHolder(localNode, of: userID, in: key) { actions.append(.announce(.removed(key, userID: userID))) }
-        return actions
+        return quietIfDeparted(actions)
     }
 
     /// This node's subscriptions to the channel changed by `delta`. The other nodes hear of it
     /// on the next tick, one message for every channel that changed meanwhile.
     public mutating func subscriptionsChanged(_ key: ChannelKey, by delta: Int) -> [Action] {
+        // (No message: counts go out on the tick, which stops at departure.)
         let count = (local.subscriptions[key] ?? 0) + delta
         local.subscriptions[key] = count > 0 ? count : nil
         changedCounts.insert(key)
@@ -127,11 +133,22 @@ public struct ReplicatedChannels: Sendable {
 
     /// Closes the user's sockets here and on every other node.
     public func terminate(app: String, userID: String) -> [Action] {
-        [.terminate(app: app, userID: userID), .send(.terminate(node: localNode, app: app, userID: userID))]
+        quietIfDeparted([.terminate(app: app, userID: userID), .send(.terminate(node: localNode, app: app, userID: userID))])
     }
 
-    /// This node is stopping.
-    public func depart() -> [Action] { [.send(.departed(node: localNode))] }
+    /// Without the messages to other nodes once this node has departed.
+    private func quietIfDeparted(_ actions: [Action]) -> [Action] {
+        guard departed else { return actions }
+        return actions.filter { if case .send = $0 { false } else { true } }
+    }
+
+    /// This node is stopping: it says so, and nothing after (a late leave or heartbeat would
+    /// make the others take it back).
+    public mutating func depart() -> [Action] {
+        guard !departed else { return [] }
+        departed = true
+        return [.send(.departed(node: localNode))]
+    }
 
     // MARK: - Time and the link
 
@@ -139,6 +156,7 @@ public struct ReplicatedChannels: Sendable {
     /// and forgets nodes silent for `silenceLimit` (not while this node's own link is down: it
     /// hears nobody then, and keeps what it knew until it hears again).
     public mutating func tick(now: MonotonicTime) -> [Action] {
+        guard !departed else { return [] }
         var actions: [Action] = []
         if !changedCounts.isEmpty {
             sequence += 1
@@ -169,7 +187,7 @@ public struct ReplicatedChannels: Sendable {
         for node in remotes.keys { remotes[node]!.heardAt = now }
         changedCounts = []
         lastHeartbeat = now
-        return [.send(.snapshot(node: localNode, sequence: sequence, local)), .send(.snapshotRequest(node: localNode, of: nil))]
+        return quietIfDeparted([.send(.snapshot(node: localNode, sequence: sequence, local)), .send(.snapshotRequest(node: localNode, of: nil))])
     }
 
     public mutating func linkWentDown() {
@@ -179,6 +197,10 @@ public struct ReplicatedChannels: Sendable {
     // MARK: - Other nodes' messages
 
     public mutating func receive(_ message: ReplicaMessage, now: MonotonicTime) -> [Action] {
+        quietIfDeparted(received(message, now: now))
+    }
+
+    private mutating func received(_ message: ReplicaMessage, now: MonotonicTime) -> [Action] {
         let node = message.node
         guard node != localNode else { return [] }
         switch message {

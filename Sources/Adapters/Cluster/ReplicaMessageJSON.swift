@@ -7,6 +7,9 @@ public import Domain
 public enum ReplicaMessageJSON {
     /// A larger message is dropped unread (a snapshot of 10,000 members is about 700 KB).
     public static let maxMessageBytes = 16 << 20
+    /// Nesting a message may have: a snapshot holds `user_info` three levels down, and a
+    /// client's `channel_data` may nest it 8 levels (`PusherMessageDecoder.maxDepth`).
+    public static let maxDepth = 16
 
     public static func encode(_ message: ReplicaMessage) -> [UInt8] {
         var json = "{\"type\":"
@@ -79,10 +82,10 @@ public enum ReplicaMessageJSON {
     // MARK: - Decoding
 
     /// Whether `bytes` is a message `node` wrote, judged from its head (the encoder writes
-    /// `"node"` right after `"type"`): a node's own echoes cost a scan of 48 bytes, not a parse.
+    /// `"node"` right after `"type"`): a node's own echoes cost a scan of 64 bytes, not a parse.
     public static func isSent(by node: String, _ bytes: [UInt8]) -> Bool {
         let marker = Array((",\"node\":" + JSONWriter.quoted(node)).utf8)
-        let head = bytes.prefix(48)
+        let head = bytes.prefix(64)
         guard head.count >= marker.count else { return false }
         for start in head.indices.dropLast(marker.count - 1) where head[start] == marker[0] {
             if head[start..<(start + marker.count)].elementsEqual(marker) {
@@ -99,7 +102,7 @@ public enum ReplicaMessageJSON {
     public static func decode(_ bytes: [UInt8]) -> ReplicaMessage? {
         guard bytes.count <= maxMessageBytes else { return nil }
         return bytes.withUnsafeBufferPointer { buffer -> ReplicaMessage? in
-            guard let object = try? JSONObjectFields(buffer, maxDepth: 8), let type = text(object, object["type"]),
+            guard let object = try? JSONObjectFields(buffer, maxDepth: maxDepth), let type = text(object, object["type"]),
                 let node = text(object, object["node"]), !node.isEmpty
             else { return nil }
             let sequence = object["seq"].flatMap { object.int64($0) }.flatMap { UInt64(exactly: $0) }
@@ -133,7 +136,7 @@ public enum ReplicaMessageJSON {
                 return .terminate(node: node, app: app, userID: user)
             case "cached":
                 guard let key = channelKey(object), let field = object["entry"], field.kind == .array,
-                    let cells = try? JSONReader.arrayElements(UnsafeBufferPointer(rebasing: buffer[field.valueRange]), maxDepth: 8),
+                    let cells = try? JSONReader.arrayElements(UnsafeBufferPointer(rebasing: buffer[field.valueRange]), maxDepth: maxDepth),
                     let event = cacheEntry(object, cells.map { (($0.range.lowerBound + field.valueRange.lowerBound)..<($0.range.upperBound + field.valueRange.lowerBound), $0.kind) })
                 else { return nil }
                 return .cached(node: node, key: key, event: event)
@@ -166,14 +169,14 @@ public enum ReplicaMessageJSON {
     private static func rows(_ object: JSONObjectFields, _ field: JSONField?) -> [[(range: Range<Int>, kind: JSONValueKind)]]? {
         guard let field, field.kind == .array else { return nil }
         let base = field.valueRange.lowerBound
-        guard let elements = try? JSONReader.arrayElements(UnsafeBufferPointer(rebasing: object.bytes[field.valueRange]), maxDepth: 8) else {
+        guard let elements = try? JSONReader.arrayElements(UnsafeBufferPointer(rebasing: object.bytes[field.valueRange]), maxDepth: maxDepth) else {
             return nil
         }
         var rows: [[(range: Range<Int>, kind: JSONValueKind)]] = []
         rows.reserveCapacity(elements.count)
         for element in elements {
             let range = (element.range.lowerBound + base)..<(element.range.upperBound + base)
-            guard element.kind == .array, let cells = try? JSONReader.arrayElements(UnsafeBufferPointer(rebasing: object.bytes[range]), maxDepth: 8) else {
+            guard element.kind == .array, let cells = try? JSONReader.arrayElements(UnsafeBufferPointer(rebasing: object.bytes[range]), maxDepth: maxDepth) else {
                 return nil
             }
             rows.append(cells.map { ((($0.range.lowerBound + range.lowerBound)..<($0.range.upperBound + range.lowerBound)), $0.kind) })

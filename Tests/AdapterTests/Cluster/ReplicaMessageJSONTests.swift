@@ -81,3 +81,12 @@ struct ReplicaMessageEchoTests {
         #expect(!ReplicaMessageJSON.isSent(by: "a", ReplicaMessageJSON.encode(sly)))
     }
 }
+
+struct ReplicaMessageDepthTests {
+    @Test func aSnapshotCarriesUserInfoAsDeepAsAClientMayNestIt() {
+        // channel_data is read 8 levels deep, so user_info may nest 7; a snapshot holds it 3 down.
+        let info = Array(#"{"a":{"b":{"c":{"d":{"e":{"f":{}}}}}}}"#.utf8)
+        let snapshot = ReplicaMessage.snapshot(node: "n", sequence: 1, NodeChannels(members: [ChannelKey(app: "1", channel: "presence-x"): ["u": info]]))
+        #expect(ReplicaMessageJSON.decode(ReplicaMessageJSON.encode(snapshot)) == snapshot)
+    }
+}

@@ -201,16 +201,18 @@ public final class RedisClusterBus: ClusterBus, NodeMessenger, @unchecked Sendab
 
     /// Always through the loop's queue, even from the loop itself: messages sent from several
     /// threads under one lock keep that lock's order.
+    /// Encoded on the bus loop, not under the caller's lock: a snapshot can be megabytes.
     public func send(_ message: ReplicaMessage) {
-        let bytes = ReplicaMessageJSON.encode(message)
         let bus = LoopBound(self)
-        loop.execute { _ in bus.value.sendMessage(bytes) }
+        loop.execute { _ in bus.value.sendMessage(ReplicaMessageJSON.encode(message)) }
     }
 
     private func sendMessage(_ bytes: [UInt8]) {
         // Dropped while the link is down or Redis hangs: the node re-sends its whole state once
-        // the link is back, so a queue would only deliver what that state replaces.
-        guard messengerUp, publisher.unansweredBytes + bytes.count <= queueLimits.bytes, publisher.unansweredCommands < queueLimits.commands else { return }
+        // the link is back, so a queue would only deliver what that state replaces. A message
+        // larger than the queue's bytes (a large snapshot) goes when nothing else is waiting.
+        let fits = publisher.unansweredBytes + bytes.count <= queueLimits.bytes || publisher.unansweredBytes == 0
+        guard messengerUp, fits, publisher.unansweredCommands < queueLimits.commands else { return }
         _ = publisher.command([Array("PUBLISH".utf8), clusterChannel, bytes])
     }
 

@@ -10,11 +10,6 @@ extension PusherNode: NodeMessageListener {
             switch action {
             case .send(let message):
                 messenger.send(message)
-                // A node that asked for snapshots is coming up: it gets the cache too.
-                if case .snapshot = message {
-                    let entries = state.cache.live(nowMilliseconds: nowMilliseconds)
-                    if !entries.isEmpty { messenger.send(.caches(node: nodeID, entries)) }
-                }
             case .announce(let change):
                 state.version += 1
                 announce(change, version: state.version, in: state)
@@ -120,6 +115,15 @@ extension PusherNode: NodeMessageListener {
             let now = nowMilliseconds
             state.withLock { state in
                 for (key, event) in entries { state.cache.offer(event, for: key, nowMilliseconds: now) }
+            }
+        case .snapshotRequest(let node, nil) where node != nodeID:
+            // A node asking everyone is coming up: it gets the cache too (not on a mere gap).
+            let now = clock.monotonic
+            let wall = nowMilliseconds
+            state.withLock { state in
+                perform(state.cluster.receive(message, now: now), in: &state)
+                let entries = state.cache.live(nowMilliseconds: wall)
+                if !entries.isEmpty && !state.cluster.hasDeparted { messenger.send(.caches(node: nodeID, entries)) }
             }
         default:
             let now = clock.monotonic

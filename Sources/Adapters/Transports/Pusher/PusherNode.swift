@@ -181,10 +181,17 @@ final class PusherNode: @unchecked Sendable {
     /// are online anywhere, and the announcement version that answer reflects.
     func signedIn(app: Int, userID: String, at address: PusherSocketAddress, watching watchlist: [String]) -> (online: [String], version: UInt64) {
         let key = key(app: app, channel: Self.signedInChannel)
+        // Sign-ins cross nodes only for watchlists: without them nobody asks who is online.
+        let shared = apps[app].settings.enableWatchlist
         return state.withLock { state in
             let first = state.apps[app].users[userID] == nil
             state.apps[app].users[userID, default: []].insert(address)
-            if first { perform(state.cluster.join(key, userID: userID, info: []), in: &state) }
+            if first && shared { perform(state.cluster.join(key, userID: userID, info: []), in: &state) }
+            // Signing in again on the same socket replaces its watchlist.
+            for watched in state.apps[app].watchlists.removeValue(forKey: address) ?? [] {
+                state.apps[app].watchers[watched]?.remove(address)
+                if state.apps[app].watchers[watched]?.isEmpty == true { state.apps[app].watchers[watched] = nil }
+            }
             guard !watchlist.isEmpty else { return ([], state.version) }
             for watched in watchlist { state.apps[app].watchers[watched, default: []].insert(address) }
             state.apps[app].watchlists[address] = watchlist

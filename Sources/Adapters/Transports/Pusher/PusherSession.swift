@@ -166,7 +166,8 @@ final class PusherSession: Subscriber, WebSocketEndpoint {
                 code: PusherCode.watchlistLimit, "A watchlist holds at most \(SigninUserData.maxWatchlist) user ids"))
             return
         }
-        if let previous = signedInUser { route.node.signedOut(app: self.app, userID: previous, at: address) }
+        // The same user again keeps their sign-in (no offline and online for their watchers).
+        if let previous = signedInUser, previous != user.id { route.node.signedOut(app: self.app, userID: previous, at: address) }
         signedInUser = user.id
         socket.send(PusherFrames.signinSuccess(userData: userData))
         let watchlist = app.settings.enableWatchlist ? user.watchlist ?? [] : []

@@ -49,7 +49,6 @@ public struct PusherTransport: BrowserTransport {
         self.settings = settings
         node = PusherNode(
             apps: settings.apps, nodeID: cluster.nodeID, messenger: cluster.messenger, clock: cluster.clock, cacheTTL: settings.cacheTTL)
-        cluster.messenger.listen(node)
         format = formats.register(Self.name, PusherEventEncoder())
     }
 
@@ -58,7 +57,11 @@ public struct PusherTransport: BrowserTransport {
     public func install(in context: TransportContext, router: Router) -> [any Drainable] {
         let route = PusherRoute(transport: self, context: context)
         node.attach(route, loop: context.loop.index)
-        if context.loop.index == 0 { node.scheduleTick(on: context.loop) }
+        if context.loop.index == 0 {
+            // Only a transport that is on takes part in the cluster's Pusher state.
+            node.messenger.listen(node)
+            node.scheduleTick(on: context.loop)
+        }
         context.shard.socketDirectory = route
         router.add(.get, .prefix("/app/"), route)
         let api = PusherAPIRoute(route: route)
