@@ -3,12 +3,12 @@
 import Application
 import Domain
 import Logging
-import Synchronization
 import Testing
 import TestSupport
 
+/// Behind `Locked`, whose lock ThreadSanitizer is told about (it cannot see `Mutex`'s futex).
 final class RecordingListener: NodeMessageListener {
-    private let state = Mutex<(messages: [ReplicaMessage], links: [Bool])>(([], []))
+    private let state = Locked<(messages: [ReplicaMessage], links: [Bool])>(([], []))
 
     func received(_ message: ReplicaMessage) { state.withLock { $0.messages.append(message) } }
     func linkChanged(up: Bool) { state.withLock { $0.links.append(up) } }
