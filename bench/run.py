@@ -252,6 +252,14 @@ def start_redis():
     return process, port, directory
 
 
+def stop_cluster(nodes, redis, directory):
+    for node in nodes:
+        node.stop()
+    redis.terminate()
+    redis.wait()
+    shutil.rmtree(directory, ignore_errors=True)
+
+
 def redis_publishes(port):
     """`cmdstat_publish` calls from INFO commandstats."""
     text = subprocess.run(["redis-cli", "-p", str(port), "INFO", "commandstats"], capture_output=True, text=True, check=True).stdout
@@ -297,11 +305,7 @@ def pusher_cluster(bindir, runs):
                     found["publishes"].append({"per_join_and_leave": (after - before) / joined if joined else 0, "joins": joined,
                                                "seconds": report.get("setup_seconds", 0)})
             finally:
-                for node in nodes:
-                    node.stop()
-                redis.terminate()
-                redis.wait()
-                shutil.rmtree(directory, ignore_errors=True)
+                stop_cluster(nodes, redis, directory)
     return {name: median_report(reports) if name != "publishes" else reports for name, reports in found.items()}
 
 
@@ -360,11 +364,7 @@ def cluster(bindir, runs):
                 result = subprocess.run(command + flags, capture_output=True, text=True, timeout=300)
                 reports[target].append(json.loads(result.stdout))
             finally:
-                for node in nodes:
-                    node.stop()
-                redis.terminate()
-                redis.wait()
-                shutil.rmtree(directory, ignore_errors=True)
+                stop_cluster(nodes, redis, directory)
     return {target: median_report(found) for target, found in reports.items()}
 
 

@@ -30,6 +30,8 @@ public struct ReplicatedChannels: Sendable {
         case terminate(app: String, userID: String)
         /// The channel's subscriptions on every node together are now `total`.
         case countChanged(ChannelKey, total: Int)
+        /// A node came up and asked everyone: hand it what is kept outside the replicas.
+        case newcomer(String)
     }
 
     /// What this node knows of another.
@@ -86,9 +88,6 @@ public struct ReplicatedChannels: Sendable {
         return names.sorted()
     }
 
-    /// Whether this node has said it is stopping.
-    public var hasDeparted: Bool { departed }
-
     /// Nodes this one holds a replica of, itself excluded.
     public var remoteNodes: [String] { remotes.keys.sorted() }
 
@@ -136,10 +135,15 @@ public struct ReplicatedChannels: Sendable {
         quietIfDeparted([.terminate(app: app, userID: userID), .send(.terminate(node: localNode, app: app, userID: userID))])
     }
 
-    /// Without the messages to other nodes once this node has departed.
+    /// Without what would reach other nodes once this node has departed.
     private func quietIfDeparted(_ actions: [Action]) -> [Action] {
         guard departed else { return actions }
-        return actions.filter { if case .send = $0 { false } else { true } }
+        return actions.filter {
+            switch $0 {
+            case .send, .newcomer: false
+            default: true
+            }
+        }
     }
 
     /// This node is stopping: it says so, and nothing after (a late leave or heartbeat would
@@ -243,7 +247,7 @@ public struct ReplicatedChannels: Sendable {
         case .snapshotRequest(_, let of):
             remotes[node]?.heardAt = now
             if of == nil || of == localNode { snapshotDue = true }
-            return []
+            return of == nil ? [.newcomer(node)] : []
         case .departed:
             return remotes[node] == nil ? [] : forget(node)
         case .terminate(_, let app, let userID):

@@ -71,7 +71,7 @@ struct ReplicaCluster {
                 for receiver in nodes.keys where receiver != node && linkUp[receiver] == true {
                     queues[node, default: [:]][receiver, default: []].append(message)
                 }
-            case .terminate, .countChanged: break
+            case .terminate, .countChanged, .newcomer: break
             }
         }
     }

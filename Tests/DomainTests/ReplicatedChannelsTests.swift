@@ -31,4 +31,12 @@ struct ReplicatedChannelsTests {
         #expect(replica.subscriptions(of: key) == 2 && replica.memberCount(of: key) == 1)
         #expect(replica.occupiedChannels(app: "1") == ["presence-a"])
     }
+
+    @Test func onlyANodeAskingEveryoneIsANewcomer() {
+        var replica = ReplicatedChannels(localNode: "a")
+        #expect(replica.receive(.snapshotRequest(node: "b", of: nil), now: now) == [.newcomer("b")])
+        #expect(replica.receive(.snapshotRequest(node: "b", of: "a"), now: now) == [])
+        _ = replica.depart()
+        #expect(replica.receive(.snapshotRequest(node: "c", of: nil), now: now) == [])
+    }
 }

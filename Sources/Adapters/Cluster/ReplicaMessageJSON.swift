@@ -81,10 +81,18 @@ public enum ReplicaMessageJSON {
 
     // MARK: - Decoding
 
-    /// Whether `bytes` is a message `node` wrote, judged from its head (the encoder writes
-    /// `"node"` right after `"type"`): a node's own echoes cost a scan of 64 bytes, not a parse.
+    /// What `isSent(by:)` looks for in the messages `node` wrote.
+    public static func senderMarker(_ node: String) -> [UInt8] {
+        Array((",\"node\":" + JSONWriter.quoted(node)).utf8)
+    }
+
     public static func isSent(by node: String, _ bytes: [UInt8]) -> Bool {
-        let marker = Array((",\"node\":" + JSONWriter.quoted(node)).utf8)
+        isSent(byMarker: senderMarker(node), bytes)
+    }
+
+    /// Whether `bytes` is a message whose sender has `marker`, judged from its head (the encoder
+    /// writes `"node"` right after `"type"`): a node's own echoes cost a scan of 64 bytes, not a parse.
+    public static func isSent(byMarker marker: [UInt8], _ bytes: [UInt8]) -> Bool {
         let head = bytes.prefix(64)
         guard head.count >= marker.count else { return false }
         for start in head.indices.dropLast(marker.count - 1) where head[start] == marker[0] {

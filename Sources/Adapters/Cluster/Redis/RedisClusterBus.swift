@@ -24,6 +24,8 @@ public final class RedisClusterBus: ClusterBus, NodeMessenger, @unchecked Sendab
     private let channel: [UInt8]
     private let pusherChannel: [UInt8]
     private let clusterChannel: [UInt8]
+    /// How this node's own messages begin (`ReplicaMessageJSON.isSent`).
+    private let ownMarker: [UInt8]
     private let logger: Logger
     // Confined to `loop`, except `listener`, set before start.
     private var listener: (any NodeMessageListener)?
@@ -74,6 +76,7 @@ public final class RedisClusterBus: ClusterBus, NodeMessenger, @unchecked Sendab
         self.channel = Array((prefix + "events").utf8)
         pusherChannel = Array((prefix + "pusher").utf8)
         clusterChannel = Array((prefix + "cluster").utf8)
+        ownMarker = ReplicaMessageJSON.senderMarker(originID)
         self.logger = logger
         publisher = RedisConnection(name: "publish", endpoint: endpoint, loop: loop, logger: logger)
         subscriber = RedisConnection(name: "subscribe", endpoint: endpoint, loop: loop, logger: logger)
@@ -226,7 +229,7 @@ public final class RedisClusterBus: ClusterBus, NodeMessenger, @unchecked Sendab
 
     private func receiveMessage(_ data: [UInt8]) {
         // Every message this node sends comes back to it: skipped before it is parsed.
-        guard !ReplicaMessageJSON.isSent(by: originID, data), let message = ReplicaMessageJSON.decode(data) else { return }
+        guard !ReplicaMessageJSON.isSent(byMarker: ownMarker, data), let message = ReplicaMessageJSON.decode(data) else { return }
         listener?.received(message)
     }
 

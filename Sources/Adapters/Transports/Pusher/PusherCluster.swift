@@ -18,13 +18,12 @@ extension PusherNode: NodeMessageListener {
             case .terminate(let appID, let userID):
                 guard let index = app(id: appID) else { continue }
                 for address in state.apps[index].users[userID] ?? [] {
-                    guard let route = routes[address.loop] else { continue }
-                    let socketID = address.socketID
-                    let confined = LoopBound(route)
-                    route.shard.loop.execute { _ in
-                        confined.value.sessions[socketID]?.end(code: PusherCode.unauthorized, "Connection terminated by the server")
-                    }
+                    onLoop(of: address) { $0.end(code: PusherCode.unauthorized, "Connection terminated by the server") }
                 }
+            case .newcomer:
+                // It gets the cache too, which no node owns and no snapshot carries.
+                let entries = state.cache.live(nowMilliseconds: nowMilliseconds)
+                if !entries.isEmpty { messenger.send(.caches(node: nodeID, entries)) }
             }
         }
     }
@@ -48,12 +47,25 @@ extension PusherNode: NodeMessageListener {
             key = changed
             message = PusherFrames.memberRemoved(channel: key.channel, userID: userID)
         }
+        toEveryLoop(WebSocketFrameEncoder.text(message), channel: key, version: version)
+    }
+
+    /// `frame` to this node's sockets in the channel, on each loop's queue (never inline: this
+    /// runs under the node's lock), except those whose answer already showed `version`.
+    private func toEveryLoop(_ frame: EncodedFrame, channel key: ChannelKey, version: UInt64) {
         guard let app = app(id: key.app), let topic = topic(app: app, channel: key.channel) else { return }
-        let frame = WebSocketFrameEncoder.text(message)
         for route in routes.values {
             let confined = LoopBound(route)
             route.shard.loop.execute { _ in confined.value.announce(frame, on: topic, version: version) }
         }
+    }
+
+    /// `body` with the session at `address`, on its loop, if it is still there.
+    private func onLoop(of address: PusherSocketAddress, _ body: @escaping @Sendable (PusherSession) -> Void) {
+        guard let route = routes[address.loop] else { return }
+        let socketID = address.socketID
+        let confined = LoopBound(route)
+        route.shard.loop.execute { _ in confined.value.sessions[socketID].map(body) }
     }
 
     /// `online`/`offline` to this node's sockets watching `userID`, except those whose
@@ -62,12 +74,8 @@ extension PusherNode: NodeMessageListener {
         guard let app = app(id: appID), apps[app].settings.enableWatchlist, let watchers = state.apps[app].watchers[userID] else { return }
         let frame = PusherFrames.watchlistEvent(online: online, userIDs: [userID])
         for address in watchers {
-            guard let route = routes[address.loop] else { continue }
-            let socketID = address.socketID
-            let confined = LoopBound(route)
-            route.shard.loop.execute { _ in
-                guard let session = confined.value.sessions[socketID], session.watchlistVersion < version else { return }
-                session.socket?.send(frame)
+            onLoop(of: address) { session in
+                if session.watchlistVersion < version { session.socket?.send(frame) }
             }
         }
     }
@@ -88,13 +96,9 @@ extension PusherNode: NodeMessageListener {
 
     /// To every socket of this node in the channel, the one just subscribed included.
     private func sendCount(_ key: ChannelKey, total: Int) {
-        guard let app = app(id: key.app), let topic = topic(app: app, channel: key.channel) else { return }
         let data = JSONWriter.quoted(#"{"subscription_count":\#(total)}"#)
-        let frame = WebSocketFrameEncoder.text(Array(PusherFrames.event(name: "pusher_internal:subscription_count", channel: key.channel, data: Array(data.utf8))))
-        for route in routes.values {
-            let confined = LoopBound(route)
-            route.shard.loop.execute { _ in confined.value.announce(frame, on: topic, version: .max) }
-        }
+        let message = PusherFrames.event(name: "pusher_internal:subscription_count", channel: key.channel, data: Array(data.utf8))
+        toEveryLoop(WebSocketFrameEncoder.text(message), channel: key, version: .max)
     }
 
     /// The engine's topic of `channel` in `app`: apps never share a channel.
@@ -115,15 +119,6 @@ extension PusherNode: NodeMessageListener {
             let now = nowMilliseconds
             state.withLock { state in
                 for (key, event) in entries { state.cache.offer(event, for: key, nowMilliseconds: now) }
-            }
-        case .snapshotRequest(let node, nil) where node != nodeID:
-            // A node asking everyone is coming up: it gets the cache too (not on a mere gap).
-            let now = clock.monotonic
-            let wall = nowMilliseconds
-            state.withLock { state in
-                perform(state.cluster.receive(message, now: now), in: &state)
-                let entries = state.cache.live(nowMilliseconds: wall)
-                if !entries.isEmpty && !state.cluster.hasDeparted { messenger.send(.caches(node: nodeID, entries)) }
             }
         default:
             let now = clock.monotonic

@@ -112,7 +112,7 @@ final class PusherNode: @unchecked Sendable {
     func channels(app: Int, prefix: String) -> [(name: String, subscriptions: Int, users: Int)] {
         let id = apps[app].id
         return state.withLock { state in
-            state.cluster.occupiedChannels(app: id).filter { $0.hasPrefix(prefix) && $0 != Self.signedInChannel }.map { name in
+            Self.listedChannels(app: id, in: state).filter { $0.hasPrefix(prefix) }.map { name in
                 let key = ChannelKey(app: id, channel: name)
                 return (name, state.cluster.subscriptions(of: key), state.cluster.memberCount(of: key))
             }
@@ -214,6 +214,11 @@ final class PusherNode: @unchecked Sendable {
         }
     }
 
+    /// The app's occupied channels, without the sign-in pseudo-channel.
+    private static func listedChannels(app id: String, in state: State) -> [String] {
+        state.cluster.occupiedChannels(app: id).filter { $0 != signedInChannel }
+    }
+
     /// Closes the user's sockets on every node with 4009.
     func terminate(app: Int, userID: String) {
         let id = apps[app].id
@@ -263,8 +268,7 @@ final class PusherNode: @unchecked Sendable {
         state.withLock { state in
             let figures = apps.indices.map { index in
                 let id = apps[index].id
-                // Signed-in users are members of a pseudo-channel: not a channel to count.
-                let channels = state.cluster.occupiedChannels(app: id).filter { $0 != Self.signedInChannel }
+                let channels = Self.listedChannels(app: id, in: state)
                 let members = channels.reduce(0) { $0 + state.cluster.memberCount(of: ChannelKey(app: id, channel: $1)) }
                 let localChannels = state.cluster.local.subscriptions.keys.reduce(0) { $0 + ($1.app == id ? 1 : 0) }
                 let localMembers = state.apps[index].presence.values.reduce(0) { $0 + $1.count }
