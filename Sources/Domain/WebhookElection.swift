@@ -1,0 +1,141 @@
+// Which node sends the cluster's webhook events, so that each goes out once, and what happens
+// to an event when that node dies or loses Redis.
+
+/// Every node with webhooks derives the same events from the same replicas; one sends them:
+/// the most senior, the node whose link to the others has been up longest (by the wall-clock
+/// time each announces, ties by id). A newcomer is never the sender while an older node lives,
+/// so what it learns on arrival (members that joined long ago) is never sent as news.
+///
+/// The others hold each event for a while: if the sender falls silent (`staleAfter`) or departs
+/// without having been heard after the event came due, the next sender sends it. That makes
+/// delivery at least once: events that came due in the last `margin` before a sender was last
+/// heard, and up to its death, can go twice; an event a dead sender accepted and had not
+/// delivered yet is gone with it unless it came due after it was last heard.
+///
+/// A value: offers and ticks return the events to send now.
+public struct WebhookElection: Sendable {
+    /// A sender not heard for this long is presumed dead (a heartbeat goes every 5 s).
+    public static let staleAfter: Duration = .seconds(8)
+    /// After its link comes up, a node waits this long, hearing who is older, before it sends.
+    public static let settle: Duration = .seconds(3)
+    /// Clock skew and message latency between the sender's timers and this node's.
+    public static let margin: Duration = .seconds(1)
+    /// A held event is dropped after this long.
+    public static let holdLimit: Duration = .seconds(30)
+    /// A remote node silent for this long is forgotten (as the replicas forget it).
+    public static let forgetAfter: Duration = .seconds(15)
+
+    private struct Remote {
+        var linkedSince: Int64?
+        var heardAt: MonotonicTime
+    }
+
+    private struct Held {
+        let event: ScopedWebhookEvent
+        let dueAt: MonotonicTime
+        /// The node that should have sent it; nil when no node could at the time.
+        var presumed: String?
+    }
+
+    public let localNode: String
+    /// False without a cluster link at all (a single node on the in-memory bus): it sends everything.
+    public let clustered: Bool
+    /// Wall-clock milliseconds since this node's link has been up; nil while it is down.
+    public private(set) var linkedSince: Int64?
+    private var linkedAt: MonotonicTime?
+    private var wasLinked = false
+    private var remotes: [String: Remote] = [:]
+    private var held: [Held] = []
+
+    public init(localNode: String, clustered: Bool) {
+        self.localNode = localNode
+        self.clustered = clustered
+    }
+
+    // MARK: - What the node hears
+
+    public mutating func linkCameUp(now: MonotonicTime, wallMilliseconds: Int64) {
+        linkedSince = wallMilliseconds
+        linkedAt = now
+        wasLinked = true
+        for node in remotes.keys { remotes[node]!.heardAt = now }
+    }
+
+    public mutating func linkWentDown() {
+        linkedSince = nil
+        linkedAt = nil
+    }
+
+    /// Any message from `node`; `linkedSince` when it says how long its link has been up.
+    public mutating func heard(_ node: String, linkedSince: Int64? = nil, now: MonotonicTime) {
+        guard node != localNode else { return }
+        var remote = remotes[node] ?? Remote(heardAt: now)
+        remote.heardAt = now
+        if let linkedSince { remote.linkedSince = linkedSince }
+        remotes[node] = remote
+    }
+
+    /// `node` is stopping: it sends nothing more.
+    public mutating func departed(_ node: String, now: MonotonicTime) {
+        guard remotes[node] != nil else { return }
+        remotes[node]!.heardAt = now
+        remotes[node]!.linkedSince = nil
+    }
+
+    // MARK: - Who sends
+
+    /// The sender as of `now`: nil while it cannot be known (this node would be the sender but
+    /// is still settling, or its link is down while it knows other nodes).
+    public func sender(now: MonotonicTime) -> String? {
+        guard clustered else { return localNode }
+        var best: (since: Int64, node: String)?
+        for (node, remote) in remotes {
+            guard let since = remote.linkedSince, now.duration(since: remote.heardAt) <= Self.staleAfter else { continue }
+            if best.map({ (since, node) < ($0.since, $0.node) }) ?? true { best = (since, node) }
+        }
+        if let mine = linkedSince, best.map({ (mine, localNode) < ($0.since, $0.node) }) ?? true {
+            guard let linkedAt, now.duration(since: linkedAt) >= Self.settle else { return nil }
+            return localNode
+        }
+        // A node that was alone when it lost its link is still the only one that can send.
+        if best == nil && linkedSince == nil && remotes.isEmpty && wasLinked { return localNode }
+        return best?.node
+    }
+
+    // MARK: - Events
+
+    /// `event` came due on this node: returned when this node sends it, held otherwise.
+    public mutating func offer(_ event: ScopedWebhookEvent, now: MonotonicTime) -> [ScopedWebhookEvent] {
+        let sender = sender(now: now)
+        if sender == localNode { return [event] }
+        held.append(Held(event: event, dueAt: now, presumed: sender))
+        return []
+    }
+
+    /// Once a second: forgets long-silent nodes and returns held events this node now sends.
+    public mutating func tick(now: MonotonicTime) -> [ScopedWebhookEvent] {
+        if linkedSince != nil {
+            for (node, remote) in remotes where now.duration(since: remote.heardAt) > Self.forgetAfter { remotes[node] = nil }
+        }
+        guard !held.isEmpty else { return [] }
+        let current = sender(now: now)
+        var release: [ScopedWebhookEvent] = []
+        held.removeAll { item in
+            if now.duration(since: item.dueAt) > Self.holdLimit { return true }
+            // Heard after the event came due: the presumed sender was alive and sent it.
+            if let presumed = item.presumed, let remote = remotes[presumed], remote.heardAt >= item.dueAt.advanced(by: Self.margin) {
+                return true
+            }
+            guard let current else { return false }
+            if current == localNode {
+                release.append(item.event)
+                return true
+            }
+            // Still waiting to hear from the presumed sender; any other sender holds it too.
+            return current != item.presumed
+        }
+        return release
+    }
+
+    public var heldCount: Int { held.count }
+}

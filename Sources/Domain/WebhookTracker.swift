@@ -1,0 +1,88 @@
+// Which webhook events the cluster's channel changes make, and when: the vacate and leave delay.
+
+/// Turns the cluster's transitions, as the replicas see them, into webhook events. Occupied and
+/// member added go at once; vacated and member removed wait `delay` and go only if the channel
+/// is still empty, the user still gone, when it ends: a page reload within it sends nothing.
+/// Every node runs one over the same transitions; `WebhookElection` picks the one that sends.
+///
+/// A value: each change returns the events due now, `tick` those whose delay has run out.
+public struct WebhookTracker: Sendable {
+    public let delay: Duration
+    private struct Member: Hashable, Comparable {
+        let key: ChannelKey
+        let userID: String
+        static func < (lhs: Member, rhs: Member) -> Bool { (lhs.key, lhs.userID) < (rhs.key, rhs.userID) }
+    }
+
+    /// Channels the backend was told are occupied and not yet told are vacated.
+    private var occupied: Set<ChannelKey> = []
+    /// Empty channels and departed members, with the end of their delay.
+    private var vacating: [ChannelKey: MonotonicTime] = [:]
+    private var removing: [Member: MonotonicTime] = [:]
+    /// `subscription_count` is paced as the sockets' count is.
+    private var counts = CountPacer<ChannelKey>()
+
+    public init(delay: Duration = .seconds(3)) {
+        self.delay = delay
+    }
+
+    /// The channel's subscriptions on every node are now `total`. `counted`: the app wants
+    /// `subscription_count` for this channel.
+    public mutating func countChanged(_ key: ChannelKey, total: Int, counted: Bool, now: MonotonicTime) -> [ScopedWebhookEvent] {
+        var events: [ScopedWebhookEvent] = []
+        if total > 0 {
+            if vacating.removeValue(forKey: key) == nil, occupied.insert(key).inserted {
+                events.append(Self.event(key, occupied: true))
+            }
+        } else if occupied.contains(key) {
+            vacating[key] = now.advanced(by: delay)
+        }
+        if counted, counts.changed(key, total: total, now: now) {
+            events.append(ScopedWebhookEvent(scope: key.app, event: .subscriptionCount(channel: key.channel, count: total)))
+        }
+        return events
+    }
+
+    /// The user's first socket anywhere joined the presence channel.
+    public mutating func memberAdded(_ key: ChannelKey, userID: String) -> [ScopedWebhookEvent] {
+        guard removing.removeValue(forKey: Member(key: key, userID: userID)) == nil else { return [] }
+        return [ScopedWebhookEvent(scope: key.app, event: .memberAdded(channel: key.channel, userID: userID))]
+    }
+
+    /// The user's last socket anywhere left the presence channel.
+    public mutating func memberRemoved(_ key: ChannelKey, userID: String, now: MonotonicTime) {
+        removing[Member(key: key, userID: userID)] = now.advanced(by: delay)
+    }
+
+    /// The removals and vacates whose delay has ended, then counts held back by the pacing.
+    /// `total` answers a channel's current subscriptions.
+    public mutating func tick(now: MonotonicTime, total: (ChannelKey) -> Int) -> [ScopedWebhookEvent] {
+        var events: [ScopedWebhookEvent] = []
+        for (member, deadline) in removing.sorted(by: { ($0.value, $0.key) < ($1.value, $1.key) }) where deadline <= now {
+            removing[member] = nil
+            events.append(ScopedWebhookEvent(scope: member.key.app, event: .memberRemoved(channel: member.key.channel, userID: member.userID)))
+        }
+        for (key, deadline) in vacating.sorted(by: { ($0.value, $0.key) < ($1.value, $1.key) }) where deadline <= now {
+            vacating[key] = nil
+            occupied.remove(key)
+            events.append(Self.event(key, occupied: false))
+        }
+        for key in counts.due(now: now) {
+            events.append(ScopedWebhookEvent(scope: key.app, event: .subscriptionCount(channel: key.channel, count: total(key))))
+        }
+        return events
+    }
+
+    /// Channels and members whose delay runs.
+    public var pendingCount: Int { vacating.count + removing.count }
+
+    private static func event(_ key: ChannelKey, occupied: Bool) -> ScopedWebhookEvent {
+        let event: WebhookEvent =
+            if key.app == WebhookScope.topics {
+                occupied ? .topicOccupied(topic: key.channel) : .topicVacated(topic: key.channel)
+            } else {
+                occupied ? .channelOccupied(channel: key.channel) : .channelVacated(channel: key.channel)
+            }
+        return ScopedWebhookEvent(scope: key.app, event: event)
+    }
+}

@@ -1,0 +1,95 @@
+// Who sends the cluster's webhook events, on a manual clock: the most senior node, a newcomer
+// never, and the next one when the sender dies with events it may not have sent.
+import Domain
+import Testing
+
+struct WebhookElectionTests {
+    let start = MonotonicTime(nanoseconds: 1_000_000_000)
+    let event = ScopedWebhookEvent(scope: "1", event: .channelVacated(channel: "c"))
+
+    func at(_ seconds: Double) -> MonotonicTime { start.advanced(by: .milliseconds(Int64(seconds * 1000))) }
+
+    @Test func aSingleNodeWithoutClusterSendsEverything() {
+        var election = WebhookElection(localNode: "a", clustered: false)
+        #expect(election.offer(event, now: at(0)) == [event])
+    }
+
+    @Test func theMostSeniorSendsAfterSettlingAndReleasesWhatCameDueMeanwhile() {
+        var a = WebhookElection(localNode: "a", clustered: true)
+        // Before the link: held.
+        #expect(a.offer(event, now: at(0)) == [])
+        a.linkCameUp(now: at(1), wallMilliseconds: 1000)
+        #expect(a.sender(now: at(2)) == nil)
+        var released = a.tick(now: at(2))
+        #expect(released == [])
+        released = a.tick(now: at(4))
+        #expect(released == [event])
+        #expect(a.offer(event, now: at(5)) == [event])
+        #expect(a.heldCount == 0)
+    }
+
+    @Test func aNewcomerNeverSendsWhatItLearnsFromAnOlderNode() {
+        var b = WebhookElection(localNode: "a-newcomer-with-lower-id", clustered: true)
+        b.linkCameUp(now: at(0), wallMilliseconds: 50_000)
+        // It learns members that joined long ago while it settles.
+        #expect(b.offer(event, now: at(0.1)) == [])
+        b.heard("z-old", linkedSince: 1_000, now: at(0.5))
+        var released = b.tick(now: at(1))
+        #expect(released == [])
+        b.heard("z-old", now: at(5))
+        released = b.tick(now: at(10))
+        #expect(released == [])
+        #expect(b.heldCount == 0)
+        #expect(b.sender(now: at(10)) == "z-old")
+    }
+
+    @Test func whenTheSenderFallsSilentTheNextSendsWhatCameDueAfterItWasLastHeard() {
+        var b = WebhookElection(localNode: "b", clustered: true)
+        b.linkCameUp(now: at(0), wallMilliseconds: 2_000)
+        b.heard("a", linkedSince: 1_000, now: at(0))
+        // a heard at 10 s; an event due at 5 s was sent by a (heard after it came due).
+        #expect(b.offer(event, now: at(5)) == [])
+        b.heard("a", now: at(10))
+        var released = b.tick(now: at(10))
+        #expect(released == [])
+        // a dies after 10 s: an event due at 12 s is held, then sent once a is stale.
+        let late = ScopedWebhookEvent(scope: "1", event: .memberRemoved(channel: "presence-c", userID: "u"))
+        #expect(b.offer(late, now: at(12)) == [])
+        released = b.tick(now: at(17.9))
+        #expect(released == [])
+        released = b.tick(now: at(18.1))
+        #expect(released == [late])
+        #expect(b.offer(event, now: at(19)) == [event])
+    }
+
+    @Test func aDepartedSenderIsReplacedAtOnce() {
+        var b = WebhookElection(localNode: "b", clustered: true)
+        b.linkCameUp(now: at(0), wallMilliseconds: 2_000)
+        b.heard("a", linkedSince: 1_000, now: at(0))
+        #expect(b.offer(event, now: at(5)) == [])
+        b.departed("a", now: at(5.2))
+        let released = b.tick(now: at(5.5))
+        #expect(released == [event])
+    }
+
+    @Test func aNodeThatLostItsLinkDropsWhatTheOthersDeriveAndComesBackJunior() {
+        var a = WebhookElection(localNode: "a", clustered: true)
+        a.linkCameUp(now: at(0), wallMilliseconds: 1_000)
+        a.heard("b", linkedSince: 2_000, now: at(0))
+        #expect(a.offer(event, now: at(4)) == [event])
+        a.linkWentDown()
+        #expect(a.offer(event, now: at(5)) == [])
+        a.heard("b", linkedSince: 2_000, now: at(40))
+        a.linkCameUp(now: at(40), wallMilliseconds: 40_000)
+        let released = a.tick(now: at(44))
+        #expect(released == [])
+        #expect(a.sender(now: at(44)) == "b")
+    }
+
+    @Test func aNodeAloneWhenItLostItsLinkKeepsSending() {
+        var a = WebhookElection(localNode: "a", clustered: true)
+        a.linkCameUp(now: at(0), wallMilliseconds: 1_000)
+        a.linkWentDown()
+        #expect(a.offer(event, now: at(5)) == [event])
+    }
+}

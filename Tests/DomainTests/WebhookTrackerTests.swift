@@ -1,0 +1,66 @@
+// Webhook events from the cluster's transitions on a manual clock: at once for occupied and
+// added, after the delay and only if still true for vacated and removed.
+import Domain
+import Testing
+
+struct WebhookTrackerTests {
+    let start = MonotonicTime(nanoseconds: 1_000_000_000)
+    let key = ChannelKey(app: "1", channel: "presence-room")
+
+    func at(_ seconds: Double) -> MonotonicTime { start.advanced(by: .milliseconds(Int64(seconds * 1000))) }
+    func names(_ events: [ScopedWebhookEvent]) -> [String] { events.map(\.event.name) }
+
+    @Test func occupiedAtOnceVacatedAfterTheDelay() {
+        var tracker = WebhookTracker(delay: .seconds(3))
+        #expect(tracker.countChanged(key, total: 1, counted: false, now: at(0)) == [ScopedWebhookEvent(scope: "1", event: .channelOccupied(channel: key.channel))])
+        #expect(tracker.countChanged(key, total: 2, counted: false, now: at(0)) == [])
+        #expect(tracker.countChanged(key, total: 0, counted: false, now: at(1)) == [])
+        var due = tracker.tick(now: at(3.999)) { _ in 0 }
+        #expect(due == [])
+        due = tracker.tick(now: at(4)) { _ in 0 }
+        #expect(due == [ScopedWebhookEvent(scope: "1", event: .channelVacated(channel: key.channel))])
+        due = tracker.tick(now: at(10)) { _ in 0 }
+        #expect(due == [])
+        // Occupied again: told again.
+        #expect(names(tracker.countChanged(key, total: 1, counted: false, now: at(11))) == ["channel_occupied"])
+    }
+
+    @Test func aReturnWithinTheDelaySendsNothing() {
+        var tracker = WebhookTracker(delay: .seconds(3))
+        _ = tracker.countChanged(key, total: 1, counted: false, now: at(0))
+        #expect(tracker.memberAdded(key, userID: "u") == [ScopedWebhookEvent(scope: "1", event: .memberAdded(channel: key.channel, userID: "u"))])
+        _ = tracker.countChanged(key, total: 0, counted: false, now: at(1))
+        tracker.memberRemoved(key, userID: "u", now: at(1))
+        #expect(tracker.pendingCount == 2)
+        #expect(tracker.countChanged(key, total: 1, counted: false, now: at(2)) == [])
+        #expect(tracker.memberAdded(key, userID: "u") == [])
+        let due = tracker.tick(now: at(30)) { _ in 1 }
+        #expect(due == [])
+        #expect(tracker.pendingCount == 0)
+    }
+
+    @Test func removalsGoBeforeVacatesAndTopicsHaveTheirNames() {
+        var tracker = WebhookTracker(delay: .seconds(3))
+        let topic = ChannelKey(app: WebhookScope.topics, channel: "radio.1")
+        #expect(tracker.countChanged(topic, total: 1, counted: false, now: at(0)) == [ScopedWebhookEvent(scope: "topics", event: .topicOccupied(topic: "radio.1"))])
+        _ = tracker.countChanged(key, total: 1, counted: false, now: at(0))
+        _ = tracker.memberAdded(key, userID: "u")
+        _ = tracker.countChanged(key, total: 0, counted: false, now: at(1))
+        tracker.memberRemoved(key, userID: "u", now: at(1))
+        _ = tracker.countChanged(topic, total: 0, counted: false, now: at(1))
+        let due = tracker.tick(now: at(5)) { _ in 0 }
+        #expect(names(due) == ["member_removed", "channel_vacated", "topic_vacated"])
+    }
+
+    @Test func subscriptionCountsArePacedAboveAHundred() {
+        var tracker = WebhookTracker(delay: .seconds(3))
+        let channel = ChannelKey(app: "1", channel: "news")
+        #expect(names(tracker.countChanged(channel, total: 1, counted: true, now: at(0))) == ["channel_occupied", "subscription_count"])
+        #expect(tracker.countChanged(channel, total: 2, counted: true, now: at(0)) == [ScopedWebhookEvent(scope: "1", event: .subscriptionCount(channel: "news", count: 2))])
+        // Above a hundred, at most one count per 5 s, the latest.
+        #expect(tracker.countChanged(channel, total: 101, counted: true, now: at(0)) == [])
+        #expect(tracker.countChanged(channel, total: 150, counted: true, now: at(1)) == [])
+        let due = tracker.tick(now: at(5)) { _ in 150 }
+        #expect(due == [ScopedWebhookEvent(scope: "1", event: .subscriptionCount(channel: "news", count: 150))])
+    }
+}
