@@ -3,7 +3,7 @@
 FROM swift:6.1-bookworm AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libssl-dev libhiredis-dev libyaml-dev zlib1g-dev liburing-dev pkg-config make \
+      libssl-dev libhiredis-dev libyaml-dev zlib1g-dev liburing-dev libcurl4-openssl-dev pkg-config make \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -13,7 +13,7 @@ RUN make build \
 FROM debian:bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libssl3 libhiredis0.14 libyaml-0-2 zlib1g liburing2 ca-certificates \
+      libssl3 libhiredis0.14 libyaml-0-2 zlib1g liburing2 libcurl4 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin worker \
  && mkdir -p /etc/wavelog_worker

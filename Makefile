@@ -5,7 +5,7 @@ SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Libraries the build links against (docs/architecture.md "Targets").
-BUILD_PACKAGES := libssl-dev libhiredis-dev libyaml-dev zlib1g-dev liburing-dev pkg-config
+BUILD_PACKAGES := libssl-dev libhiredis-dev libyaml-dev zlib1g-dev liburing-dev libcurl4-openssl-dev pkg-config
 # Tools the tests drive: a real redis-server, curl and Python clients, headless Chromium, nginx as a
 # reverse proxy, and the tools that validate the deployment files (docker-compose, systemd-analyze).
 TEST_PACKAGES := redis-server redis-tools php-cli php-curl iproute2 nftables curl python3 python3-venv python3-pip chromium chromium-driver nginx-light docker-compose systemd

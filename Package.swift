@@ -33,13 +33,15 @@ let package = Package(
         .systemLibrary(name: "CLinux"),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CUring", pkgConfig: "liburing", providers: [.apt(["liburing-dev"])]),
+        // The webhook client: HTTP/1.1 and https with the system's certificate store.
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
         // MARK: - The hexagon
         .target(name: "Domain", swiftSettings: strictSettings),
         .target(name: "Application", dependencies: ["Domain", logging], swiftSettings: strictSettings),
         .target(
             name: "Adapters",
-            dependencies: ["Domain", "Application", "CYAML", "COpenSSL", "CHiredis", "CLinux", "CZlib", "CUring", logging],
+            dependencies: ["Domain", "Application", "CYAML", "COpenSSL", "CHiredis", "CLinux", "CZlib", "CUring", "CCurl", logging],
             // Release builds skip the run-time exclusivity checks of class properties: on the
             // delivery path they were 1,200 of 2,600 instructions per push (docs/adr/0007).
             // Debug builds and every test keep them.

@@ -115,7 +115,11 @@ enum Wiring {
             }
             var internalAddress = internalReservation.address
             var publicAddress = publicReservation.address
-            let pusherCluster = PusherTransport.Cluster(nodeID: identity.id, messenger: messenger, clock: clock)
+            let webhooks = makeWebhooks(config, clock: clock, logger: logger)
+            // Stopped after the transports' departure: what the node queued on the way out goes.
+            if let webhooks { services.append(webhooks) }
+            let pusherCluster = PusherTransport.Cluster(
+                nodeID: identity.id, messenger: messenger, clock: clock, webhooks: webhooks, clustered: config.redis != nil)
             let transports = browserTransports(config, formats: formats, pusherCluster: pusherCluster)
                 .filter { config.transports.contains($0.name) }.map(\.transport)
             // After the bus: stopped before it, so what they say on the way out still travels.
@@ -132,6 +136,7 @@ enum Wiring {
             let counters = EngineCounters()
             let registry = MetricsRegistry(broker: broker, counters: counters, version: version)
             for transport in transports { registry.describe(transport) }
+            if let webhooks { registry.describe { webhooks.samples } }
             for loop in group.loops {
                 registry.attach(loop)
                 let shard = SubscriberShard(loop: loop, broker: broker, counters: counters, logger: logger)
@@ -188,6 +193,20 @@ enum Wiring {
         group.stopAndJoin()
         logger.info("stopped")
         return 0
+    }
+
+    /// The webhook endpoints, or nil when none is configured.
+    static func makeWebhooks(_ config: WorkerConfig, clock: any Clock, logger: Logger) -> Webhooks? {
+        guard !config.topicWebhooks.isEmpty || config.pusherApps.contains(where: { !$0.webhooks.isEmpty }) else { return nil }
+        var settings = Webhooks.Settings()
+        settings.delay = config.webhookDelay
+        settings.caFile = config.webhookCAFile
+        settings.queue.batchWindow = config.webhookBatchWindow
+        settings.queue.batchSize = config.webhookBatchSize
+        settings.queue.maxBatches = config.webhookQueueBatches
+        return Webhooks(
+            apps: config.pusherApps, topicTargets: config.topicWebhooks, workerSecret: config.workerSecret, settings: settings, clock: clock,
+            logger: logger)
     }
 
     /// Every browser transport this build has; `transports` in the configuration picks among them.

@@ -53,13 +53,16 @@ public enum ReplicaMessage: Equatable, Sendable {
     case cached(node: String, key: ChannelKey, event: CachedEvent)
     /// Every cached event the node holds, for a node that came up.
     case caches(node: String, [ChannelKey: CachedEvent])
+    /// The node sends webhooks when it is the most senior: its link has been up since
+    /// `linkedSince` (Unix milliseconds).
+    case seniority(node: String, linkedSince: Int64)
 
     /// The node that sent it.
     public var node: String {
         switch self {
         case .joined(let node, _, _, _, _), .left(let node, _, _, _), .counts(let node, _, _), .snapshot(let node, _, _),
             .heartbeat(let node, _), .snapshotRequest(let node, _), .departed(let node), .terminate(let node, _, _),
-            .cached(let node, _, _), .caches(let node, _):
+            .cached(let node, _, _), .caches(let node, _), .seniority(let node, _):
             return node
         }
     }

@@ -252,8 +252,8 @@ public struct ReplicatedChannels: Sendable {
             return remotes[node] == nil ? [] : forget(node)
         case .terminate(_, let app, let userID):
             return [.terminate(app: app, userID: userID)]
-        case .cached, .caches:
-            return []  // cluster state no node owns: the node's `ChannelCache` takes these
+        case .cached, .caches, .seniority:
+            return []  // not the replicas': the node's cache and webhook election take these
         }
     }
 

@@ -57,6 +57,7 @@ public struct WebhookQueue: Sendable {
         public var dropped = 0
         /// Events in batches that failed or were dropped.
         public var eventsLost = 0
+        public init() {}
     }
 
     public let settings: Settings

@@ -43,10 +43,16 @@ public struct WebhookTracker: Sendable {
         return events
     }
 
-    /// The user's first socket anywhere joined the presence channel.
+    /// The user's first socket anywhere joined the presence channel. A member's channel is
+    /// occupied: told first when the subscription counts (which travel once a second) have not
+    /// said so yet.
     public mutating func memberAdded(_ key: ChannelKey, userID: String) -> [ScopedWebhookEvent] {
         guard removing.removeValue(forKey: Member(key: key, userID: userID)) == nil else { return [] }
-        return [ScopedWebhookEvent(scope: key.app, event: .memberAdded(channel: key.channel, userID: userID))]
+        var events: [ScopedWebhookEvent] = []
+        if occupied.insert(key).inserted { events.append(Self.event(key, occupied: true)) }
+        vacating[key] = nil
+        events.append(ScopedWebhookEvent(scope: key.app, event: .memberAdded(channel: key.channel, userID: userID)))
+        return events
     }
 
     /// The user's last socket anywhere left the presence channel.

@@ -64,3 +64,12 @@ struct WebhookTrackerTests {
         #expect(due == [ScopedWebhookEvent(scope: "1", event: .subscriptionCount(channel: "news", count: 150))])
     }
 }
+
+extension WebhookTrackerTests {
+    @Test func aMemberBeforeTheCountsMakesTheChannelOccupiedFirstAndOnce() {
+        var tracker = WebhookTracker(delay: .seconds(3))
+        #expect(names(tracker.memberAdded(key, userID: "u")) == ["channel_occupied", "member_added"])
+        #expect(tracker.countChanged(key, total: 1, counted: false, now: at(1)) == [])
+        #expect(names(tracker.memberAdded(key, userID: "v")) == ["member_added"])
+    }
+}

@@ -41,6 +41,8 @@ public enum ReplicaMessageJSON {
             json += "\"snapshot_request\",\"node\":" + JSONWriter.quoted(node) + (of.map { ",\"of\":" + JSONWriter.quoted($0) } ?? "")
         case .departed(let node):
             json += "\"departed\",\"node\":" + JSONWriter.quoted(node)
+        case .seniority(let node, let since):
+            json += "\"seniority\",\"node\":" + JSONWriter.quoted(node) + ",\"linked_since\":\(since)"
         case .terminate(let node, let app, let userID):
             json += "\"terminate\",\"node\":" + JSONWriter.quoted(node) + ",\"app\":" + JSONWriter.quoted(app) + ",\"user_id\":" + JSONWriter.quoted(userID)
         case .cached(let node, let key, let event):
@@ -139,6 +141,9 @@ public enum ReplicaMessageJSON {
                 return .snapshotRequest(node: node, of: target)
             case "departed":
                 return .departed(node: node)
+            case "seniority":
+                guard let since = object["linked_since"].flatMap({ object.int64($0) }) else { return nil }
+                return .seniority(node: node, linkedSince: since)
             case "terminate":
                 guard let app = text(object, object["app"]), let user = text(object, object["user_id"]) else { return nil }
                 return .terminate(node: node, app: app, userID: user)

@@ -13,7 +13,8 @@ enum ConfigKeys {
         "websocket_compression", "websocket_compression_threshold", "websocket_compression_level",
         "max_connections_per_ip", "handshake_rate_per_ip", "handshake_burst_per_ip", "trusted_proxies",
         "pusher_apps", "pusher_activity_timeout", "pusher_cache_ttl", "redis_timeout", "redis_queue_bytes", "redis_queue_commands",
-        "io_backend",
+        "io_backend", "topic_webhooks", "webhook_delay", "webhook_batch_window", "webhook_batch_size", "webhook_queue_batches",
+        "webhook_ca_file",
     ]
 
     static func decode(_ values: [String: ConfigValue], cores: Int) throws(ConfigError) -> WorkerConfig {
@@ -98,6 +99,17 @@ enum ConfigKeys {
             case "pusher_apps": config.pusherApps = try PusherAppsKey.decode(value)
             case "pusher_activity_timeout": config.pusherActivityTimeout = try duration(value, key)
             case "pusher_cache_ttl": config.pusherCacheTTL = try duration(value, key)
+            case "topic_webhooks":
+                config.topicWebhooks = try WebhooksKey.decode(value.node, environmentVariable: value.environmentVariable, key, names: WebhookEvent.topicNames)
+            case "webhook_delay": config.webhookDelay = try duration(value, key)
+            case "webhook_batch_window": config.webhookBatchWindow = try duration(value, key)
+            case "webhook_batch_size": config.webhookBatchSize = try integer(value, key, in: 1...1000)
+            case "webhook_queue_batches": config.webhookQueueBatches = try integer(value, key, in: 1...1_000_000)
+            case "webhook_ca_file":
+                let path = try string(value, key)
+                guard !path.isEmpty else { break }
+                guard access(path, R_OK) == 0 else { throw error(value, key, "\(Sanitize.forLog(path)) is not a readable file") }
+                config.webhookCAFile = path
             case "trusted_proxies":
                 var ranges: [AddressRange] = []
                 for text in try stringList(value, key) {

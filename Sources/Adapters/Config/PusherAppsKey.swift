@@ -1,4 +1,5 @@
 // The `pusher_apps` key: the Pusher apps the node serves, from the file or the environment.
+internal import Domain
 
 /// One Pusher app: credentials the backend and the browsers share, and its limits.
 public struct PusherAppSettings: Sendable, Equatable {
@@ -20,6 +21,8 @@ public struct PusherAppSettings: Sendable, Equatable {
     /// The largest event `data` the HTTP API and client events accept, and the largest message
     /// a socket may send.
     public var maxMessageBytes = 10 * 1024
+    /// Where this app's webhook events go.
+    public var webhooks: [WebhookTarget] = []
 
     public init(id: String, key: String, secret: String) {
         self.id = id
@@ -32,6 +35,8 @@ enum PusherAppsKey {
     static let key = "pusher_apps"
     /// One app from the environment, for containers: all three or none.
     static let singleAppVariables = ["WAVELOG_PUSHER_APP_ID", "WAVELOG_PUSHER_APP_KEY", "WAVELOG_PUSHER_APP_SECRET"]
+    /// That app's webhook URLs, comma-separated, each taking every event.
+    static let webhooksVariable = "WAVELOG_PUSHER_APP_WEBHOOKS"
 
     /// A list of mappings `{id, key, secret, ...}`, or, from `WAVELOG_PUSHER_APPS`, a
     /// comma-separated list of `id:key:secret`.
@@ -84,6 +89,8 @@ enum PusherAppsKey {
             case "enable_watchlist": app.enableWatchlist = try ConfigKeys.bool(item, "\(path).\(name)")
             case "enable_subscription_count": app.enableSubscriptionCount = try ConfigKeys.bool(item, "\(path).\(name)")
             case "max_presence_members": app.maxPresenceMembers = try ConfigKeys.integer(item, "\(path).\(name)", in: 1...100_000)
+            case "webhooks":
+                app.webhooks = try WebhooksKey.decode(field, environmentVariable: value.environmentVariable, "\(path).\(name)", names: WebhookEvent.pusherNames)
             case "max_message_bytes": app.maxMessageBytes = try ConfigKeys.integer(item, "\(path).\(name)", in: 256...(1 << 20))
             default: throw ConfigError(key: "\(path).\(name)", message: "unknown setting", mark: field.mark)
             }
@@ -118,6 +125,9 @@ enum PusherAppsKey {
                 throw ConfigError(key: key, message: "\(variable) is required with the other WAVELOG_PUSHER_APP_* variables", environmentVariable: variable)
             }
             pairs.append((String(variable.split(separator: "_").last!).lowercased(), mark, .scalar(text, quoted: true, mark)))
+        }
+        if let webhooks = environment[webhooksVariable], !webhooks.isEmpty {
+            pairs.append(("webhooks", mark, .scalar(webhooks, quoted: true, mark)))
         }
         return ConfigValue(node: .sequence([.mapping(pairs, mark)], mark), environmentVariable: singleAppVariables[0])
     }

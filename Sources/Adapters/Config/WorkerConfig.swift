@@ -49,6 +49,16 @@ public struct WorkerConfig: Sendable {
     public var pusherActivityTimeout: Duration = .seconds(30)
     /// How long a Pusher cache channel's last event is kept.
     public var pusherCacheTTL: Duration = .seconds(1800)
+    /// Where the Wavelog topics' occupied and vacated events go, signed with the worker secret.
+    public var topicWebhooks: [WebhookTarget] = []
+    /// How long a vacated channel or a departed member waits before the backend is told.
+    public var webhookDelay: Duration = .seconds(3)
+    public var webhookBatchWindow: Duration = .milliseconds(50)
+    public var webhookBatchSize = 50
+    /// Batches waiting per endpoint; beyond, the oldest is dropped.
+    public var webhookQueueBatches = 1000
+    /// CA certificates (PEM) trusted for https endpoints besides the system's.
+    public var webhookCAFile: String?
     /// Peers whose forwarded headers name the client (for logs and the per-address limits).
     public var trustedProxies: [AddressRange] = AddressRange.localAndPrivate
     /// Unsent frames a socket may queue before it is closed with 1013.

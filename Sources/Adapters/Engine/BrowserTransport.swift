@@ -51,17 +51,19 @@ extension BrowserTransport {
     public var services: [any LifecycleService] { [] }
 }
 
-/// One gauge sample a transport reports.
+/// One sample a transport (or another part of the node) reports: a gauge, or a counter.
 public struct TransportGauge: Sendable {
     public let name: String
     public let help: String
     public let labels: [(String, String)]
     public let value: Double
+    public let isCounter: Bool
 
-    public init(name: String, help: String, labels: [(String, String)], value: Double) {
+    public init(name: String, help: String, labels: [(String, String)], value: Double, isCounter: Bool = false) {
         self.name = name
         self.help = help
         self.labels = labels
         self.value = value
+        self.isCounter = isCounter
     }
 }

@@ -10,6 +10,7 @@ public final class MetricsRegistry: @unchecked Sendable {
     // Written only before the loops start (App wiring); read-only afterwards.
     private var loops: [EventLoop] = []
     private var transports: [any BrowserTransport] = []
+    private var sources: [@Sendable () -> [TransportGauge]] = []
     let broker: Broker
     let counters: EngineCounters
     let version: String
@@ -28,6 +29,11 @@ public final class MetricsRegistry: @unchecked Sendable {
     /// Adds a transport: its connections are reported by its name, with its own figures.
     public func describe(_ transport: any BrowserTransport) {
         transports.append(transport)
+    }
+
+    /// Adds samples gathered at each scrape (the webhooks' counters). Call before the loops start.
+    public func describe(samples: @escaping @Sendable () -> [TransportGauge]) {
+        sources.append(samples)
     }
 
     /// The transports' extension members of `/internal/status`.
@@ -59,7 +65,13 @@ public final class MetricsRegistry: @unchecked Sendable {
                 "wavelog_connections", "Open subscriber connections (authenticated or not), by transport.",
                 labels: [("transport", type(of: transport).name)], Double(open))
         }
-        for gauge in transports.flatMap(\.gauges) { text.gauge(gauge.name, gauge.help, labels: gauge.labels, gauge.value) }
+        for gauge in transports.flatMap(\.gauges) + sources.flatMap({ $0() }) {
+            if gauge.isCounter {
+                text.counter(gauge.name, gauge.help, labels: gauge.labels, gauge.value)
+            } else {
+                text.gauge(gauge.name, gauge.help, labels: gauge.labels, gauge.value)
+            }
+        }
         let status = broker.reportStatus(includeTopicLists: false)
         text.gauge("wavelog_subscribed_sockets", "Authenticated subscriber connections.", Double(status.connectedSockets))
         text.gauge("wavelog_connected_clients", "Distinct users among them; anonymous sockets count once each.", Double(status.connectedClients))

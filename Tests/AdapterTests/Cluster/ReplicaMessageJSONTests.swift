@@ -18,6 +18,7 @@ struct ReplicaMessageJSONTests {
         .snapshotRequest(node: "b2", of: "a1"),
         .snapshotRequest(node: "b2", of: nil),
         .departed(node: "a1"),
+        .seniority(node: "a1", linkedSince: 1_765_000_000_123),
         .terminate(node: "a1", app: "1001", userID: "42"),
         .cached(node: "a1", key: ChannelKey(app: "1001", channel: "cache-x"), event: CachedEvent(
             message: Array(#"{"event":"e","channel":"cache-x","data":"d"}"#.utf8), publishedAt: 1_800_000_000_000, expiresAt: 1_800_001_800_000,

@@ -12,8 +12,10 @@ extension PusherNode: NodeMessageListener {
                 messenger.send(message)
             case .announce(let change):
                 state.version += 1
+                hookMember(change, in: &state)
                 announce(change, version: state.version, in: state)
             case .countChanged(let key, let total):
+                hookCount(key, total: total, in: &state)
                 countChanged(key, total: total, in: &state)
             case .terminate(let appID, let userID):
                 guard let index = app(id: appID) else { continue }
@@ -109,6 +111,7 @@ extension PusherNode: NodeMessageListener {
     // MARK: - NodeMessageListener (on the messenger's loop)
 
     func received(_ message: ReplicaMessage) {
+        if webhooks != nil { hookHeard(message) }
         switch message {
         case .cached(let node, let key, let event):
             guard node != nodeID else { return }
@@ -134,6 +137,7 @@ extension PusherNode: NodeMessageListener {
             } else {
                 state.cluster.linkWentDown()
             }
+            hookLink(up: up, in: &state)
         }
     }
 
@@ -151,6 +155,7 @@ extension PusherNode: NodeMessageListener {
                 self.perform(state.cluster.tick(now: now), in: &state)
                 self.sendPendingCounts(in: &state)
                 state.cache.prune(nowMilliseconds: wall)
+                self.hookTick(in: &state)
             }
             self.scheduleTick(on: loop)
         }
@@ -158,7 +163,11 @@ extension PusherNode: NodeMessageListener {
 
     /// The node is stopping: the others forget it now rather than after its silence.
     func depart() {
-        state.withLock { state in perform(state.cluster.depart(), in: &state) }
+        state.withLock { state in
+            perform(state.cluster.depart(), in: &state)
+            // The others send from now on, this node's last changes included.
+            state.hooks?.election.linkWentDown()
+        }
     }
 }
 

@@ -37,6 +37,8 @@ final class PusherNode: @unchecked Sendable {
     let nodeID: String
     /// How long a cache channel's last event is kept.
     let cacheTTL: Duration
+    /// Where webhook events go, when any app (or the Wavelog topics) has an endpoint.
+    let webhooks: Webhooks?
 
     struct AppState {
         var connections = 0
@@ -60,19 +62,30 @@ final class PusherNode: @unchecked Sendable {
         var counts = CountPacer<ChannelKey>()
         /// The last event of each cache channel, the cluster's.
         var cache = ChannelCache()
+        /// Which webhook events the cluster's changes make, and whether this node sends them.
+        var hooks: WebhookHooks?
     }
 
     let state: Locked<State>
 
-    init(apps settings: [PusherAppSettings], nodeID: String, messenger: any NodeMessenger, clock: any Clock, cacheTTL: Duration = .seconds(1800)) {
+    init(
+        apps settings: [PusherAppSettings], nodeID: String, messenger: any NodeMessenger, clock: any Clock, cacheTTL: Duration = .seconds(1800),
+        webhooks: Webhooks? = nil, clustered: Bool = false
+    ) {
         self.nodeID = nodeID
         self.cacheTTL = cacheTTL
+        self.webhooks = webhooks.flatMap { $0.isEmpty ? nil : $0 }
         apps = settings.map(PusherApp.init(settings:))
         appsByKey = Dictionary(uniqueKeysWithValues: apps.enumerated().map { ($1.key, $0) })
         appsByID = Dictionary(uniqueKeysWithValues: apps.enumerated().map { ($1.id, $0) })
         self.messenger = messenger
         self.clock = clock
-        state = Locked(State(apps: [AppState](repeating: AppState(), count: apps.count), cluster: ReplicatedChannels(localNode: nodeID)))
+        var initial = State(apps: [AppState](repeating: AppState(), count: apps.count), cluster: ReplicatedChannels(localNode: nodeID))
+        if let webhooks = self.webhooks {
+            initial.hooks = WebhookHooks(
+                tracker: WebhookTracker(delay: webhooks.settings.delay), election: WebhookElection(localNode: nodeID, clustered: clustered))
+        }
+        state = Locked(initial)
     }
 
     func attach(_ route: PusherRoute, loop index: Int) { routes[index] = route }

@@ -119,6 +119,7 @@ final class PusherSession: Subscriber, WebSocketEndpoint {
                 socket.send(WebSocketFrameEncoder.text(cached.message))
             } else {
                 socket.send(PusherFrames.cacheMiss(channel: channel))
+                route.node.hookCacheMiss(app: self.app, channel: channel)
             }
         }
         route.logger.debug("pusher client subscribed", metadata: [
@@ -203,6 +204,7 @@ final class PusherSession: Subscriber, WebSocketEndpoint {
         }
         let message = PusherFrames.event(name: name, channel: channel, data: data, userID: subscriber.presenceUserID)
         route.broker.broadcastEvent(topic: subscriber.topic, payload: JSONPayload(validatedBytes: message), excludedSocket: socketID)
+        route.node.hookClientEvent(app: app, channel: channel, event: name, data: data, socketID: socketID, userID: subscriber.presenceUserID)
     }
 
     // MARK: - Endings

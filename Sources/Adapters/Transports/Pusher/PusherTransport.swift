@@ -29,11 +29,17 @@ public struct PusherTransport: BrowserTransport {
         public var nodeID: String
         public var messenger: any NodeMessenger
         public var clock: any Clock
+        /// Where webhook events go; nil without any endpoint.
+        public var webhooks: Webhooks?
+        /// Whether other nodes may exist (a Redis link): then one node sends each webhook event.
+        public var clustered: Bool
 
-        public init(nodeID: String, messenger: any NodeMessenger, clock: any Clock) {
+        public init(nodeID: String, messenger: any NodeMessenger, clock: any Clock, webhooks: Webhooks? = nil, clustered: Bool = false) {
             self.nodeID = nodeID
             self.messenger = messenger
             self.clock = clock
+            self.webhooks = webhooks
+            self.clustered = clustered
         }
     }
 
@@ -48,7 +54,8 @@ public struct PusherTransport: BrowserTransport {
         settings.webSocket.maxMessageBytes = (settings.apps.map(\.maxMessageBytes).max() ?? 10 * 1024) + 1024
         self.settings = settings
         node = PusherNode(
-            apps: settings.apps, nodeID: cluster.nodeID, messenger: cluster.messenger, clock: cluster.clock, cacheTTL: settings.cacheTTL)
+            apps: settings.apps, nodeID: cluster.nodeID, messenger: cluster.messenger, clock: cluster.clock, cacheTTL: settings.cacheTTL,
+            webhooks: cluster.webhooks, clustered: cluster.clustered)
         format = formats.register(Self.name, PusherEventEncoder())
     }
 
@@ -84,15 +91,21 @@ public struct PusherTransport: BrowserTransport {
     public var services: [any LifecycleService] { [PusherDeparture(node: node)] }
 
     /// `"pusher_apps":{"<id>":{"connections":n,"channels":n,"members":n,"local_channels":n,
-    /// "local_members":n}}` (channels and members cluster-wide, connections this node's) and
-    /// `"pusher_peers":[ids]`, the nodes this one holds a replica of.
+    /// "local_members":n}}` (channels and members cluster-wide, connections this node's),
+    /// `"pusher_peers":[ids]`, the nodes this one holds a replica of, and with webhooks
+    /// `"pusher_webhooks":{"node":id,"sender":id|null,"held":n,"pending":n}`.
     public var statusMembers: [String] {
         let (apps, peers) = node.figures()
         let members = apps.map {
             #""\#($0.id)":{"connections":\#($0.connections),"channels":\#($0.channels),"members":\#($0.members),"#
                 + #""local_channels":\#($0.localChannels),"local_members":\#($0.localMembers)}"#
         }
-        return [#""pusher_apps":{"# + members.joined(separator: ",") + "}", #""pusher_peers":["# + peers.map(JSONWriter.quoted).joined(separator: ",") + "]"]
+        var result = [#""pusher_apps":{"# + members.joined(separator: ",") + "}", #""pusher_peers":["# + peers.map(JSONWriter.quoted).joined(separator: ",") + "]"]
+        if let hooks = node.webhookFigures() {
+            let sender = hooks.sender.map(JSONWriter.quoted) ?? "null"
+            result.append(#""pusher_webhooks":{"node":\#(JSONWriter.quoted(node.nodeID)),"sender":\#(sender),"held":\#(hooks.held),"pending":\#(hooks.pending)}"#)
+        }
+        return result
     }
 
     public var gauges: [TransportGauge] {

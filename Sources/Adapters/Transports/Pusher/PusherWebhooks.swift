@@ -1,0 +1,158 @@
+// The node's part in the cluster's webhooks: the events its replicas see, and who sends them.
+internal import Application
+internal import Domain
+
+/// What the node keeps for webhooks, under its lock (docs/adr/0019).
+struct WebhookHooks {
+    var tracker: WebhookTracker
+    var election: WebhookElection
+    /// When this node last said how long its link has been up.
+    var lastSeniority: MonotonicTime?
+    /// Cache channels whose `cache_miss` went lately: one per burst of subscriptions.
+    var cacheMisses: [ChannelKey: MonotonicTime] = [:]
+    /// When this node last sent a cluster event it had not said it sent yet.
+    var unacknowledged: MonotonicTime?
+}
+
+extension PusherNode {
+    /// How often a node repeats its seniority (as often as its heartbeat).
+    static let seniorityInterval: Duration = .seconds(5)
+    /// A cache channel's `cache_miss` webhook goes at most once per this, per node.
+    static let cacheMissBurst: Duration = .seconds(5)
+
+    /// Whether `key` is a channel whose app has an endpoint (the sign-in pseudo-channel never is).
+    private func hooked(_ key: ChannelKey) -> Bool {
+        key.channel != Self.signedInChannel && webhooks?.wants(key.app) == true
+    }
+
+    func hookMember(_ change: ReplicatedChannels.MemberChange, in state: inout State) {
+        guard state.hooks != nil else { return }
+        let now = clock.monotonic
+        switch change {
+        case .added(let key, let userID, _) where hooked(key):
+            offer(state.hooks!.tracker.memberAdded(key, userID: userID), now: now, in: &state)
+        case .removed(let key, let userID) where hooked(key):
+            state.hooks!.tracker.memberRemoved(key, userID: userID, now: now)
+        default:
+            break
+        }
+    }
+
+    func hookCount(_ key: ChannelKey, total: Int, in state: inout State) {
+        guard state.hooks != nil, hooked(key), let app = app(id: key.app) else { return }
+        let counted = apps[app].settings.enableSubscriptionCount && PusherChannelKind(name: key.channel) != .presence
+            && webhooks!.wants(key.app, "subscription_count")
+        let now = clock.monotonic
+        offer(state.hooks!.tracker.countChanged(key, total: total, counted: counted, now: now), now: now, in: &state)
+    }
+
+    /// Events that came due: sent by this node if it is the sender, held otherwise.
+    private func offer(_ events: [ScopedWebhookEvent], now: MonotonicTime, in state: inout State) {
+        for event in events {
+            emit(state.hooks!.election.offer(event, now: now), now: now, in: &state)
+        }
+    }
+
+    private func emit(_ events: [ScopedWebhookEvent], now: MonotonicTime, in state: inout State) {
+        guard !events.isEmpty else { return }
+        for event in events { webhooks!.emit(event) }
+        if state.hooks!.unacknowledged == nil { state.hooks!.unacknowledged = now }
+    }
+
+    func hookTick(in state: inout State) {
+        guard state.hooks != nil else { return }
+        let now = clock.monotonic
+        let cluster = state.cluster
+        offer(state.hooks!.tracker.tick(now: now) { cluster.subscriptions(of: $0) }, now: now, in: &state)
+        emit(state.hooks!.election.tick(now: now), now: now, in: &state)
+        // Said again soon after sending: the others then know those events went, and a
+        // sender that dies afterwards leaves nothing for them to send twice. Said a margin
+        // after the events came due, as the others judge it.
+        let acknowledging = state.hooks!.unacknowledged.map { now.duration(since: $0) > WebhookElection.margin } ?? false
+        if let since = state.hooks!.election.linkedSince,
+            acknowledging || (state.hooks!.lastSeniority.map({ now.duration(since: $0) >= Self.seniorityInterval }) ?? true)
+        {
+            state.hooks!.lastSeniority = now
+            state.hooks!.unacknowledged = nil
+            messenger.send(.seniority(node: nodeID, linkedSince: since))
+        }
+        state.hooks!.cacheMisses = state.hooks!.cacheMisses.filter { now.duration(since: $0.value) < Self.cacheMissBurst }
+    }
+
+    func hookLink(up: Bool, in state: inout State) {
+        guard state.hooks != nil else { return }
+        if up {
+            state.hooks!.election.linkCameUp(now: clock.monotonic, wallMilliseconds: nowMilliseconds)
+            state.hooks!.lastSeniority = nil  // said on the next tick, with the snapshot answers
+        } else {
+            state.hooks!.election.linkWentDown()
+        }
+    }
+
+    /// Every message tells the election the sender is alive; seniority and departure more.
+    func hookHeard(_ message: ReplicaMessage) {
+        let now = clock.monotonic
+        state.withLock { state in
+            guard state.hooks != nil else { return }
+            switch message {
+            case .seniority(let node, let since):
+                state.hooks!.election.heard(node, linkedSince: since, now: now)
+            case .departed(let node):
+                state.hooks!.election.departed(node, now: now)
+            case .snapshotRequest(let node, nil):
+                // A node came up: it learns who is senior within its settling time.
+                state.hooks!.election.heard(node, now: now)
+                state.hooks!.lastSeniority = nil
+            default:
+                state.hooks!.election.heard(message.node, now: now)
+            }
+        }
+    }
+
+    /// The node that sends the cluster's webhook events as this node sees it (nil while it
+    /// cannot tell), the events this node holds for it, and the delays running here.
+    func webhookFigures() -> (sender: String?, held: Int, pending: Int)? {
+        let now = clock.monotonic
+        return state.withLock { state in
+            state.hooks.map { ($0.election.sender(now: now), $0.election.heldCount, $0.tracker.pendingCount) }
+        }
+    }
+
+    // MARK: - Events of one socket, sent by its node
+
+    /// A client event, told by the node that took it.
+    func hookClientEvent(app: Int, channel: String, event: String, data: [UInt8], socketID: String, userID: String?) {
+        guard let webhooks, webhooks.wants(apps[app].id, "client_event") else { return }
+        let text = WebhookText.clientData(data)
+        webhooks.emit(ScopedWebhookEvent(
+            scope: apps[app].id, event: .clientEvent(channel: channel, event: event, data: text, socketID: socketID, userID: userID)))
+    }
+
+    /// A subscription to an empty cache channel, told once per burst by the node that took it.
+    func hookCacheMiss(app: Int, channel: String) {
+        guard let webhooks, webhooks.wants(apps[app].id, "cache_miss") else { return }
+        let key = key(app: app, channel: channel)
+        let now = clock.monotonic
+        let first = state.withLock { state -> Bool in
+            guard state.hooks?.cacheMisses[key] == nil else { return false }
+            state.hooks?.cacheMisses[key] = now
+            return true
+        }
+        if first { webhooks.emit(ScopedWebhookEvent(scope: key.app, event: .cacheMiss(channel: channel))) }
+    }
+}
+
+enum WebhookText {
+    /// A client event's `data` as the webhook's string: a JSON string's contents, or the JSON
+    /// text of any other value (Pusher sends data as a string).
+    static func clientData(_ raw: [UInt8]) -> String {
+        guard raw.first == UInt8(ascii: "\"") else { return String(decoding: raw, as: UTF8.self) }
+        let wrapped = Array(#"{"d":"#.utf8) + raw + [UInt8(ascii: "}")]
+        return wrapped.withUnsafeBufferPointer { buffer in
+            guard let object = try? JSONObjectFields(buffer, maxDepth: 2), let field = object["d"], let text = object.string(field) else {
+                return String(decoding: raw, as: UTF8.self)
+            }
+            return text
+        }
+    }
+}

@@ -1,0 +1,255 @@
+"""Webhooks over three nodes on a real redis-server, to a loopback receiver that checks every
+signature: each event once per cluster, the vacate and leave delay, retries, a hanging or dead
+endpoint that holds up nothing else, and a sender killed while a delay runs."""
+import asyncio
+import json
+import signal
+
+import pytest
+
+from helpers import metrics, PUSHER_APP_ID, PUSHER_KEY, PUSHER_SECRET, Socket, auth_for, sdk, status, wait_for, TIMEOUT
+from test_pusher_cluster import wait_for_peers
+from webhook_receiver import Receiver
+
+# Ends of the vacate delay (3 s, checked on the next one-second tick) and of the time a
+# dead sender takes to be noticed (8 s) with a tick: bounds awaited, never measured.
+DELAY_BOUND = 3 + 1 + 2
+DEAD_SENDER_BOUND = 3 + 8 + 2 + 2
+
+
+def apps(*endpoints, extra=""):
+    hooks = "".join(f'      - url: "{url}"\n' + (f"        event_types: [{', '.join(types)}]\n" if types else "")
+                    for url, types in endpoints)
+    return f"""pusher_apps:
+  - id: "{PUSHER_APP_ID}"
+    key: {PUSHER_KEY}
+    secret: {PUSHER_SECRET}
+    enable_client_events: true
+    enable_subscription_count: true
+    webhooks:
+{hooks}""" + extra
+
+
+NO_COUNTS = ["channel_occupied", "channel_vacated", "member_added", "member_removed", "client_event", "cache_miss"]
+
+
+@pytest.fixture
+def receiver():
+    server = Receiver(PUSHER_SECRET)
+    yield server
+    server.close()
+
+
+def sender_of(node):
+    return status(node, topics=False)["pusher_webhooks"]["sender"]
+
+
+def own_id(node):
+    return status(node, topics=False)["pusher_webhooks"]["node"]
+
+
+def start(cluster, config, count=3):
+    """Nodes started one after the other, the first the most senior: it sends."""
+    nodes = []
+    for _ in range(count):
+        nodes.append(cluster.make_worker(extra_config=cluster.config + config))
+        cluster.nodes.append(nodes[-1])
+        cluster.wait_until_subscribed(len(nodes))
+    wait_for_peers(nodes)
+    first = own_id(nodes[0])
+    assert wait_for(lambda: all(sender_of(node) == first for node in nodes)), [sender_of(node) for node in nodes]
+    return nodes
+
+
+async def join(node, user, channel="presence-room"):
+    socket = await Socket.open(node)
+    auth, data = auth_for(sdk(node), socket, channel, {"user_id": user})
+    answer = json.loads(await socket.subscribe(channel, auth, data))
+    assert answer["event"] == "pusher_internal:subscription_succeeded", answer
+    return socket
+
+
+async def subscribed(node, channel):
+    socket = await Socket.open(node)
+    answer = json.loads(await socket.subscribe(channel))
+    assert answer["event"] == "pusher_internal:subscription_succeeded", answer
+    return socket
+
+
+async def next_event(socket):
+    """The next event's name, past the subscription counts this app's sockets are told."""
+    while True:
+        event = json.loads(await socket.next())["event"]
+        if event != "pusher_internal:subscription_count":
+            return event
+
+
+def test_each_event_once_per_cluster_in_pushers_format(cluster, receiver):
+    a, b, c = start(cluster, apps((receiver.url, NO_COUNTS)))
+
+    async def scenario():
+        # One user with sockets on two nodes: one occupied, one member_added.
+        first = await join(b, "ann")
+        second = await join(c, "ann")
+        events = await asyncio.to_thread(receiver.events, 2)
+        assert events == [{"name": "channel_occupied", "channel": "presence-room"},
+                          {"name": "member_added", "channel": "presence-room", "user_id": "ann"}]
+        # A client event, told by the node that took it, with the user on a presence channel.
+        await second.send("client-typing", {"line": 3}, channel="presence-room")
+        [event] = await asyncio.to_thread(receiver.events, 1)
+        assert event == {"name": "client_event", "channel": "presence-room", "event": "client-typing",
+                         "data": '{"line": 3}', "socket_id": second.socket_id, "user_id": "ann"}
+        # An empty cache channel: one cache_miss for a burst of subscriptions on a node.
+        watchers = [await subscribed(c, "cache-scores"), await subscribed(c, "cache-scores")]
+        events = await asyncio.to_thread(receiver.events, 2)
+        assert sorted(events, key=lambda e: e["name"]) == [{"name": "cache_miss", "channel": "cache-scores"},
+                                                           {"name": "channel_occupied", "channel": "cache-scores"}]
+        # Her first socket goes: she is still there. Her last: removed, then vacated, once each.
+        await first.close()
+        await second.close()
+        events = await asyncio.to_thread(receiver.events_until, lambda e: e["name"] == "channel_vacated", DELAY_BOUND)
+        assert events == [{"name": "member_removed", "channel": "presence-room", "user_id": "ann"},
+                          {"name": "channel_vacated", "channel": "presence-room"}]
+        for watcher in watchers:
+            await watcher.close()
+        events = await asyncio.to_thread(receiver.events_until, lambda e: e["name"] == "channel_vacated", DELAY_BOUND)
+        assert events == [{"name": "channel_vacated", "channel": "cache-scores"}]
+        await asyncio.to_thread(receiver.nothing_more, 1.5)
+
+    asyncio.run(scenario())
+    sent = sum(metrics(node).get(("wavelog_webhooks_sent_total", (("app", PUSHER_APP_ID),)), 0) for node in (a, b, c))
+    assert sent >= 4
+
+
+def test_a_return_within_the_delay_sends_nothing(cluster, receiver):
+    a, b, _ = start(cluster, apps((receiver.url, NO_COUNTS)))
+
+    async def scenario():
+        socket = await join(a, "bob")
+        assert [e["name"] for e in await asyncio.to_thread(receiver.events, 2)] == ["channel_occupied", "member_added"]
+        # A page reload that lands on another node: gone, back within the delay.
+        await socket.close()
+        again = await join(b, "bob")
+        # The delay ends with nothing to tell: the next event is the marker below, nothing before it.
+        assert wait_for(lambda: status(a, topics=False)["pusher_webhooks"]["pending"] == 0, DELAY_BOUND)
+        marker = await subscribed(a, "marker")
+        assert await asyncio.to_thread(receiver.events, 1) == [{"name": "channel_occupied", "channel": "marker"}]
+        await again.close()
+        events = await asyncio.to_thread(receiver.events_until, lambda e: e["name"] == "channel_vacated", DELAY_BOUND)
+        assert events == [{"name": "member_removed", "channel": "presence-room", "user_id": "bob"},
+                          {"name": "channel_vacated", "channel": "presence-room"}]
+        await marker.close()
+
+    asyncio.run(scenario())
+
+
+def test_each_endpoint_gets_its_event_types_in_a_body_signed_for_it(cluster, receiver):
+    counts = Receiver(PUSHER_SECRET)
+    try:
+        a, b, _ = start(cluster, apps((receiver.url, ["channel_occupied"]), (counts.url, ["subscription_count"])))
+
+        async def scenario():
+            first = await subscribed(a, "news")
+            assert await asyncio.to_thread(receiver.events, 1) == [{"name": "channel_occupied", "channel": "news"}]
+            assert await asyncio.to_thread(counts.events, 1) == [{"name": "subscription_count", "channel": "news", "subscription_count": 1}]
+            second = await subscribed(b, "news")
+            # The count from B reaches the sender on B's next tick.
+            assert await asyncio.to_thread(counts.events, 1) == [{"name": "subscription_count", "channel": "news", "subscription_count": 2}]
+            # Never for presence channels.
+            member = await join(b, "u")
+            assert await asyncio.to_thread(receiver.events, 1) == [{"name": "channel_occupied", "channel": "presence-room"}]
+            await asyncio.to_thread(counts.nothing_more, 1.5)
+            for socket in (first, second, member):
+                await socket.close()
+
+        asyncio.run(scenario())
+    finally:
+        counts.close()
+
+
+def test_an_endpoint_that_fails_once_gets_the_same_events_again(cluster, receiver):
+    receiver.answers = [500]
+    a, _ = start(cluster, apps((receiver.url, NO_COUNTS)), count=2)
+
+    async def scenario():
+        socket = await subscribed(a, "retry-me")
+        headers, failed, status_code = await asyncio.to_thread(receiver.next)
+        assert status_code == 500
+        headers2, retried, status_code = await asyncio.to_thread(receiver.next)
+        assert status_code == 200
+        # The same request again: same time_ms, same events, same signature.
+        assert retried == failed == {"time_ms": failed["time_ms"], "events": [{"name": "channel_occupied", "channel": "retry-me"}]}
+        assert headers2["X-Pusher-Signature"] == headers["X-Pusher-Signature"]
+        assert headers["X-Pusher-Key"] == PUSHER_KEY
+        await socket.close()
+
+    asyncio.run(scenario())
+    samples = metrics(a)
+    assert samples[("wavelog_webhooks_retried_total", (("app", PUSHER_APP_ID), ("reason", "status_5xx")))] == 1
+    assert samples[("wavelog_webhooks_sent_total", (("app", PUSHER_APP_ID),))] == 1
+
+
+def test_a_hanging_endpoint_holds_up_no_push_subscribe_or_publish(cluster, receiver):
+    import threading
+    receiver.hang = threading.Event()
+    a, b = start(cluster, apps((receiver.url, NO_COUNTS)), count=2)
+
+    async def scenario():
+        first = await subscribed(a, "live")
+        await asyncio.to_thread(receiver.hanging.wait, TIMEOUT)
+        # While the sender's request hangs: subscribes, publishes and pushes on both nodes.
+        others = [await subscribed(node, "live") for node in (a, b)]
+        await asyncio.to_thread(sdk(a).trigger, "live", "tick", {"n": 1})
+        for socket in [first] + others:
+            assert await next_event(socket) == "tick"
+        assert receiver.hang is not None and not receiver.hang.is_set()  # still hanging
+        depth = metrics(a)[("wavelog_webhook_queue_events", (("app", PUSHER_APP_ID),))]
+        assert depth >= 1
+        receiver.hang.set()
+        for socket in [first] + others:
+            await socket.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_dead_endpoint_keeps_a_bounded_queue_and_counts_what_it_drops(cluster):
+    from helpers import free_port
+    dead = f"http://127.0.0.1:{free_port()}/nobody"
+    extra = "webhook_batch_size: 1\nwebhook_queue_batches: 3\n"
+    a, = start(cluster, apps((dead, NO_COUNTS)) + extra, count=1)
+
+    async def scenario():
+        sockets = [await subscribed(a, f"c{index}") for index in range(10)]
+        # One in retry, three waiting: six dropped.
+        assert wait_for(lambda: metrics(a).get(("wavelog_webhooks_dropped_total", (("app", PUSHER_APP_ID),))) == 6), metrics(a)
+        samples = metrics(a)
+        assert samples[("wavelog_webhook_queue_events", (("app", PUSHER_APP_ID),))] == 4
+        assert samples[("wavelog_webhook_events_lost_total", (("app", PUSHER_APP_ID),))] == 6
+        assert samples[("wavelog_webhooks_retried_total", (("app", PUSHER_APP_ID), ("reason", "connection")))] >= 1
+        for socket in sockets:
+            await socket.close()
+
+    asyncio.run(scenario())
+    # One line when the endpoint began to fail, none per attempt.
+    assert a.read_log().count("webhook endpoint failing") == 1
+
+
+def test_a_sender_killed_while_a_vacate_delay_runs_is_replaced(cluster, receiver):
+    a, b, c = start(cluster, apps((receiver.url, NO_COUNTS)))
+
+    async def scenario():
+        socket = await subscribed(c, "radio")
+        assert await asyncio.to_thread(receiver.events, 1) == [{"name": "channel_occupied", "channel": "radio"}]
+        await socket.close()
+        # The delay runs on every node; the sender dies during it, after the others heard it
+        # had sent the occupied (else they would send that again: the documented window).
+        assert wait_for(lambda: all(status(node, topics=False)["pusher_webhooks"]["held"] == 0 for node in (b, c)))
+        assert status(a, topics=False)["pusher_webhooks"]["pending"] == 1
+        a.process.send_signal(signal.SIGKILL)
+        a.process.wait(timeout=TIMEOUT)
+        events = await asyncio.to_thread(receiver.events, 1, DEAD_SENDER_BOUND)
+        assert events == [{"name": "channel_vacated", "channel": "radio"}]
+        assert wait_for(lambda: sender_of(b) == sender_of(c) == own_id(b))
+        await asyncio.to_thread(receiver.nothing_more, 1.5)
+
+    asyncio.run(scenario())
