@@ -124,6 +124,16 @@ enum Wiring {
                 .filter { config.transports.contains($0.name) }.map(\.transport)
             // After the bus: stopped before it, so what they say on the way out still travels.
             services += transports.flatMap(\.services)
+            var occupancy: (any TopicOccupancy)?
+            if !config.topicWebhooks.isEmpty {
+                if let pusher = transports.lazy.compactMap({ $0 as? PusherTransport }).first {
+                    occupancy = pusher.topicOccupancy
+                } else {
+                    let (standalone, departure) = PusherTransport.topicOccupancy(cluster: pusherCluster, on: group.loops[0])
+                    occupancy = standalone
+                    services.append(departure)
+                }
+            }
             var policy = Admission.Policy()
             policy.allowedOrigins = Set(config.allowedOrigins)
             policy.trustedProxies = config.trustedProxies
@@ -140,6 +150,7 @@ enum Wiring {
             for loop in group.loops {
                 registry.attach(loop)
                 let shard = SubscriberShard(loop: loop, broker: broker, counters: counters, logger: logger)
+                shard.occupancy = occupancy
                 shard.start()
                 fanOut.attach(shard)
                 let router = Router()

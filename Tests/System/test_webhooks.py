@@ -253,3 +253,77 @@ def test_a_sender_killed_while_a_vacate_delay_runs_is_replaced(cluster, receiver
         await asyncio.to_thread(receiver.nothing_more, 1.5)
 
     asyncio.run(scenario())
+
+
+@pytest.fixture
+def php_receiver(tmp_path):
+    """PHP's built-in server running a receiver that verifies with hash_hmac; stopped by its PID."""
+    import os
+    import shutil
+    import subprocess
+    from conftest import SECRET
+    from helpers import free_port
+    php = shutil.which("php")
+    if php is None:
+        pytest.skip("php-cli is not installed (make test-deps installs it)")
+    script = os.path.join(os.path.dirname(__file__), "php", "topic_webhook_receiver.php")
+    log = tmp_path / "events.jsonl"
+    log.write_text("")
+    port = free_port()
+    process = subprocess.Popen([php, "-S", f"127.0.0.1:{port}", script], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env={**os.environ, "WORKER_SECRET": SECRET, "WEBHOOK_LOG": str(log)})
+    url = f"http://127.0.0.1:{port}/webhook"
+    try:
+        assert wait_for(lambda: _accepts(port)), "php -S did not start"
+        yield url, log
+    finally:
+        process.terminate()
+        process.wait(timeout=TIMEOUT)
+
+
+def _accepts(port):
+    import socket as sockets
+    try:
+        sockets.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
+
+
+def php_events(log):
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def test_wavelog_topic_webhooks_verified_by_php_once_per_cluster(cluster, php_receiver):
+    import urllib.request
+    from conftest import register
+    from helpers import subscribe
+    url, log = php_receiver
+    config = f'topic_webhooks:\n  - url: "{url}"\nwebhook_delay: 1s\n'
+    nodes = []
+    for _ in range(2):
+        nodes.append(cluster.make_worker(extra_config=cluster.config + config))
+        cluster.nodes.append(nodes[-1])
+        cluster.wait_until_subscribed(len(nodes))
+    a, b = nodes
+    register(a.internal_port, "radio.7", require_token=False)
+
+    # The receiver refuses what is not signed with the worker secret.
+    forged = urllib.request.Request(url, data=b'{"time_ms":1,"events":[]}', headers={"X-Worker-Signature": "00" * 32})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(forged, timeout=TIMEOUT)
+    assert refused.value.code == 401
+
+    async def scenario():
+        # Three browsers on two nodes: the topic is occupied once.
+        sockets = [await subscribe(node, "radio.7") for node in (a, b, b)]
+        assert wait_for(lambda: php_events(log) == [{"name": "topic_occupied", "topic": "radio.7"}]), php_events(log)
+        # All leave: vacated once, after the delay.
+        for ws in sockets:
+            await ws.close()
+        assert wait_for(lambda: len(php_events(log)) == 2), php_events(log)
+        assert php_events(log) == [{"name": "topic_occupied", "topic": "radio.7"}, {"name": "topic_vacated", "topic": "radio.7"}]
+
+    asyncio.run(scenario())
+    samples = [metrics(node).get(("wavelog_webhooks_sent_total", (("app", "topics"),)), 0) for node in (a, b)]
+    assert sum(samples) == 2 and 0 in samples  # one node sent both

@@ -15,6 +15,9 @@ public final class SubscriberShard: Drainable {
     let counters: EngineCounters
     let logger: Logger
     var index = SubscriptionIndex<Subscriber>()
+    /// Told when a Wavelog topic gets its first subscriber on this loop and loses its last (for
+    /// the topic webhooks); nil without them. Set before the loops start.
+    public var occupancy: (any TopicOccupancy)?
     /// Admitted connections, authenticated or not: what a drain must reach.
     private var members: [ObjectIdentifier: Subscriber] = [:]
     /// Subscribed connections per wire format on this loop.
@@ -59,7 +62,11 @@ public final class SubscriberShard: Drainable {
         let wasSubscribed = index.subscription(of: subscriber) != nil
         let result = broker.authenticateSubscriber(subscriber, topic: subscriber.topic, message: message, into: &index)
         switch result {
-        case .success: if !wasSubscribed { adjust(subscriber.format, by: 1) }
+        case .success:
+            if !wasSubscribed {
+                adjust(subscriber.format, by: 1)
+                if let occupancy, index.subscribers(of: subscriber.topic).count == 1 { occupancy.topicOccupied(subscriber.topic) }
+            }
         case .failure(let failure): loop.metrics.countAuthFailure(failure.reason)
         }
         return result
@@ -76,8 +83,16 @@ public final class SubscriberShard: Drainable {
     /// The subscriber's connection ended: unsubscribes and forgets it. Idempotent.
     public func remove(_ subscriber: Subscriber) {
         let ended = subscriber.isCountedInStatistics ? broker.disconnect(subscriber, from: &index) : index.unsubscribe(subscriber)
-        if ended != nil { adjust(subscriber.format, by: -1) }
+        if let ended {
+            adjust(subscriber.format, by: -1)
+            if subscriber.isCountedInStatistics { left(ended.topic) }
+        }
         if members.removeValue(forKey: ObjectIdentifier(subscriber)) != nil { counters.closed(subscriber.format) }
+    }
+
+    /// A Wavelog subscriber of `topic` left: the topic's last on this loop?
+    private func left(_ topic: TopicName) {
+        if let occupancy, !topic.isNamespaced, index.subscribers(of: topic).isEmpty { occupancy.topicVacated(topic) }
     }
 
     private func adjust(_ format: WireFormat, by delta: Int) {
@@ -140,6 +155,7 @@ public final class SubscriberShard: Drainable {
             let expired = self.broker.expireTokens(in: &self.index)
             for subscriber in expired {
                 self.adjust(subscriber.format, by: -1)
+                self.left(subscriber.topic)
                 subscriber.tokenExpired()
             }
             self.scheduleExpiryCheck()
@@ -152,7 +168,10 @@ public final class SubscriberShard: Drainable {
         draining = true
         for subscriber in Array(members.values) {
             // Out of the index first: a stream that ends by flushing must not keep taking pushes.
-            if broker.disconnect(subscriber, from: &index) != nil { adjust(subscriber.format, by: -1) }
+            if let ended = broker.disconnect(subscriber, from: &index) {
+                adjust(subscriber.format, by: -1)
+                left(ended.topic)
+            }
             subscriber.goAway()
         }
     }

@@ -126,6 +126,22 @@ public struct PusherTransport: BrowserTransport {
     }
 }
 
+extension PusherTransport {
+    /// The cluster-wide occupancy of Wavelog topics, for their webhooks.
+    public var topicOccupancy: any TopicOccupancy { node }
+
+    /// The same without the Pusher transport: the node's replicas with no app, started on
+    /// `loop`; the service departs when the node stops.
+    public static func topicOccupancy(cluster: Cluster, on loop: EventLoop) -> (any TopicOccupancy, any LifecycleService) {
+        let node = PusherNode(
+            apps: [], nodeID: cluster.nodeID, messenger: cluster.messenger, clock: cluster.clock, webhooks: cluster.webhooks,
+            clustered: cluster.clustered)
+        node.messenger.listen(node)
+        node.scheduleTick(on: loop)
+        return (node, PusherDeparture(node: node))
+    }
+}
+
 /// Stopped before the cluster bus: the departure goes out while the link still runs.
 final class PusherDeparture: LifecycleService, Sendable {
     let node: PusherNode

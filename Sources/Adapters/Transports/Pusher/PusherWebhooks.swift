@@ -39,9 +39,10 @@ extension PusherNode {
     }
 
     func hookCount(_ key: ChannelKey, total: Int, in state: inout State) {
-        guard state.hooks != nil, hooked(key), let app = app(id: key.app) else { return }
-        let counted = apps[app].settings.enableSubscriptionCount && PusherChannelKind(name: key.channel) != .presence
-            && webhooks!.wants(key.app, "subscription_count")
+        guard state.hooks != nil, hooked(key) else { return }
+        // Wavelog topics (no app) have no subscription_count.
+        let counted = app(id: key.app).map { apps[$0].settings.enableSubscriptionCount } == true
+            && PusherChannelKind(name: key.channel) != .presence && webhooks!.wants(key.app, "subscription_count")
         let now = clock.monotonic
         offer(state.hooks!.tracker.countChanged(key, total: total, counted: counted, now: now), now: now, in: &state)
     }
@@ -154,5 +155,20 @@ enum WebhookText {
             }
             return text
         }
+    }
+}
+
+// MARK: - Wavelog topics
+
+/// Wavelog topics ride the same replicas as a pseudo-app no Pusher app id can be, so their
+/// occupancy is the cluster's and their webhooks go once, from the same sender.
+extension PusherNode: TopicOccupancy {
+    func topicOccupied(_ topic: TopicName) { topicChanged(topic, by: 1) }
+    func topicVacated(_ topic: TopicName) { topicChanged(topic, by: -1) }
+
+    /// Counts loops with a subscriber, not subscribers: occupancy is all the webhooks ask.
+    private func topicChanged(_ topic: TopicName, by delta: Int) {
+        let key = ChannelKey(app: WebhookScope.topics, channel: topic.value)
+        state.withLock { state in perform(state.cluster.subscriptionsChanged(key, by: delta), in: &state) }
     }
 }
