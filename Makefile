@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BUILD_PACKAGES := libssl-dev libhiredis-dev libyaml-dev zlib1g-dev liburing-dev libcurl4-openssl-dev pkg-config
 # Tools the tests drive: a real redis-server, curl and Python clients, headless Chromium, nginx as a
 # reverse proxy, and the tools that validate the deployment files (docker-compose, systemd-analyze).
-TEST_PACKAGES := redis-server redis-tools php-cli php-curl iproute2 nftables curl python3 python3-venv python3-pip chromium chromium-driver nginx-light docker-compose systemd
+TEST_PACKAGES := redis-server redis-tools php-cli php-curl openssl iproute2 nftables curl python3 python3-venv python3-pip chromium chromium-driver nginx-light docker-compose systemd
 VENV := .build/venv
 # The reference server and tools `make bench` compares against and pins with.
 BENCH_PACKAGES := nginx-light libnginx-mod-nchan redis-server util-linux procps python3

@@ -327,3 +327,31 @@ def test_wavelog_topic_webhooks_verified_by_php_once_per_cluster(cluster, php_re
     asyncio.run(scenario())
     samples = [metrics(node).get(("wavelog_webhooks_sent_total", (("app", "topics"),)), 0) for node in (a, b)]
     assert sum(samples) == 2 and 0 in samples  # one node sent both
+
+
+def test_an_https_endpoint_is_verified_against_the_ca_file(tmp_path, make_worker):
+    """One node without Redis (it sends everything itself): a certificate its CA file vouches
+    for is accepted; the same endpoint without the file fails verification and is retried."""
+    import subprocess
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+                    "-subj", "/CN=webhook-test", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=TIMEOUT)
+    secure = Receiver(PUSHER_SECRET, tls=(str(cert), str(key)))
+    try:
+        trusted = make_worker(extra_config=apps((secure.url, NO_COUNTS)) + f'webhook_ca_file: "{cert}"\n')
+        untrusted = make_worker(extra_config=apps((secure.url, NO_COUNTS)))
+
+        async def scenario():
+            socket = await subscribed(trusted, "secure")
+            assert await asyncio.to_thread(secure.events, 1) == [{"name": "channel_occupied", "channel": "secure"}]
+            other = await subscribed(untrusted, "refused")
+            assert wait_for(lambda: metrics(untrusted).get(
+                ("wavelog_webhooks_retried_total", (("app", PUSHER_APP_ID), ("reason", "tls"))), 0) >= 1), metrics(untrusted)
+            await socket.close()
+            await other.close()
+
+        asyncio.run(scenario())
+        assert "webhook endpoint failing" in untrusted.read_log() and "reason=tls" in untrusted.read_log()
+    finally:
+        secure.close()

@@ -11,7 +11,7 @@ from helpers import TIMEOUT
 
 
 class Receiver:
-    def __init__(self, secret, signature_header="X-Pusher-Signature"):
+    def __init__(self, secret, signature_header="X-Pusher-Signature", tls=None):
         self.secret = secret.encode()
         self.signature_header = signature_header
         self.requests = queue.Queue()
@@ -42,12 +42,19 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
+        self.scheme = "http"
+        if tls is not None:  # (certificate file, key file)
+            import ssl
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+            self.scheme = "https"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     @property
     def url(self):
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        return f"{self.scheme}://127.0.0.1:{self.server.server_address[1]}/hook"
 
     def close(self):
         with self.lock:
