@@ -309,6 +309,55 @@ def pusher_cluster(bindir, runs):
     return {name: median_report(reports) if name != "publishes" else reports for name, reports in found.items()}
 
 
+WEBHOOK_VARIANTS = {
+    # Churn on other channels all along (occupied and vacated events) in every variant; only
+    # where webhooks are configured do those events go anywhere.
+    "none": None,
+    "busy": ["--delay-ms", "10"],
+    "hanging": ["--hang"],
+}
+
+
+def webhooks(bindir, runs):
+    """Pusher fan-out 1 x 10,000 on one node while sockets come and go on other channels:
+    without webhooks, with webhooks to a receiver that answers after 10 ms (busy), and to one
+    that never answers (hanging). CPU per delivery counts the whole process, the webhook
+    thread included; latency is the generator's, publish to receipt."""
+    binary = os.path.join(bindir, "wavelog-worker")
+    peer = os.path.join(HERE, "webhook_peer.py")
+    flags = "--mode fanout --topics 1 --subscribers 10000 --seconds 5"
+    found = {name: [] for name in WEBHOOK_VARIANTS}
+    received = {name: [] for name in WEBHOOK_VARIANTS}
+    for _ in range(runs):
+        for name, receiver_flags in WEBHOOK_VARIANTS.items():
+            helpers = []
+            extra = PUSHER_APP
+            if receiver_flags is not None:
+                port = free_port()
+                helpers.append(subprocess.Popen(["taskset", "-c", CLIENT_CPU, sys.executable, peer, "receive", "--port", str(port),
+                                                 *receiver_flags], stdout=subprocess.PIPE, text=True))
+                wait_listening(port, helpers[-1], "webhook receiver")
+                extra = ('pusher_apps: [{id: "1", key: bench-key, secret: "%s", webhooks: ["http://127.0.0.1:%d/hook"]}]\n'
+                         % (SECRET, port))
+            server = start_worker(binary, extra=extra)
+            churn = subprocess.Popen(["taskset", "-c", CLIENT_CPU, sys.executable, peer, "churn", "--port", str(server.ws_port)])
+            try:
+                time.sleep(1)  # the churn under way before the measurement starts
+                found[name].append(load(bindir, server, "pusher", flags))
+            finally:
+                churn.terminate()
+                churn.wait()
+                server.stop()
+                for helper in helpers:
+                    helper.terminate()
+                    out, _ = helper.communicate(timeout=10)
+                    received[name].append(json.loads(out or "{}"))
+    results = {name: median_report(reports) for name, reports in found.items()}
+    for name in received:
+        results[name]["webhook_events_received"] = [entry.get("events", 0) for entry in received[name]]
+    return results
+
+
 SCALING = [
     # Throughput. Lazy readers (a 20 ms sleep after each batch of reads) let pushes pile up so
     # one read takes many: the generator then needs a fraction of a core, and a second worker
@@ -476,6 +525,17 @@ def main():
             report = results[name]
             if report["lost"] or report["failed_setups"]:
                 print(f"{'':24} {name}: lost {report['lost']}, failed set-ups {report['failed_setups']}")
+    if not only or "webhooks" in only:
+        results = webhooks(bindir, args.runs)
+        everything["webhooks"] = results
+        none = results["none"]
+        print(f"{'webhooks fanout-1x10000':24} {'figure':24} {'none':>16} {'busy':>16} {'busy/none':>10} {'hanging':>16} {'hanging/none':>12}")
+        for figure in ("cpu_us_per_delivery", "latency_p50_us", "latency_p99_us", "lost"):
+            busy, hanging = results["busy"][figure], results["hanging"][figure]
+            print(f"{'':24} {figure:24} {fmt(none[figure]):>16} {fmt(busy):>16} {ratio(busy, none[figure]):>10} "
+                  f"{fmt(hanging):>16} {ratio(hanging, none[figure]):>12}")
+        print(f"{'':24} webhook events received per run: busy {results['busy']['webhook_events_received']}, "
+              f"hanging {results['hanging']['webhook_events_received']}")
     if not only or "scaling" in only:
         figures, reports = scaling(bindir, args.runs)
         everything["scaling"] = reports
