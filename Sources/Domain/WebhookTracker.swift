@@ -79,6 +79,13 @@ public struct WebhookTracker: Sendable {
         return events
     }
 
+    /// Every removal and vacate whose delay runs, as if it had ended: for a node that stops
+    /// with nobody else to tell them.
+    public mutating func flush() -> [ScopedWebhookEvent] {
+        let events = tick(now: MonotonicTime(nanoseconds: .max)) { _ in 0 }
+        return events.filter { if case .subscriptionCount = $0.event { false } else { true } }
+    }
+
     /// Channels and members whose delay runs.
     public var pendingCount: Int { vacating.count + removing.count }
 

@@ -73,3 +73,16 @@ extension WebhookTrackerTests {
         #expect(names(tracker.memberAdded(key, userID: "v")) == ["member_added"])
     }
 }
+
+extension WebhookTrackerTests {
+    @Test func aFlushTellsEveryRunningDelayAtOnce() {
+        var tracker = WebhookTracker(delay: .seconds(3))
+        _ = tracker.memberAdded(key, userID: "u")
+        tracker.memberRemoved(key, userID: "u", now: at(1))
+        _ = tracker.countChanged(key, total: 0, counted: true, now: at(1))
+        #expect(names(tracker.flush()) == ["member_removed", "channel_vacated"])
+        #expect(tracker.pendingCount == 0)
+        let later = tracker.tick(now: at(10)) { _ in 0 }
+        #expect(later == [])
+    }
+}

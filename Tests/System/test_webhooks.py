@@ -355,3 +355,17 @@ def test_an_https_endpoint_is_verified_against_the_ca_file(tmp_path, make_worker
         assert "webhook endpoint failing" in untrusted.read_log() and "reason=tls" in untrusted.read_log()
     finally:
         secure.close()
+
+
+def test_a_node_alone_tells_its_running_delays_when_it_stops(make_worker, receiver):
+    node = make_worker(extra_config=apps((receiver.url, NO_COUNTS)))
+
+    async def scenario():
+        await join(node, "ann")
+        assert [e["name"] for e in await asyncio.to_thread(receiver.events, 2)] == ["channel_occupied", "member_added"]
+
+    asyncio.run(scenario())
+    # SIGTERM closes the socket; nobody else will send what its delay would have.
+    node.stop()
+    assert receiver.events(2) == [{"name": "member_removed", "channel": "presence-room", "user_id": "ann"},
+                                  {"name": "channel_vacated", "channel": "presence-room"}]

@@ -165,8 +165,7 @@ extension PusherNode: NodeMessageListener {
     func depart() {
         state.withLock { state in
             perform(state.cluster.depart(), in: &state)
-            // The others send from now on, this node's last changes included.
-            state.hooks?.election.linkWentDown()
+            hookDepart(in: &state)
         }
     }
 }

@@ -90,6 +90,18 @@ extension PusherNode {
         }
     }
 
+    /// The node is stopping, its sockets closed. With other nodes, they send from now on, this
+    /// node's last changes included (they derive them from its leaves and departure). Alone, it
+    /// tells what its delays would have told, now: nobody else will.
+    func hookDepart(in state: inout State) {
+        guard state.hooks != nil else { return }
+        if state.cluster.remoteNodes.isEmpty {
+            let now = clock.monotonic
+            offer(state.hooks!.tracker.flush(), now: now, in: &state)
+        }
+        state.hooks!.election.linkWentDown()
+    }
+
     /// Every message tells the election the sender is alive; seniority and departure more.
     func hookHeard(_ message: ReplicaMessage) {
         let now = clock.monotonic
