@@ -318,6 +318,22 @@ WEBHOOK_VARIANTS = {
 }
 
 
+def thread_share(pid, name):
+    """The CPU time of the process's threads called `name` over the process's, since it started."""
+    def ticks(path):
+        fields = open(path).read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime, stime
+    total = ticks(f"/proc/{pid}/stat")
+    named = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            if open(f"/proc/{pid}/task/{task}/comm").read().strip() == name:
+                named += ticks(f"/proc/{pid}/task/{task}/stat")
+        except OSError:
+            pass
+    return named / total if total else 0.0
+
+
 def webhooks(bindir, runs):
     """Pusher fan-out 1 x 10,000 on one node while sockets come and go on other channels:
     without webhooks, with webhooks to a receiver that answers after 10 ms (busy), and to one
@@ -347,7 +363,9 @@ def webhooks(bindir, runs):
             churn = subprocess.Popen(["taskset", "-c", CLIENT_CPU, sys.executable, peer, "churn", "--port", str(server.ws_port)])
             try:
                 time.sleep(1)  # the churn under way before the measurement starts
-                found[name].append(load(bindir, server, "pusher", flags))
+                report = load(bindir, server, "pusher", flags)
+                report["webhook_thread_share"] = thread_share(server.process.pid, "webhook")
+                found[name].append(report)
             finally:
                 churn.terminate()
                 churn.wait()
@@ -541,6 +559,9 @@ def main():
                       f"{fmt(hanging):>16} {ratio(hanging, none[figure]):>12}")
             print(f"{'':24} webhook events received per run: busy {results[f'busy {rate}']['webhook_events_received']}, "
                   f"hanging {results[f'hanging {rate}']['webhook_events_received']}")
+            print(f"{'':24} the webhook thread's share of the node's CPU time (median): "
+                  f"busy {100 * results[f'busy {rate}']['webhook_thread_share']:.3f} %, "
+                  f"hanging {100 * results[f'hanging {rate}']['webhook_thread_share']:.3f} %")
     if not only or "scaling" in only:
         figures, reports = scaling(bindir, args.runs)
         everything["scaling"] = reports

@@ -21,7 +21,7 @@ check() {  # $1 target dir, $2 allowed modules (regex)
 failed=0
 check Sources/Domain 'Swift|_Concurrency'
 check Sources/Application 'Swift|_Concurrency|Domain|Logging'
-check Sources/Adapters 'Swift|_Concurrency|Domain|Application|Logging|Synchronization|Glibc|CYAML|COpenSSL|CHiredis|CLinux|CZlib|CUring'
+check Sources/Adapters 'Swift|_Concurrency|Domain|Application|Logging|Synchronization|Glibc|CYAML|COpenSSL|CHiredis|CLinux|CZlib|CUring|CCurl'
 check Tests/DomainTests 'Swift|_Concurrency|Domain|Testing|TestSupport'
 check Tests/ApplicationTests 'Swift|_Concurrency|Domain|Application|Logging|Testing|TestSupport'
 if [ "$failed" -ne 0 ]; then exit 1; fi

@@ -25,3 +25,8 @@ extern int pipe2(int pipefd[2], int flags);
 static inline int clinux_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
 extern int accept4(int sockfd, struct sockaddr *addr, socklen_t *addrlen, int flags);
 static inline int clinux_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) { return accept4(fd, addr, len, flags); }
+
+// Names the calling thread (at most 15 bytes), as top and /proc/<pid>/task/<tid>/comm show it.
+#include <pthread.h>
+extern int pthread_setname_np(pthread_t thread, const char *name);
+static inline int clinux_name_thread(const char *name) { return pthread_setname_np(pthread_self(), name); }

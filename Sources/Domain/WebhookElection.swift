@@ -6,11 +6,15 @@
 /// time each announces, ties by id). A newcomer is never the sender while an older node lives,
 /// so what it learns on arrival (members that joined long ago) is never sent as news.
 ///
-/// The others hold each event for a while: if the sender falls silent (`staleAfter`) or departs
-/// without having been heard after the event came due, the next sender sends it. That makes
-/// delivery at least once: events that came due in the last `margin` before a sender was last
-/// heard, and up to its death, can go twice; an event a dead sender accepted and had not
-/// delivered yet is gone with it unless it came due after it was last heard.
+/// The others hold each event until the sender acknowledges it: the sender repeats its
+/// seniority every second while it has sent anything in the last `margin`, and an
+/// acknowledgement heard at T covers what came due here before T - `margin` (the sender may
+/// derive an event up to two seconds after another node: counts travel on the tick, delays end
+/// on it). If the sender falls silent (`staleAfter`) or departs first, the next sender sends
+/// what it holds. That makes delivery at least once: events that came due in about the last
+/// `margin` + 1 s before a sender died can go twice; an event a dead sender acknowledged and
+/// had not delivered yet is gone with it. Events that came due here while this node's link was
+/// down are sent by whichever node is the sender once the link is back and settled.
 ///
 /// A value: offers and ticks return the events to send now.
 public struct WebhookElection: Sendable {
@@ -18,8 +22,9 @@ public struct WebhookElection: Sendable {
     public static let staleAfter: Duration = .seconds(8)
     /// After its link comes up, a node waits this long, hearing who is older, before it sends.
     public static let settle: Duration = .seconds(3)
-    /// Clock skew and message latency between the sender's timers and this node's.
-    public static let margin: Duration = .seconds(1)
+    /// How much later than this node the sender may derive an event: a count a tick late, a
+    /// delay ending a tick late, and the latency between them.
+    public static let margin: Duration = .seconds(3)
     /// A held event is dropped after this long.
     public static let holdLimit: Duration = .seconds(30)
     /// A remote node silent for this long is forgotten (as the replicas forget it).
@@ -28,6 +33,8 @@ public struct WebhookElection: Sendable {
     private struct Remote {
         var linkedSince: Int64?
         var heardAt: MonotonicTime
+        /// When its last seniority (its acknowledgement of what it sent) arrived.
+        var acknowledgedAt: MonotonicTime?
     }
 
     private struct Held {
@@ -44,8 +51,12 @@ public struct WebhookElection: Sendable {
     public private(set) var linkedSince: Int64?
     private var linkedAt: MonotonicTime?
     private var wasLinked = false
+    /// When the link last went down; events that came due after it wait for a settled sender.
+    private var linkLostAt: MonotonicTime?
     private var remotes: [String: Remote] = [:]
     private var held: [Held] = []
+    /// Held events dropped after `holdLimit` with no node to send them.
+    public private(set) var expiredCount = 0
 
     public init(localNode: String, clustered: Bool) {
         self.localNode = localNode
@@ -58,24 +69,37 @@ public struct WebhookElection: Sendable {
         linkedSince = wallMilliseconds
         linkedAt = now
         wasLinked = true
+        // Silence is counted from now; what came due meanwhile nobody else saw come due.
         for node in remotes.keys { remotes[node]!.heardAt = now }
+        if let lost = linkLostAt {
+            for index in held.indices where held[index].dueAt >= lost { held[index].presumed = nil }
+        }
+        linkLostAt = nil
     }
 
-    public mutating func linkWentDown() {
+    public mutating func linkWentDown(now: MonotonicTime) {
         linkedSince = nil
         linkedAt = nil
+        if linkLostAt == nil { linkLostAt = now }
     }
 
-    /// Any message from `node`; `linkedSince` when it says how long its link has been up.
-    public mutating func heard(_ node: String, linkedSince: Int64? = nil, now: MonotonicTime) {
+    /// Any message from `node`: it is alive.
+    public mutating func heard(_ node: String, now: MonotonicTime) {
         guard node != localNode else { return }
-        var remote = remotes[node] ?? Remote(heardAt: now)
-        remote.heardAt = now
-        if let linkedSince { remote.linkedSince = linkedSince }
-        remotes[node] = remote
+        remotes[node, default: Remote(heardAt: now)].heardAt = now
     }
 
-    /// `node` is stopping: it sends nothing more.
+    /// `node`'s seniority: its link has been up since `linkedSince`, and it has sent what came
+    /// due before now - `margin`.
+    public mutating func acknowledged(_ node: String, linkedSince: Int64, now: MonotonicTime) {
+        guard node != localNode else { return }
+        remotes[node, default: Remote(heardAt: now)].heardAt = now
+        remotes[node]!.linkedSince = linkedSince
+        remotes[node]!.acknowledgedAt = now
+    }
+
+    /// `node` is stopping: it sends nothing more, and has sent (within its stop budget) what it
+    /// had derived.
     public mutating func departed(_ node: String, now: MonotonicTime) {
         guard remotes[node] != nil else { return }
         remotes[node]!.heardAt = now
@@ -120,10 +144,14 @@ public struct WebhookElection: Sendable {
         guard !held.isEmpty else { return [] }
         let current = sender(now: now)
         var release: [ScopedWebhookEvent] = []
+        var expired = 0
         held.removeAll { item in
-            if now.duration(since: item.dueAt) > Self.holdLimit { return true }
-            // Heard after the event came due: the presumed sender was alive and sent it.
-            if let presumed = item.presumed, let remote = remotes[presumed], remote.heardAt >= item.dueAt.advanced(by: Self.margin) {
+            if now.duration(since: item.dueAt) > Self.holdLimit {
+                expired += 1
+                return true
+            }
+            // Acknowledged after the event came due: the presumed sender sent it.
+            if let presumed = item.presumed, let at = remotes[presumed]?.acknowledgedAt, at >= item.dueAt.advanced(by: Self.margin) {
                 return true
             }
             guard let current else { return false }
@@ -134,6 +162,7 @@ public struct WebhookElection: Sendable {
             // Still waiting to hear from the presumed sender; any other sender holds it too.
             return current != item.presumed
         }
+        expiredCount += expired
         return release
     }
 

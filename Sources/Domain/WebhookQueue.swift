@@ -80,10 +80,16 @@ public struct WebhookQueue: Sendable {
         open.count + waiting[waitingHead...].reduce(0) { $0 + $1.events.count } + (current?.events.count ?? 0)
     }
 
-    public mutating func add(_ event: WebhookEvent, now: MonotonicTime) {
+    /// True when the sender has to look again: a batch opened (it has a deadline now) or closed.
+    @discardableResult
+    public mutating func add(_ event: WebhookEvent, now: MonotonicTime) -> Bool {
         if open.isEmpty { openedAt = now }
         open.append(event)
-        if open.count >= settings.batchSize { close() }
+        guard open.count < settings.batchSize else {
+            close()
+            return true
+        }
+        return open.count == 1
     }
 
     public mutating func next(now: MonotonicTime) -> Next {
@@ -91,10 +97,7 @@ public struct WebhookQueue: Sendable {
         if current == nil, waitingHead < waiting.count {
             current = waiting[waitingHead]
             waitingHead += 1
-            if waitingHead > 64 && waitingHead * 2 > waiting.count {
-                waiting.removeFirst(waitingHead)
-                waitingHead = 0
-            }
+            compact()
         }
         let batchDue = openedAt.map { $0.advanced(by: settings.batchWindow) }
         guard var batch = current else { return .wait(until: batchDue) }
@@ -160,6 +163,18 @@ public struct WebhookQueue: Sendable {
             counts.dropped += 1
             counts.eventsLost += waiting[waitingHead].events.count
             waitingHead += 1
+            compact()
         }
     }
+
+    /// Frees the batches already taken or dropped once they are half the array: what a queue
+    /// holds stays within its bound while one batch is retried for minutes.
+    private mutating func compact() {
+        guard waitingHead > 64 && waitingHead * 2 > waiting.count else { return }
+        waiting.removeFirst(waitingHead)
+        waitingHead = 0
+    }
+
+    /// Batches held, the one in flight included: at most `maxBatches` + 1, plus the open one.
+    public var heldBatches: Int { waiting.count + (current == nil ? 0 : 1) }
 }

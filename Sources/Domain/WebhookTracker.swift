@@ -16,6 +16,11 @@ public struct WebhookTracker: Sendable {
 
     /// Channels the backend was told are occupied and not yet told are vacated.
     private var occupied: Set<ChannelKey> = []
+    /// What says a channel is occupied: its subscriptions on every node (which travel once a
+    /// second) and its presence members (which travel at once). Either will do: a member who
+    /// moves to another node within a second shows in the members before the counts.
+    private var subscriptions: [ChannelKey: Int] = [:]
+    private var members: [ChannelKey: Int] = [:]
     /// Empty channels and departed members, with the end of their delay.
     private var vacating: [ChannelKey: MonotonicTime] = [:]
     private var removing: [Member: MonotonicTime] = [:]
@@ -29,35 +34,41 @@ public struct WebhookTracker: Sendable {
     /// The channel's subscriptions on every node are now `total`. `counted`: the app wants
     /// `subscription_count` for this channel.
     public mutating func countChanged(_ key: ChannelKey, total: Int, counted: Bool, now: MonotonicTime) -> [ScopedWebhookEvent] {
-        var events: [ScopedWebhookEvent] = []
-        if total > 0 {
-            if vacating.removeValue(forKey: key) == nil, occupied.insert(key).inserted {
-                events.append(Self.event(key, occupied: true))
-            }
-        } else if occupied.contains(key) {
-            vacating[key] = now.advanced(by: delay)
-        }
+        subscriptions[key] = total > 0 ? total : nil
+        var events = occupancy(of: key, now: now)
         if counted, counts.changed(key, total: total, now: now) {
             events.append(ScopedWebhookEvent(scope: key.app, event: .subscriptionCount(channel: key.channel, count: total)))
         }
         return events
     }
 
-    /// The user's first socket anywhere joined the presence channel. A member's channel is
-    /// occupied: told first when the subscription counts (which travel once a second) have not
-    /// said so yet.
-    public mutating func memberAdded(_ key: ChannelKey, userID: String) -> [ScopedWebhookEvent] {
-        guard removing.removeValue(forKey: Member(key: key, userID: userID)) == nil else { return [] }
-        var events: [ScopedWebhookEvent] = []
-        if occupied.insert(key).inserted { events.append(Self.event(key, occupied: true)) }
-        vacating[key] = nil
-        events.append(ScopedWebhookEvent(scope: key.app, event: .memberAdded(channel: key.channel, userID: userID)))
+    /// The user's first socket anywhere joined the presence channel: the channel is occupied
+    /// (told first), and the user added unless they left within the delay.
+    public mutating func memberAdded(_ key: ChannelKey, userID: String, now: MonotonicTime) -> [ScopedWebhookEvent] {
+        members[key, default: 0] += 1
+        var events = occupancy(of: key, now: now)
+        if removing.removeValue(forKey: Member(key: key, userID: userID)) == nil {
+            events.append(ScopedWebhookEvent(scope: key.app, event: .memberAdded(channel: key.channel, userID: userID)))
+        }
         return events
     }
 
     /// The user's last socket anywhere left the presence channel.
     public mutating func memberRemoved(_ key: ChannelKey, userID: String, now: MonotonicTime) {
+        let left = (members[key] ?? 0) - 1
+        members[key] = left > 0 ? left : nil
         removing[Member(key: key, userID: userID)] = now.advanced(by: delay)
+        _ = occupancy(of: key, now: now)
+    }
+
+    /// Occupied at once when it becomes so; vacated after the delay, unless occupied again.
+    private mutating func occupancy(of key: ChannelKey, now: MonotonicTime) -> [ScopedWebhookEvent] {
+        if subscriptions[key] != nil || members[key] != nil {
+            guard vacating.removeValue(forKey: key) == nil, occupied.insert(key).inserted else { return [] }
+            return [Self.event(key, occupied: true)]
+        }
+        if occupied.contains(key) && vacating[key] == nil { vacating[key] = now.advanced(by: delay) }
+        return []
     }
 
     /// The removals and vacates whose delay has ended, then counts held back by the pacing.

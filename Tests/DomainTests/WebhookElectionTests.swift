@@ -33,7 +33,7 @@ struct WebhookElectionTests {
         b.linkCameUp(now: at(0), wallMilliseconds: 50_000)
         // It learns members that joined long ago while it settles.
         #expect(b.offer(event, now: at(0.1)) == [])
-        b.heard("z-old", linkedSince: 1_000, now: at(0.5))
+        b.acknowledged("z-old", linkedSince: 1_000, now: at(0.5))
         var released = b.tick(now: at(1))
         #expect(released == [])
         b.heard("z-old", now: at(5))
@@ -46,10 +46,13 @@ struct WebhookElectionTests {
     @Test func whenTheSenderFallsSilentTheNextSendsWhatCameDueAfterItWasLastHeard() {
         var b = WebhookElection(localNode: "b", clustered: true)
         b.linkCameUp(now: at(0), wallMilliseconds: 2_000)
-        b.heard("a", linkedSince: 1_000, now: at(0))
-        // a heard at 10 s; an event due at 5 s was sent by a (heard after it came due).
+        b.acknowledged("a", linkedSince: 1_000, now: at(0))
+        // An event due at 5 s: a heartbeat says a is alive, not that it sent it; its
+        // acknowledgement a margin later does.
         #expect(b.offer(event, now: at(5)) == [])
-        b.heard("a", now: at(10))
+        b.heard("a", now: at(6))
+        #expect(b.heldCount == 1)
+        b.acknowledged("a", linkedSince: 1_000, now: at(10))
         var released = b.tick(now: at(10))
         #expect(released == [])
         // a dies after 10 s: an event due at 12 s is held, then sent once a is stale.
@@ -59,13 +62,14 @@ struct WebhookElectionTests {
         #expect(released == [])
         released = b.tick(now: at(18.1))
         #expect(released == [late])
+        #expect(b.expiredCount == 0)
         #expect(b.offer(event, now: at(19)) == [event])
     }
 
     @Test func aDepartedSenderIsReplacedAtOnce() {
         var b = WebhookElection(localNode: "b", clustered: true)
         b.linkCameUp(now: at(0), wallMilliseconds: 2_000)
-        b.heard("a", linkedSince: 1_000, now: at(0))
+        b.acknowledged("a", linkedSince: 1_000, now: at(0))
         #expect(b.offer(event, now: at(5)) == [])
         b.departed("a", now: at(5.2))
         let released = b.tick(now: at(5.5))
@@ -75,11 +79,11 @@ struct WebhookElectionTests {
     @Test func aNodeThatLostItsLinkDropsWhatTheOthersDeriveAndComesBackJunior() {
         var a = WebhookElection(localNode: "a", clustered: true)
         a.linkCameUp(now: at(0), wallMilliseconds: 1_000)
-        a.heard("b", linkedSince: 2_000, now: at(0))
+        a.acknowledged("b", linkedSince: 2_000, now: at(0))
         #expect(a.offer(event, now: at(4)) == [event])
-        a.linkWentDown()
+        a.linkWentDown(now: at(4.5))
         #expect(a.offer(event, now: at(5)) == [])
-        a.heard("b", linkedSince: 2_000, now: at(40))
+        a.acknowledged("b", linkedSince: 2_000, now: at(40))
         a.linkCameUp(now: at(40), wallMilliseconds: 40_000)
         let released = a.tick(now: at(44))
         #expect(released == [])
@@ -89,7 +93,34 @@ struct WebhookElectionTests {
     @Test func aNodeAloneWhenItLostItsLinkKeepsSending() {
         var a = WebhookElection(localNode: "a", clustered: true)
         a.linkCameUp(now: at(0), wallMilliseconds: 1_000)
-        a.linkWentDown()
+        a.linkWentDown(now: at(4.5))
         #expect(a.offer(event, now: at(5)) == [event])
+    }
+}
+
+extension WebhookElectionTests {
+    @Test func whatCameDueWhileEveryLinkWasDownIsSentByTheNodeThatComesBackSenior() {
+        // Redis restarts: a and b both lose it; a user leaves on a meanwhile.
+        var a = WebhookElection(localNode: "a", clustered: true)
+        a.linkCameUp(now: at(0), wallMilliseconds: 2_000)
+        a.acknowledged("b", linkedSince: 1_000, now: at(9))
+        a.linkWentDown(now: at(10))
+        let leave = ScopedWebhookEvent(scope: "1", event: .memberRemoved(channel: "presence-c", userID: "u"))
+        #expect(a.offer(leave, now: at(12)) == [])  // b still looks alive: presumed b
+        // a is back first, so it is the senior now; b comes back later.
+        a.linkCameUp(now: at(15), wallMilliseconds: 15_000)
+        a.acknowledged("b", linkedSince: 16_000, now: at(16))
+        var released = a.tick(now: at(16))
+        #expect(released == [])  // settling
+        released = a.tick(now: at(18.1))
+        #expect(released == [leave])
+    }
+
+    @Test func aHeldEventNobodyCouldSendIsCounted() {
+        var a = WebhookElection(localNode: "a", clustered: true)
+        #expect(a.offer(event, now: at(0)) == [])
+        let released = a.tick(now: at(31))
+        #expect(released == [])
+        #expect(a.heldCount == 0 && a.expiredCount == 1)
     }
 }

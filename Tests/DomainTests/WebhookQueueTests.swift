@@ -80,3 +80,27 @@ struct WebhookQueueTests {
         #expect(oldest.events == [event(3)])
     }
 }
+
+extension WebhookQueueTests {
+    @Test func whileOneBatchIsRetriedWhatIsHeldStaysWithinTheBound() {
+        var settings = WebhookQueue.Settings()
+        settings.maxBatches = 10
+        settings.batchSize = 1
+        var queue = WebhookQueue(settings: settings)
+        queue.add(event(0), now: at(0))
+        guard case .send = queue.next(now: at(0)) else { Issue.record("no batch"); return }
+        _ = queue.finished(.retry(reason: "connection"), now: at(0))
+        for number in 1...10_000 { queue.add(event(number), now: at(1)) }
+        #expect(queue.heldBatches <= 2 * settings.maxBatches + 64 + 1)
+        #expect(queue.counts.dropped == 10_000 - 10)
+    }
+
+    @Test func theSenderIsWokenOnlyWhenABatchOpensOrCloses() {
+        var settings = WebhookQueue.Settings()
+        settings.batchSize = 3
+        var queue = WebhookQueue(settings: settings)
+        var wakes: [Bool] = []
+        for number in 0..<7 { wakes.append(queue.add(event(number), now: at(0))) }
+        #expect(wakes == [true, false, true, true, false, true, true])
+    }
+}

@@ -28,12 +28,12 @@ struct WebhookTrackerTests {
     @Test func aReturnWithinTheDelaySendsNothing() {
         var tracker = WebhookTracker(delay: .seconds(3))
         _ = tracker.countChanged(key, total: 1, counted: false, now: at(0))
-        #expect(tracker.memberAdded(key, userID: "u") == [ScopedWebhookEvent(scope: "1", event: .memberAdded(channel: key.channel, userID: "u"))])
+        #expect(tracker.memberAdded(key, userID: "u", now: at(0)) == [ScopedWebhookEvent(scope: "1", event: .memberAdded(channel: key.channel, userID: "u"))])
         _ = tracker.countChanged(key, total: 0, counted: false, now: at(1))
         tracker.memberRemoved(key, userID: "u", now: at(1))
         #expect(tracker.pendingCount == 2)
         #expect(tracker.countChanged(key, total: 1, counted: false, now: at(2)) == [])
-        #expect(tracker.memberAdded(key, userID: "u") == [])
+        #expect(tracker.memberAdded(key, userID: "u", now: at(0)) == [])
         let due = tracker.tick(now: at(30)) { _ in 1 }
         #expect(due == [])
         #expect(tracker.pendingCount == 0)
@@ -44,7 +44,7 @@ struct WebhookTrackerTests {
         let topic = ChannelKey(app: WebhookScope.topics, channel: "radio.1")
         #expect(tracker.countChanged(topic, total: 1, counted: false, now: at(0)) == [ScopedWebhookEvent(scope: "topics", event: .topicOccupied(topic: "radio.1"))])
         _ = tracker.countChanged(key, total: 1, counted: false, now: at(0))
-        _ = tracker.memberAdded(key, userID: "u")
+        _ = tracker.memberAdded(key, userID: "u", now: at(0))
         _ = tracker.countChanged(key, total: 0, counted: false, now: at(1))
         tracker.memberRemoved(key, userID: "u", now: at(1))
         _ = tracker.countChanged(topic, total: 0, counted: false, now: at(1))
@@ -68,21 +68,70 @@ struct WebhookTrackerTests {
 extension WebhookTrackerTests {
     @Test func aMemberBeforeTheCountsMakesTheChannelOccupiedFirstAndOnce() {
         var tracker = WebhookTracker(delay: .seconds(3))
-        #expect(names(tracker.memberAdded(key, userID: "u")) == ["channel_occupied", "member_added"])
+        #expect(names(tracker.memberAdded(key, userID: "u", now: at(0))) == ["channel_occupied", "member_added"])
         #expect(tracker.countChanged(key, total: 1, counted: false, now: at(1)) == [])
-        #expect(names(tracker.memberAdded(key, userID: "v")) == ["member_added"])
+        #expect(names(tracker.memberAdded(key, userID: "v", now: at(0))) == ["member_added"])
     }
 }
 
 extension WebhookTrackerTests {
     @Test func aFlushTellsEveryRunningDelayAtOnce() {
         var tracker = WebhookTracker(delay: .seconds(3))
-        _ = tracker.memberAdded(key, userID: "u")
+        _ = tracker.memberAdded(key, userID: "u", now: at(0))
         tracker.memberRemoved(key, userID: "u", now: at(1))
         _ = tracker.countChanged(key, total: 0, counted: true, now: at(1))
         #expect(names(tracker.flush()) == ["member_removed", "channel_vacated"])
         #expect(tracker.pendingCount == 0)
         let later = tracker.tick(now: at(10)) { _ in 0 }
         #expect(later == [])
+    }
+}
+
+extension WebhookTrackerTests {
+    @Test func aReturningMemberCancelsTheVacateTheCountsStartedToo() {
+        var tracker = WebhookTracker(delay: .milliseconds(500))
+        _ = tracker.memberAdded(key, userID: "u", now: at(0))
+        tracker.memberRemoved(key, userID: "u", now: at(0))
+        _ = tracker.countChanged(key, total: 0, counted: false, now: at(0))
+        // Back before the delay ends; the count says so only on the next tick.
+        #expect(tracker.memberAdded(key, userID: "u", now: at(0)) == [])
+        let due = tracker.tick(now: at(0.6)) { _ in 0 }
+        #expect(due == [])
+    }
+}
+
+extension WebhookTrackerTests {
+    @Test func aReloadOntoAnotherNodeThenALeaveIsOneRemovedAndOneVacated() {
+        var tracker = WebhookTracker(delay: .seconds(3))
+        #expect(names(tracker.memberAdded(key, userID: "bob", now: at(0))) == ["channel_occupied", "member_added"])
+        #expect(tracker.countChanged(key, total: 1, counted: false, now: at(0)) == [])
+        // Gone from one node, back on another within the delay.
+        #expect(tracker.countChanged(key, total: 0, counted: false, now: at(1)) == [])
+        tracker.memberRemoved(key, userID: "bob", now: at(1))
+        #expect(tracker.memberAdded(key, userID: "bob", now: at(0)) == [])
+        #expect(tracker.countChanged(key, total: 1, counted: false, now: at(1.5)) == [])
+        var due = tracker.tick(now: at(10)) { _ in 1 }
+        #expect(due == [])
+        // Then gone for good.
+        tracker.memberRemoved(key, userID: "bob", now: at(11))
+        #expect(tracker.countChanged(key, total: 0, counted: false, now: at(11.5)) == [])
+        due = tracker.tick(now: at(15)) { _ in 0 }
+        #expect(names(due) == ["member_removed", "channel_vacated"])
+    }
+}
+
+extension WebhookTrackerTests {
+    @Test func aMemberWhoseCountsNeverShowedStillVacatesTheChannel() {
+        // Bob on node A, then for under a second on node B: B's counts rose and fell within one
+        // tick, so only the members show him there.
+        var tracker = WebhookTracker(delay: .seconds(3))
+        _ = tracker.memberAdded(key, userID: "bob", now: at(0))
+        _ = tracker.countChanged(key, total: 1, counted: false, now: at(0))
+        _ = tracker.countChanged(key, total: 0, counted: false, now: at(1))
+        tracker.memberRemoved(key, userID: "bob", now: at(1))
+        #expect(tracker.memberAdded(key, userID: "bob", now: at(1.1)) == [])
+        tracker.memberRemoved(key, userID: "bob", now: at(1.5))
+        let due = tracker.tick(now: at(5)) { _ in 0 }
+        #expect(names(due) == ["member_removed", "channel_vacated"])
     }
 }

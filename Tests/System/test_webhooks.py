@@ -117,8 +117,10 @@ def test_each_event_once_per_cluster_in_pushers_format(cluster, receiver):
         await asyncio.to_thread(receiver.nothing_more, 1.5)
 
     asyncio.run(scenario())
-    sent = sum(metrics(node).get(("wavelog_webhooks_sent_total", (("app", PUSHER_APP_ID),)), 0) for node in (a, b, c))
-    assert sent >= 4
+    # The cluster's events from the sender A; the client event and the cache miss from C, whose
+    # sockets made them; nothing from B, whose socket's events are all the cluster's.
+    sent = [metrics(node).get(("wavelog_webhooks_sent_total", (("app", PUSHER_APP_ID),)), 0) for node in (a, b, c)]
+    assert sent[0] >= 2 and sent[1] == 0 and sent[2] >= 1, sent
 
 
 def test_a_return_within_the_delay_sends_nothing(cluster, receiver):
@@ -181,12 +183,12 @@ def test_an_endpoint_that_fails_once_gets_the_same_events_again(cluster, receive
         assert retried == failed == {"time_ms": failed["time_ms"], "events": [{"name": "channel_occupied", "channel": "retry-me"}]}
         assert headers2["X-Pusher-Signature"] == headers["X-Pusher-Signature"]
         assert headers["X-Pusher-Key"] == PUSHER_KEY
+        samples = metrics(a)
+        assert samples[("wavelog_webhooks_retried_total", (("app", PUSHER_APP_ID), ("reason", "status_5xx")))] == 1
+        assert samples[("wavelog_webhooks_sent_total", (("app", PUSHER_APP_ID),))] == 1
         await socket.close()
 
     asyncio.run(scenario())
-    samples = metrics(a)
-    assert samples[("wavelog_webhooks_retried_total", (("app", PUSHER_APP_ID), ("reason", "status_5xx")))] == 1
-    assert samples[("wavelog_webhooks_sent_total", (("app", PUSHER_APP_ID),))] == 1
 
 
 def test_a_hanging_endpoint_holds_up_no_push_subscribe_or_publish(cluster, receiver):
@@ -202,9 +204,10 @@ def test_a_hanging_endpoint_holds_up_no_push_subscribe_or_publish(cluster, recei
         await asyncio.to_thread(sdk(a).trigger, "live", "tick", {"n": 1})
         for socket in [first] + others:
             assert await next_event(socket) == "tick"
-        assert receiver.hang is not None and not receiver.hang.is_set()  # still hanging
-        depth = metrics(a)[("wavelog_webhook_queue_events", (("app", PUSHER_APP_ID),))]
-        assert depth >= 1
+        # All of it while the sender's only request was still unanswered.
+        samples = metrics(a)
+        assert samples.get(("wavelog_webhooks_sent_total", (("app", PUSHER_APP_ID),)), 0) == 0
+        assert samples[("wavelog_webhook_queue_events", (("app", PUSHER_APP_ID),))] >= 1
         receiver.hang.set()
         for socket in [first] + others:
             await socket.close()
@@ -240,11 +243,12 @@ def test_a_sender_killed_while_a_vacate_delay_runs_is_replaced(cluster, receiver
     async def scenario():
         socket = await subscribed(c, "radio")
         assert await asyncio.to_thread(receiver.events, 1) == [{"name": "channel_occupied", "channel": "radio"}]
-        await socket.close()
-        # The delay runs on every node; the sender dies during it, after the others heard it
-        # had sent the occupied (else they would send that again: the documented window).
+        # The others drop their copies once the sender acknowledges it (else they would send it
+        # again if it died now: the documented window).
         assert wait_for(lambda: all(status(node, topics=False)["pusher_webhooks"]["held"] == 0 for node in (b, c)))
-        assert status(a, topics=False)["pusher_webhooks"]["pending"] == 1
+        await socket.close()
+        # The delay runs on every node; the sender dies during it.
+        assert wait_for(lambda: status(a, topics=False)["pusher_webhooks"]["pending"] == 1)
         a.process.send_signal(signal.SIGKILL)
         a.process.wait(timeout=TIMEOUT)
         events = await asyncio.to_thread(receiver.events, 1, DEAD_SENDER_BOUND)

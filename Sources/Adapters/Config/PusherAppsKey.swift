@@ -117,7 +117,12 @@ enum PusherAppsKey {
     /// `WAVELOG_PUSHER_APP_ID`, `_KEY` and `_SECRET` as one app, or nil when none is set.
     static func singleApp(from environment: [String: String]) throws(ConfigError) -> ConfigValue? {
         let given = singleAppVariables.map { environment[$0] }
-        guard given.contains(where: { $0 != nil }) else { return nil }
+        guard given.contains(where: { $0 != nil }) else {
+            if let webhooks = environment[webhooksVariable], !webhooks.isEmpty {
+                throw ConfigError(key: key, message: "\(webhooksVariable) needs the app of WAVELOG_PUSHER_APP_ID, _KEY and _SECRET", environmentVariable: webhooksVariable)
+            }
+            return nil
+        }
         let mark = SourceMark(line: 0, column: 0)
         var pairs: [(key: String, keyMark: SourceMark, value: YAMLNode)] = []
         for (variable, text) in zip(singleAppVariables, given) {

@@ -55,6 +55,11 @@ enum WebhooksKey {
                         key: "\(path).event_types", message: "expected some of \(names.sorted().joined(separator: ", ")), got \"\(Sanitize.forLog(name))\"",
                         mark: pair.value.mark, environmentVariable: variable)
                 }
+                guard !list.isEmpty else {
+                    throw ConfigError(
+                        key: "\(path).event_types", message: "expected at least one event type (leave the key out for every one)",
+                        mark: pair.value.mark, environmentVariable: variable)
+                }
                 target.eventTypes = Set(list)
             default:
                 throw ConfigError(key: "\(path).\(pair.key)", message: "unknown setting", mark: pair.value.mark, environmentVariable: variable)

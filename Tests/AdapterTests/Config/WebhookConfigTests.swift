@@ -65,6 +65,7 @@ struct WebhookConfigTests {
             ("topic_webhooks: [\"http:///nohost\"]", #"config: topic_webhooks[0].url: expected an http:// or https:// URL with a host, got "http:///nohost" (line 2, column 18)"#),
             ("topic_webhooks: [{url: http://x, event_types: [member_added]}]", "config: topic_webhooks[0].event_types: expected some of topic_occupied, topic_vacated, got \"member_added\" (line 2, column 47)"),
             ("topic_webhooks: [{event_types: [topic_vacated]}]", "config: topic_webhooks[0].url: required (line 2, column 18)"),
+            ("topic_webhooks: [{url: http://x, event_types: []}]", "config: topic_webhooks[0].event_types: expected at least one event type (leave the key out for every one) (line 2, column 47)"),
             ("topic_webhooks: [{url: http://x, retries: 3}]", "config: topic_webhooks[0].retries: unknown setting (line 2, column 43)"),
             ("topic_webhooks: {url: http://x}", "config: topic_webhooks: expected a list of endpoints, each {url, event_types} (line 2, column 17)"),
             ("webhook_delay: soon", #"config: webhook_delay: expected a positive duration like 90m or 1h30m, got "soon" (line 2, column 16)"#),
@@ -76,6 +77,8 @@ struct WebhookConfigTests {
         for (line, message) in cases {
             #expect(error(secretLine + line + "\n") == message, "\(line)")
         }
+        #expect(error(secretLine, environment: ["WAVELOG_PUSHER_APP_WEBHOOKS": "http://x"])
+            == "config: pusher_apps: WAVELOG_PUSHER_APP_WEBHOOKS needs the app of WAVELOG_PUSHER_APP_ID, _KEY and _SECRET (from WAVELOG_PUSHER_APP_WEBHOOKS)")
         #expect(error(secretLine, environment: ["WAVELOG_TOPIC_WEBHOOKS": "mailto:x"])
             == #"config: topic_webhooks[0].url: expected an http:// or https:// URL, got "mailto:x" (from WAVELOG_TOPIC_WEBHOOKS)"#)
     }

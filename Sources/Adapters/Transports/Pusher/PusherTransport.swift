@@ -93,7 +93,7 @@ public struct PusherTransport: BrowserTransport {
     /// `"pusher_apps":{"<id>":{"connections":n,"channels":n,"members":n,"local_channels":n,
     /// "local_members":n}}` (channels and members cluster-wide, connections this node's),
     /// `"pusher_peers":[ids]`, the nodes this one holds a replica of, and with webhooks
-    /// `"pusher_webhooks":{"node":id,"sender":id|null,"held":n,"pending":n}`.
+    /// `"pusher_webhooks":{"node":id,"sender":id|null,"held":n,"pending":n,"expired":n}`.
     public var statusMembers: [String] {
         let (apps, peers) = node.figures()
         let members = apps.map {
@@ -103,7 +103,7 @@ public struct PusherTransport: BrowserTransport {
         var result = [#""pusher_apps":{"# + members.joined(separator: ",") + "}", #""pusher_peers":["# + peers.map(JSONWriter.quoted).joined(separator: ",") + "]"]
         if let hooks = node.webhookFigures() {
             let sender = hooks.sender.map(JSONWriter.quoted) ?? "null"
-            result.append(#""pusher_webhooks":{"node":\#(JSONWriter.quoted(node.nodeID)),"sender":\#(sender),"held":\#(hooks.held),"pending":\#(hooks.pending)}"#)
+            result.append(#""pusher_webhooks":{"node":\#(JSONWriter.quoted(node.nodeID)),"sender":\#(sender),"held":\#(hooks.held),"pending":\#(hooks.pending),"expired":\#(hooks.expired)}"#)
         }
         return result
     }
@@ -122,7 +122,12 @@ public struct PusherTransport: BrowserTransport {
             ]
         } + [
             TransportGauge(name: "wavelog_pusher_peers", help: "Other nodes whose Pusher channels this node holds a replica of.", labels: [], value: Double(peers.count))
-        ]
+        ] + (node.webhookFigures().map { hooks in
+            [TransportGauge(
+                name: "wavelog_webhook_held_expired_total",
+                help: "Webhook events this node held for 30 s with no node able to send them (its link down, no sender settled), then dropped.",
+                labels: [], value: Double(hooks.expired), isCounter: true)]
+        } ?? [])
     }
 }
 

@@ -10,8 +10,9 @@ struct WebhookHooks {
     var lastSeniority: MonotonicTime?
     /// Cache channels whose `cache_miss` went lately: one per burst of subscriptions.
     var cacheMisses: [ChannelKey: MonotonicTime] = [:]
-    /// When this node last sent a cluster event it had not said it sent yet.
-    var unacknowledged: MonotonicTime?
+    /// When this node last sent a cluster event: it acknowledges every second until `margin`
+    /// has passed since.
+    var lastEmitted: MonotonicTime?
 }
 
 extension PusherNode {
@@ -30,7 +31,7 @@ extension PusherNode {
         let now = clock.monotonic
         switch change {
         case .added(let key, let userID, _) where hooked(key):
-            offer(state.hooks!.tracker.memberAdded(key, userID: userID), now: now, in: &state)
+            offer(state.hooks!.tracker.memberAdded(key, userID: userID, now: now), now: now, in: &state)
         case .removed(let key, let userID) where hooked(key):
             state.hooks!.tracker.memberRemoved(key, userID: userID, now: now)
         default:
@@ -57,7 +58,7 @@ extension PusherNode {
     private func emit(_ events: [ScopedWebhookEvent], now: MonotonicTime, in state: inout State) {
         guard !events.isEmpty else { return }
         for event in events { webhooks!.emit(event) }
-        if state.hooks!.unacknowledged == nil { state.hooks!.unacknowledged = now }
+        state.hooks!.lastEmitted = now
     }
 
     func hookTick(in state: inout State) {
@@ -66,15 +67,17 @@ extension PusherNode {
         let cluster = state.cluster
         offer(state.hooks!.tracker.tick(now: now) { cluster.subscriptions(of: $0) }, now: now, in: &state)
         emit(state.hooks!.election.tick(now: now), now: now, in: &state)
-        // Said again soon after sending: the others then know those events went, and a
-        // sender that dies afterwards leaves nothing for them to send twice. Said a margin
-        // after the events came due, as the others judge it.
-        let acknowledging = state.hooks!.unacknowledged.map { now.duration(since: $0) > WebhookElection.margin } ?? false
+        // Said every second while sending and for a while after: each time, the others drop
+        // what came due a margin before, which this node has sent.
+        let acknowledging = state.hooks!.lastEmitted != nil
+        // Another node may see an event come due up to two seconds after this one sent it.
+        if let last = state.hooks!.lastEmitted, now.duration(since: last) > WebhookElection.margin + .seconds(2) {
+            state.hooks!.lastEmitted = nil
+        }
         if let since = state.hooks!.election.linkedSince,
             acknowledging || (state.hooks!.lastSeniority.map({ now.duration(since: $0) >= Self.seniorityInterval }) ?? true)
         {
             state.hooks!.lastSeniority = now
-            state.hooks!.unacknowledged = nil
             messenger.send(.seniority(node: nodeID, linkedSince: since))
         }
         state.hooks!.cacheMisses = state.hooks!.cacheMisses.filter { now.duration(since: $0.value) < Self.cacheMissBurst }
@@ -86,7 +89,7 @@ extension PusherNode {
             state.hooks!.election.linkCameUp(now: clock.monotonic, wallMilliseconds: nowMilliseconds)
             state.hooks!.lastSeniority = nil  // said on the next tick, with the snapshot answers
         } else {
-            state.hooks!.election.linkWentDown()
+            state.hooks!.election.linkWentDown(now: clock.monotonic)
         }
     }
 
@@ -99,7 +102,7 @@ extension PusherNode {
             let now = clock.monotonic
             offer(state.hooks!.tracker.flush(), now: now, in: &state)
         }
-        state.hooks!.election.linkWentDown()
+        state.hooks!.election.linkWentDown(now: clock.monotonic)
     }
 
     /// Every message tells the election the sender is alive; seniority and departure more.
@@ -109,7 +112,7 @@ extension PusherNode {
             guard state.hooks != nil else { return }
             switch message {
             case .seniority(let node, let since):
-                state.hooks!.election.heard(node, linkedSince: since, now: now)
+                state.hooks!.election.acknowledged(node, linkedSince: since, now: now)
             case .departed(let node):
                 state.hooks!.election.departed(node, now: now)
             case .snapshotRequest(let node, nil):
@@ -124,10 +127,10 @@ extension PusherNode {
 
     /// The node that sends the cluster's webhook events as this node sees it (nil while it
     /// cannot tell), the events this node holds for it, and the delays running here.
-    func webhookFigures() -> (sender: String?, held: Int, pending: Int)? {
+    func webhookFigures() -> (sender: String?, held: Int, pending: Int, expired: Int)? {
         let now = clock.monotonic
         return state.withLock { state in
-            state.hooks.map { ($0.election.sender(now: now), $0.election.heldCount, $0.tracker.pendingCount) }
+            state.hooks.map { ($0.election.sender(now: now), $0.election.heldCount, $0.tracker.pendingCount, $0.election.expiredCount) }
         }
     }
 
