@@ -29,6 +29,11 @@ public struct WebhookElection: Sendable {
     public static let holdLimit: Duration = .seconds(30)
     /// A remote node silent for this long is forgotten (as the replicas forget it).
     public static let forgetAfter: Duration = .seconds(15)
+    /// How often a node says its seniority when it has nothing to acknowledge.
+    public static let seniorityInterval: Duration = .seconds(5)
+    /// How long a sender keeps acknowledging after its last event: another node may see an
+    /// event come due up to two seconds after it was sent here.
+    public static let acknowledgingFor: Duration = margin + .seconds(2)
 
     private struct Remote {
         var linkedSince: Int64?
@@ -57,6 +62,10 @@ public struct WebhookElection: Sendable {
     private var held: [Held] = []
     /// Held events dropped after `holdLimit` with no node to send them.
     public private(set) var expiredCount = 0
+    /// When this node last sent an event, while it still acknowledges it.
+    private var lastSent: MonotonicTime?
+    /// When this node last said its seniority; nil: say it on the next tick.
+    private var lastSaid: MonotonicTime?
 
     public init(localNode: String, clustered: Bool) {
         self.localNode = localNode
@@ -69,6 +78,7 @@ public struct WebhookElection: Sendable {
         linkedSince = wallMilliseconds
         linkedAt = now
         wasLinked = true
+        lastSaid = nil  // said on the next tick, with the answers to its snapshot request
         // Silence is counted from now; what came due meanwhile nobody else saw come due.
         for node in remotes.keys { remotes[node]!.heardAt = now }
         if let lost = linkLostAt {
@@ -87,6 +97,13 @@ public struct WebhookElection: Sendable {
     public mutating func heard(_ node: String, now: MonotonicTime) {
         guard node != localNode else { return }
         remotes[node, default: Remote(heardAt: now)].heardAt = now
+    }
+
+    /// `node` came up and asked everyone for their state: it learns who is senior from the
+    /// next seniority, within its settling time.
+    public mutating func newcomer(_ node: String, now: MonotonicTime) {
+        heard(node, now: now)
+        lastSaid = nil
     }
 
     /// `node`'s seniority: its link has been up since `linkedSince`, and it has sent what came
@@ -131,7 +148,10 @@ public struct WebhookElection: Sendable {
     /// `event` came due on this node: returned when this node sends it, held otherwise.
     public mutating func offer(_ event: ScopedWebhookEvent, now: MonotonicTime) -> [ScopedWebhookEvent] {
         let sender = sender(now: now)
-        if sender == localNode { return [event] }
+        if sender == localNode {
+            lastSent = now
+            return [event]
+        }
         held.append(Held(event: event, dueAt: now, presumed: sender))
         return []
     }
@@ -163,8 +183,21 @@ public struct WebhookElection: Sendable {
             return current != item.presumed
         }
         expiredCount += expired
+        if !release.isEmpty { lastSent = now }
         return release
     }
 
     public var heldCount: Int { held.count }
+
+    /// The seniority to say now, if one is due (call once a tick): every
+    /// `seniorityInterval`, and on every tick while acknowledging what this node sent, which
+    /// tells the others to drop what came due a margin before.
+    public mutating func seniorityDue(now: MonotonicTime) -> Int64? {
+        let acknowledging = lastSent != nil
+        if let last = lastSent, now.duration(since: last) > Self.acknowledgingFor { lastSent = nil }
+        guard let linkedSince else { return nil }
+        guard acknowledging || (lastSaid.map { now.duration(since: $0) >= Self.seniorityInterval } ?? true) else { return nil }
+        lastSaid = now
+        return linkedSince
+    }
 }

@@ -72,8 +72,7 @@ public struct WebhookTracker: Sendable {
     }
 
     /// The removals and vacates whose delay has ended, then counts held back by the pacing.
-    /// `total` answers a channel's current subscriptions.
-    public mutating func tick(now: MonotonicTime, total: (ChannelKey) -> Int) -> [ScopedWebhookEvent] {
+    public mutating func tick(now: MonotonicTime) -> [ScopedWebhookEvent] {
         var events: [ScopedWebhookEvent] = []
         for (member, deadline) in removing.sorted(by: { ($0.value, $0.key) < ($1.value, $1.key) }) where deadline <= now {
             removing[member] = nil
@@ -85,7 +84,7 @@ public struct WebhookTracker: Sendable {
             events.append(Self.event(key, occupied: false))
         }
         for key in counts.due(now: now) {
-            events.append(ScopedWebhookEvent(scope: key.app, event: .subscriptionCount(channel: key.channel, count: total(key))))
+            events.append(ScopedWebhookEvent(scope: key.app, event: .subscriptionCount(channel: key.channel, count: subscriptions[key] ?? 0)))
         }
         return events
     }
@@ -93,7 +92,7 @@ public struct WebhookTracker: Sendable {
     /// Every removal and vacate whose delay runs, as if it had ended: for a node that stops
     /// with nobody else to tell them.
     public mutating func flush() -> [ScopedWebhookEvent] {
-        let events = tick(now: MonotonicTime(nanoseconds: .max)) { _ in 0 }
+        let events = tick(now: MonotonicTime(nanoseconds: .max))
         return events.filter { if case .subscriptionCount = $0.event { false } else { true } }
     }
 

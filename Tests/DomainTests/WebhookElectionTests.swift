@@ -124,3 +124,19 @@ extension WebhookElectionTests {
         #expect(a.heldCount == 0 && a.expiredCount == 1)
     }
 }
+
+extension WebhookElectionTests {
+    @Test func theSenderAcknowledgesEveryTickWhileSendingThenEveryFiveSeconds() {
+        var a = WebhookElection(localNode: "a", clustered: true)
+        #expect(a.seniorityDue(now: at(0)) == nil)  // no link: nothing to say
+        a.linkCameUp(now: at(0), wallMilliseconds: 1_000)
+        var said: [Double] = []
+        for tick in 1...20 {
+            if tick == 4 { #expect(a.offer(event, now: at(4)) == [event]) }
+            if a.seniorityDue(now: at(Double(tick))) != nil { said.append(Double(tick)) }
+        }
+        // At once after the link came up; each tick from the event until 5 s after it; then
+        // at the interval again.
+        #expect(said == [1, 4, 5, 6, 7, 8, 9, 10, 15, 20])
+    }
+}

@@ -15,11 +15,11 @@ struct WebhookTrackerTests {
         #expect(tracker.countChanged(key, total: 1, counted: false, now: at(0)) == [ScopedWebhookEvent(scope: "1", event: .channelOccupied(channel: key.channel))])
         #expect(tracker.countChanged(key, total: 2, counted: false, now: at(0)) == [])
         #expect(tracker.countChanged(key, total: 0, counted: false, now: at(1)) == [])
-        var due = tracker.tick(now: at(3.999)) { _ in 0 }
+        var due = tracker.tick(now: at(3.999))
         #expect(due == [])
-        due = tracker.tick(now: at(4)) { _ in 0 }
+        due = tracker.tick(now: at(4))
         #expect(due == [ScopedWebhookEvent(scope: "1", event: .channelVacated(channel: key.channel))])
-        due = tracker.tick(now: at(10)) { _ in 0 }
+        due = tracker.tick(now: at(10))
         #expect(due == [])
         // Occupied again: told again.
         #expect(names(tracker.countChanged(key, total: 1, counted: false, now: at(11))) == ["channel_occupied"])
@@ -34,7 +34,7 @@ struct WebhookTrackerTests {
         #expect(tracker.pendingCount == 2)
         #expect(tracker.countChanged(key, total: 1, counted: false, now: at(2)) == [])
         #expect(tracker.memberAdded(key, userID: "u", now: at(0)) == [])
-        let due = tracker.tick(now: at(30)) { _ in 1 }
+        let due = tracker.tick(now: at(30))
         #expect(due == [])
         #expect(tracker.pendingCount == 0)
     }
@@ -48,7 +48,7 @@ struct WebhookTrackerTests {
         _ = tracker.countChanged(key, total: 0, counted: false, now: at(1))
         tracker.memberRemoved(key, userID: "u", now: at(1))
         _ = tracker.countChanged(topic, total: 0, counted: false, now: at(1))
-        let due = tracker.tick(now: at(5)) { _ in 0 }
+        let due = tracker.tick(now: at(5))
         #expect(names(due) == ["member_removed", "channel_vacated", "topic_vacated"])
     }
 
@@ -60,7 +60,7 @@ struct WebhookTrackerTests {
         // Above a hundred, at most one count per 5 s, the latest.
         #expect(tracker.countChanged(channel, total: 101, counted: true, now: at(0)) == [])
         #expect(tracker.countChanged(channel, total: 150, counted: true, now: at(1)) == [])
-        let due = tracker.tick(now: at(5)) { _ in 150 }
+        let due = tracker.tick(now: at(5))
         #expect(due == [ScopedWebhookEvent(scope: "1", event: .subscriptionCount(channel: "news", count: 150))])
     }
 }
@@ -82,7 +82,7 @@ extension WebhookTrackerTests {
         _ = tracker.countChanged(key, total: 0, counted: true, now: at(1))
         #expect(names(tracker.flush()) == ["member_removed", "channel_vacated"])
         #expect(tracker.pendingCount == 0)
-        let later = tracker.tick(now: at(10)) { _ in 0 }
+        let later = tracker.tick(now: at(10))
         #expect(later == [])
     }
 }
@@ -95,7 +95,7 @@ extension WebhookTrackerTests {
         _ = tracker.countChanged(key, total: 0, counted: false, now: at(0))
         // Back before the delay ends; the count says so only on the next tick.
         #expect(tracker.memberAdded(key, userID: "u", now: at(0)) == [])
-        let due = tracker.tick(now: at(0.6)) { _ in 0 }
+        let due = tracker.tick(now: at(0.6))
         #expect(due == [])
     }
 }
@@ -110,12 +110,12 @@ extension WebhookTrackerTests {
         tracker.memberRemoved(key, userID: "bob", now: at(1))
         #expect(tracker.memberAdded(key, userID: "bob", now: at(0)) == [])
         #expect(tracker.countChanged(key, total: 1, counted: false, now: at(1.5)) == [])
-        var due = tracker.tick(now: at(10)) { _ in 1 }
+        var due = tracker.tick(now: at(10))
         #expect(due == [])
         // Then gone for good.
         tracker.memberRemoved(key, userID: "bob", now: at(11))
         #expect(tracker.countChanged(key, total: 0, counted: false, now: at(11.5)) == [])
-        due = tracker.tick(now: at(15)) { _ in 0 }
+        due = tracker.tick(now: at(15))
         #expect(names(due) == ["member_removed", "channel_vacated"])
     }
 }
@@ -131,7 +131,7 @@ extension WebhookTrackerTests {
         tracker.memberRemoved(key, userID: "bob", now: at(1))
         #expect(tracker.memberAdded(key, userID: "bob", now: at(1.1)) == [])
         tracker.memberRemoved(key, userID: "bob", now: at(1.5))
-        let due = tracker.tick(now: at(5)) { _ in 0 }
+        let due = tracker.tick(now: at(5))
         #expect(names(due) == ["member_removed", "channel_vacated"])
     }
 }

@@ -85,12 +85,12 @@ public final class SubscriberShard: Drainable {
         let ended = subscriber.isCountedInStatistics ? broker.disconnect(subscriber, from: &index) : index.unsubscribe(subscriber)
         if let ended {
             adjust(subscriber.format, by: -1)
-            if subscriber.isCountedInStatistics { left(ended.topic) }
+            left(ended.topic)
         }
         if members.removeValue(forKey: ObjectIdentifier(subscriber)) != nil { counters.closed(subscriber.format) }
     }
 
-    /// A Wavelog subscriber of `topic` left: the topic's last on this loop?
+    /// A subscriber of `topic` left: for a Wavelog topic, its last on this loop?
     private func left(_ topic: TopicName) {
         if let occupancy, !topic.isNamespaced, index.subscribers(of: topic).isEmpty { occupancy.topicVacated(topic) }
     }

@@ -6,18 +6,11 @@ internal import Domain
 struct WebhookHooks {
     var tracker: WebhookTracker
     var election: WebhookElection
-    /// When this node last said how long its link has been up.
-    var lastSeniority: MonotonicTime?
     /// Cache channels whose `cache_miss` went lately: one per burst of subscriptions.
     var cacheMisses: [ChannelKey: MonotonicTime] = [:]
-    /// When this node last sent a cluster event: it acknowledges every second until `margin`
-    /// has passed since.
-    var lastEmitted: MonotonicTime?
 }
 
 extension PusherNode {
-    /// How often a node repeats its seniority (as often as its heartbeat).
-    static let seniorityInterval: Duration = .seconds(5)
     /// A cache channel's `cache_miss` webhook goes at most once per this, per node.
     static let cacheMissBurst: Duration = .seconds(5)
 
@@ -51,35 +44,16 @@ extension PusherNode {
     /// Events that came due: sent by this node if it is the sender, held otherwise.
     private func offer(_ events: [ScopedWebhookEvent], now: MonotonicTime, in state: inout State) {
         for event in events {
-            emit(state.hooks!.election.offer(event, now: now), now: now, in: &state)
+            for ready in state.hooks!.election.offer(event, now: now) { webhooks!.emit(ready) }
         }
-    }
-
-    private func emit(_ events: [ScopedWebhookEvent], now: MonotonicTime, in state: inout State) {
-        guard !events.isEmpty else { return }
-        for event in events { webhooks!.emit(event) }
-        state.hooks!.lastEmitted = now
     }
 
     func hookTick(in state: inout State) {
         guard state.hooks != nil else { return }
         let now = clock.monotonic
-        let cluster = state.cluster
-        offer(state.hooks!.tracker.tick(now: now) { cluster.subscriptions(of: $0) }, now: now, in: &state)
-        emit(state.hooks!.election.tick(now: now), now: now, in: &state)
-        // Said every second while sending and for a while after: each time, the others drop
-        // what came due a margin before, which this node has sent.
-        let acknowledging = state.hooks!.lastEmitted != nil
-        // Another node may see an event come due up to two seconds after this one sent it.
-        if let last = state.hooks!.lastEmitted, now.duration(since: last) > WebhookElection.margin + .seconds(2) {
-            state.hooks!.lastEmitted = nil
-        }
-        if let since = state.hooks!.election.linkedSince,
-            acknowledging || (state.hooks!.lastSeniority.map({ now.duration(since: $0) >= Self.seniorityInterval }) ?? true)
-        {
-            state.hooks!.lastSeniority = now
-            messenger.send(.seniority(node: nodeID, linkedSince: since))
-        }
+        offer(state.hooks!.tracker.tick(now: now), now: now, in: &state)
+        for ready in state.hooks!.election.tick(now: now) { webhooks!.emit(ready) }
+        if let since = state.hooks!.election.seniorityDue(now: now) { messenger.send(.seniority(node: nodeID, linkedSince: since)) }
         state.hooks!.cacheMisses = state.hooks!.cacheMisses.filter { now.duration(since: $0.value) < Self.cacheMissBurst }
     }
 
@@ -87,7 +61,6 @@ extension PusherNode {
         guard state.hooks != nil else { return }
         if up {
             state.hooks!.election.linkCameUp(now: clock.monotonic, wallMilliseconds: nowMilliseconds)
-            state.hooks!.lastSeniority = nil  // said on the next tick, with the snapshot answers
         } else {
             state.hooks!.election.linkWentDown(now: clock.monotonic)
         }
@@ -116,9 +89,7 @@ extension PusherNode {
             case .departed(let node):
                 state.hooks!.election.departed(node, now: now)
             case .snapshotRequest(let node, nil):
-                // A node came up: it learns who is senior within its settling time.
-                state.hooks!.election.heard(node, now: now)
-                state.hooks!.lastSeniority = nil
+                state.hooks!.election.newcomer(node, now: now)
             default:
                 state.hooks!.election.heard(message.node, now: now)
             }
