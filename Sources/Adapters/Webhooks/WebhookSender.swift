@@ -118,12 +118,17 @@ final class WebhookSender: @unchecked Sendable {
                 }
                 let outcome = poster.post(body!.bytes, signatureHeader: "\(signatureName): \(body!.signature)")
                 pthread_mutex_lock(mutex)
-                let notice = queue.finished(outcome, now: clock.monotonic)
-                if let notice { log(notice) }
+                // Logged outside the lock: `add` runs on the loops, under the node's lock.
+                if let notice = queue.finished(outcome, now: clock.monotonic) {
+                    pthread_mutex_unlock(mutex)
+                    log(notice)
+                    pthread_mutex_lock(mutex)
+                }
                 continue
             }
             break
         }
+        // Before `finished`: the process may exit as soon as it is set.
         if queue.depth > 0 {
             logger.warning("webhook events unsent at stop", metadata: ["app": "\(scope)", "url": "\(target.url)", "events": "\(queue.depth)"])
         }
