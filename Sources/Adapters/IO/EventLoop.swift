@@ -17,8 +17,8 @@ public final class EventLoop: @unchecked Sendable {
     /// This loop's counters; written only on this loop (see `LoopMetrics`).
     public let metrics = LoopMetrics()
     private let poller: any Poller
-    /// The io_uring poller when connections receive and send through it (not by readiness).
-    let socketIO: UringPoller?
+    /// How this loop's listeners and connections reach the kernel.
+    let socketIO: any SocketIO
     private var slots: [Slot] = []
     private var events: [PollerEvent] = Array(repeating: PollerEvent(descriptor: -1, generation: 0, readable: false, writable: false, hangup: false), count: 256)
     private var timers = LoopTimers()
@@ -56,8 +56,9 @@ public final class EventLoop: @unchecked Sendable {
 
     public init(index: Int, poller kind: PollerKind = .epoll) throws(SystemError) {
         self.index = index
-        poller = try kind.make()
-        socketIO = (poller as? UringPoller).flatMap { $0.completesSocketIO ? $0 : nil }
+        let backend = try kind.makeBackend()
+        poller = backend.poller
+        socketIO = backend.socketIO
         readBuffer = .allocate(byteCount: Self.readBufferSize, alignment: 16)
         iovecs = .allocate(capacity: Self.iovecCapacity)
         now = Self.readMonotonic()
@@ -80,7 +81,7 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     /// Takes `descriptor` into the loop's table without polling it: its I/O completes through
-    /// `socketIO`. `deregisterForClose` ends it like a registration.
+    /// the socket I/O. `deregisterForClose` ends it like a registration.
     func adopt(_ descriptor: Int32, handler: any LoopHandler) {
         assertInLoop()
         slots[Int(descriptor)] = Slot(handler: handler, generation: claimSlot(descriptor), interest: [])
@@ -217,11 +218,9 @@ public final class EventLoop: @unchecked Sendable {
         while !stopping {
             let count = waitForEvents(timeoutMilliseconds: nextTimeoutMilliseconds())
             now = Self.readMonotonic()
-            // Before any handler runs: one that queues frames must find the queue without what
-            // went out already, or a bounded queue would refuse frames it has room for.
-            socketIO?.settleQuietSends()
+            socketIO.turnBegins()
             for position in 0..<count { dispatch(events[position]) }
-            socketIO?.deliverSocketCompletions()
+            socketIO.readinessDispatched()
             runTasks()
             runTimers()
             flushDirty()

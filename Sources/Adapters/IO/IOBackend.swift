@@ -28,8 +28,7 @@ public enum IOBackend: String, Sendable, CaseIterable {
     /// Creates and drops one ring: the same call each loop makes, so seccomp filters,
     /// `kernel.io_uring_disabled` and missing operations all show up here, before any loop.
     private static func probeUring() throws(SystemError) {
-        let poller = try UringPoller()
-        poller.close()
+        try PollerKind.uring.make().close()
     }
 
     private static func explain(_ error: SystemError) -> String {

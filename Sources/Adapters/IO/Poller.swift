@@ -51,11 +51,16 @@ public protocol Poller: AnyObject {
 public enum PollerKind: String, Sendable, CaseIterable {
     case epoll, uring, poll
 
-    public func make() throws(SystemError) -> any Poller {
+    /// The poller alone (the poller contract tests it so).
+    public func make() throws(SystemError) -> any Poller { try makeBackend().poller }
+
+    /// A loop's poller with its socket I/O: readiness and system calls, or io_uring operations
+    /// where this kernel completes them for sockets.
+    func makeBackend() throws(SystemError) -> LoopBackend {
         switch self {
-        case .epoll: return try EpollPoller()
-        case .uring: return try UringPoller()
-        case .poll: return try PollPoller()
+        case .epoll: return LoopBackend(poller: try EpollPoller(), socketIO: ReadinessSocketIO())
+        case .uring: return try uringBackend()
+        case .poll: return LoopBackend(poller: try PollPoller(), socketIO: ReadinessSocketIO())
         }
     }
 }

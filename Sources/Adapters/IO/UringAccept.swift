@@ -38,11 +38,4 @@ extension UringPoller {
         slot.inFlight = true
     }
 
-    func deliverAccept(_ completion: SocketCompletion) {
-        let reference = Unmanaged<AcceptSlot>.fromOpaque(Self.object(of: completion.userData))
-        let slot = reference.takeUnretainedValue()
-        slot.inFlight = false
-        slot.listener.acceptCompleted(completion.result, slot)
-        reference.release()
-    }
 }

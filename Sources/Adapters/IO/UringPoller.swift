@@ -37,32 +37,12 @@ public final class UringPoller: Poller {
     /// has copied them once the batch is submitted (IORING_FEAT_SUBMIT_STABLE).
     let sendHeaders: UnsafeMutablePointer<msghdr>
     let sendVectors: UnsafeMutablePointer<iovec>
-    /// Receives the kernel ended because every buffer was taken (each was armed again).
-    var receiveBufferShortages = 0
     /// Counts submissions, so a connection can tell whether an entry it prepared is still ours.
     var batch: UInt64 = 0
     var sendHeadersUsed = 0
     var sendVectorsUsed = 0
-    /// Connections send quietly (UringQuietSend.swift): a send that went whole posts nothing.
-    var sendsQuietly: Bool
-    /// Quiet sends by where they are: prepared in the submission queue; submitted, so the
-    /// kernel is done with them and a shortfall's completion is in the completion queue; and
-    /// reaped, so any such completion has been taken and the rest went whole. Each entry holds
-    /// its connection, as an operation in the kernel does.
-    var quietPrepared: [QuietSend] = []
-    var quietSubmitted: [QuietSend] = []
-    var quietReaped: [QuietSend] = []
-    /// The completions of quiet sends that fell short, taken and not yet applied.
-    var quietShortfalls: [SocketCompletion] = []
-    /// The kernel dropped completions (-EBADR): a shortfall may be among them.
-    var quietShortfallsLost = false
-    /// Set when a connection with a quiet send not yet known to have gone whole has more to do
-    /// (frames behind it, a close waiting for it): the next wait then does not sleep, so the
-    /// send is settled and the rest goes out in the next turn rather than at the next wake-up.
-    var quietSendFollowUp = false
-    /// Quiet sends that went whole, and that fell short (then a waiting send took the rest).
-    var quietSendsWhole = 0
-    var quietSendsShort = 0
+    /// Where each quiet send is, from prepared to settled (UringQuietSend.swift).
+    var quiet: QuietSendLedger
     static let sendHeaderCapacity = 1024
     static let sendVectorCapacity = 16384
 
@@ -111,7 +91,7 @@ public final class UringPoller: Poller {
         } else {
             buffers = nil
         }
-        sendsQuietly = buffers != nil && Self.quietSendsWork
+        quiet = QuietSendLedger(enabled: buffers != nil && Self.quietSendsWork)
         sendHeaders = .allocate(capacity: Self.sendHeaderCapacity)
         sendVectors = .allocate(capacity: Self.sendVectorCapacity)
         do {
@@ -179,12 +159,11 @@ public final class UringPoller: Poller {
     public func wait(timeoutMilliseconds: Int32, into events: inout [PollerEvent]) throws(SystemError) -> Int {
         rearmFired()
         // Completions of the last turn not delivered yet (a full queue emptied mid-turn) come first.
-        let unsettled = quietSendFollowUp && !(quietPrepared.isEmpty && quietSubmitted.isEmpty)
-        let pending = socketCompletions.isEmpty && quietShortfalls.isEmpty && !unsettled ? timeoutMilliseconds : 0
+        let pending = socketCompletions.isEmpty && !quiet.keepsLoopAwake ? timeoutMilliseconds : 0
         try submitAndWait(timeoutMilliseconds: pending)
         var produced = 0
         reap(into: &events, count: &produced)
-        quietSendsReaped()
+        quiet.reaped(completionsOverflowed: io_uring_cq_has_overflow(&ring))
         return produced
     }
 
@@ -223,7 +202,7 @@ public final class UringPoller: Poller {
         if userData & Self.socketOperation != 0 {
             let completion = SocketCompletion(userData: userData, result: result, flags: flags)
             if userData & 0xF == SocketOperation.quietSend.rawValue {
-                quietShortfalls.append(completion)
+                quiet.shortfalls.append(completion)
             } else {
                 socketCompletions.append(completion)
             }
@@ -318,10 +297,7 @@ public final class UringPoller: Poller {
         sendHeadersUsed = 0
         sendVectorsUsed = 0
         batch &+= 1
-        if !quietPrepared.isEmpty {
-            quietSubmitted.append(contentsOf: quietPrepared)
-            quietPrepared.removeAll(keepingCapacity: true)
-        }
+        quiet.batchSubmitted()
     }
 
     private func submitAndWait(timeoutMilliseconds: Int32) throws(SystemError) {
@@ -346,7 +322,7 @@ public final class UringPoller: Poller {
         }
         submitted()
         // Completions the kernel could not keep (no memory for its overflow list).
-        if status == -EBADR { quietShortfallsLost = true }
+        if status == -EBADR { quiet.shortfallsLost = true }
         // ETIME: the timeout passed; EINTR: a signal. Both are a turn without events.
         if status < 0 && status != -ETIME && status != -EINTR && status != -EAGAIN && status != -EBUSY && status != -EBADR {
             throw SystemError(call: "io_uring_enter", errno: -status)

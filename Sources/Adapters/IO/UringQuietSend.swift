@@ -48,47 +48,6 @@ extension UringPoller {
         return false
     }
 
-    /// After the wait's reap: the quiet sends submitted before it are done, and the completion
-    /// of each that fell short has been taken, unless the completion queue overflowed (then
-    /// the kernel still owes some, and they wait for a later reap).
-    func quietSendsReaped() {
-        guard !quietSubmitted.isEmpty, !quietShortfallsLost, !io_uring_cq_has_overflow(&ring) else { return }
-        quietReaped.append(contentsOf: quietSubmitted)
-        quietSubmitted.removeAll(keepingCapacity: true)
-    }
-
-    /// Applies the shortfalls taken, then settles every reaped send without one as whole. Runs
-    /// at the start of a turn, after the clock was read and before any handler.
-    func settleQuietSends() {
-        if !quietShortfalls.isEmpty {
-            for completion in quietShortfalls {
-                // The quiet lists hold the connection until its send is settled, and a send's
-                // shortfall is applied no later than the turn that settles it.
-                let connection = Unmanaged<Connection>.fromOpaque(Self.object(of: completion.userData)).takeUnretainedValue()
-                quietSendsShort += 1
-                connection.quietSendFellShort(completion.result)
-            }
-            quietShortfalls.removeAll(keepingCapacity: true)
-        }
-        if quietShortfallsLost { abandonQuietSendsInDoubt() }
-        guard !quietReaped.isEmpty else { return }
-        for send in quietReaped where send.connection.quietSendWentWhole(send.number) { quietSendsWhole += 1 }
-        quietReaped.removeAll(keepingCapacity: true)
-        if quietPrepared.isEmpty && quietSubmitted.isEmpty { quietSendFollowUp = false }
-    }
-
-    /// The kernel dropped completions: whether a submitted quiet send went whole can no longer
-    /// be told, and taking a short one for whole would cut a hole in its stream. Those
-    /// connections are closed, and this loop's sends wait in the kernel from now on.
-    private func abandonQuietSendsInDoubt() {
-        quietShortfallsLost = false
-        sendsQuietly = false
-        let doubtful = quietReaped + quietSubmitted
-        quietReaped.removeAll()
-        quietSubmitted.removeAll()
-        for send in doubtful where send.connection.hasQuietSendInFlight(send.number) { send.connection.close() }
-    }
-
     /// Submits one quiet send and reads what is in the completion queue right after: nil when
     /// the submission failed, `.some(nil)` when no completion was posted.
     private static func quietSend(_ ring: inout io_uring, _ descriptor: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32?? {
@@ -116,4 +75,65 @@ extension UringPoller {
 struct QuietSend {
     let connection: Connection
     let number: UInt32
+}
+
+/// Where each quiet send is: prepared in the submission queue; submitted, so the kernel is done
+/// with it and a shortfall's completion is in the completion queue; reaped, so any such
+/// completion has been taken and, without one, it went whole. Each entry holds its connection,
+/// as an operation in the kernel does, until it is settled.
+struct QuietSendLedger {
+    /// Sends go quietly on this loop; false once the kernel lost completions (or never could).
+    var enabled: Bool
+    var prepared: [QuietSend] = []
+    var submitted: [QuietSend] = []
+    var reaped: [QuietSend] = []
+    /// The completions of quiet sends that fell short, taken and not yet applied.
+    var shortfalls: [SocketCompletion] = []
+    /// The kernel dropped completions (-EBADR): a shortfall may be among them.
+    var shortfallsLost = false
+    /// Set when a connection with a quiet send not yet known to have gone whole has more to do
+    /// (frames behind it, a close waiting for it): the next wait then does not sleep, so the
+    /// send is settled and the rest goes out in the next turn rather than at the next wake-up.
+    var followUp = false
+    /// Quiet sends that went whole, and that fell short (then a waiting send took the rest).
+    var wentWhole = 0
+    var fellShort = 0
+
+    init(enabled: Bool) { self.enabled = enabled }
+
+    /// The next wait must not sleep: a shortfall waits to be applied, or a send to be settled.
+    var keepsLoopAwake: Bool { !shortfalls.isEmpty || (followUp && !(prepared.isEmpty && submitted.isEmpty)) }
+
+    /// The kernel took every prepared entry.
+    mutating func batchSubmitted() {
+        guard !prepared.isEmpty else { return }
+        submitted.append(contentsOf: prepared)
+        prepared.removeAll(keepingCapacity: true)
+    }
+
+    /// After the wait's reap: the sends submitted before it are done, and the completion of each
+    /// that fell short has been taken, unless the completion queue overflowed (then the kernel
+    /// still owes some, and they wait for a later reap).
+    mutating func reaped(completionsOverflowed: Bool) {
+        guard !submitted.isEmpty, !shortfallsLost, !completionsOverflowed else { return }
+        reaped.append(contentsOf: submitted)
+        submitted.removeAll(keepingCapacity: true)
+    }
+
+    /// Whether a submitted send went whole can no longer be told: takes those sends, and ends
+    /// quiet sends on this loop.
+    mutating func abandonInDoubt() -> [QuietSend] {
+        shortfallsLost = false
+        enabled = false
+        let doubtful = reaped + submitted
+        reaped.removeAll()
+        submitted.removeAll()
+        return doubtful
+    }
+
+    /// Every reaped send is settled.
+    mutating func settled() {
+        reaped.removeAll(keepingCapacity: true)
+        if prepared.isEmpty && submitted.isEmpty { followUp = false }
+    }
 }

@@ -33,7 +33,9 @@ struct UringOwnershipTests {
         }
         // Close as soon as a send and the receive are both outstanding.
         let closedInFlight = waitOnLoop(harness) {
-            guard let connection = harness.transport.connections.values.first, connection.hasSendInFlight, connection.receiving else {
+            guard let connection = harness.transport.connections.values.first, Self.hasSendInFlight(connection),
+                (connection.socketState as! UringChannel).receiving
+            else {
                 return false
             }
             connection.close()
@@ -84,7 +86,7 @@ struct UringOwnershipTests {
         harness.onLoop { _ in harness.transport.bulkReply = 8 << 20 }  // the loop reads it
         try client.send("go")
         // Wait until the server is stuck on a send the client does not read, then reset.
-        #expect(waitOnLoop(harness) { harness.transport.connections.values.contains { $0.hasSendInFlight && $0.stalledFlushes > 0 } })
+        #expect(waitOnLoop(harness) { harness.transport.connections.values.contains { Self.hasSendInFlight($0) && $0.stalledFlushes > 0 } })
         client.resetNow()
         #expect(harness.transport.closed.wait(timeout: .now() + 10) == .success)
         try bystander.send("still here")
@@ -114,7 +116,7 @@ struct UringOwnershipTests {
         for (client, payload) in zip(clients, payloads) {
             #expect(try client.receive(exactly: perClient) == payload)
         }
-        let shortages = harness.onLoop { $0.socketIO?.receiveBufferShortages ?? 0 }
+        let shortages = harness.onLoop { Self.ring($0).receiveBufferShortages }
         #expect(shortages > 0, "the ring never ran dry, so the wait for buffers was not exercised")
     }
 
@@ -132,18 +134,22 @@ struct UringOwnershipTests {
             var size: Int32 = 16 * 1024
             setsockopt(harness.transport.connections.values.first!.descriptor, SOL_SOCKET, SO_SNDBUF, &size, 4)
         }
-        let before = harness.onLoop { ($0.socketIO!.quietSendsWhole, $0.socketIO!.quietSendsShort) }
+        let before = harness.onLoop { (Self.ring($0).ring.quiet.wentWhole, Self.ring($0).ring.quiet.fellShort) }
         try client.send("go")
         let received = try client.receive(exactly: total)
         #expect(received.indices.first { received[$0] != UInt8(truncatingIfNeeded: $0 % 251) } == nil, "a byte out of place")
-        let short = harness.onLoop { $0.socketIO!.quietSendsShort } - before.1
+        let short = harness.onLoop { Self.ring($0).ring.quiet.fellShort } - before.1
         #expect(short > 0, "no quiet send fell short, so the hand-over to a waiting send was not exercised")
         // Once a waiting send went whole, sends are quiet again.
         try client.send("ping")
         #expect(try client.receive(exactly: 4) == Array("ping".utf8))
-        #expect(waitOnLoop(harness) { harness.loop.socketIO!.quietSendsWhole > before.0 })
+        #expect(waitOnLoop(harness) { Self.ring(harness.loop).ring.quiet.wentWhole > before.0 })
         #expect(harness.onLoop { _ in harness.transport.connections.values.first!.queuedFrames } == 0)
     }
+
+    private static func ring(_ loop: EventLoop) -> UringSocketIO { loop.socketIO as! UringSocketIO }
+
+    private static func hasSendInFlight(_ connection: Connection) -> Bool { connection.loop.socketIO.framesInFlight(connection) > 0 }
 
     /// Checks `condition` on the loop after every turn until it holds, for up to ten seconds.
     private func waitOnLoop(_ harness: LoopHarness, _ condition: @escaping () -> Bool) -> Bool {
