@@ -119,6 +119,13 @@ public final class TestSocket {
     }
 
     public func shutdownWrite() { shutdown(descriptor, Int32(SHUT_WR)) }
+
+    /// True when nothing has arrived and the peer has not closed: a look without waiting, for
+    /// after a barrier that proves the peer would have written by now.
+    public var isQuiet: Bool {
+        var byte: UInt8 = 0
+        return recv(descriptor, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)
+    }
 }
 
 public enum TestSocketError: Error, Equatable {

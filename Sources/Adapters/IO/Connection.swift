@@ -125,7 +125,6 @@ public final class Connection: Flushable {
     public var flushesEarly = false
 
     func scheduleFlush() {
-        loop.socketIO.outputQueued(self)
         guard !isDirty else { return }
         isDirty = true
         loop.markDirty(self, early: flushesEarly)

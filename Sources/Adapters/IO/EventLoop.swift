@@ -1,6 +1,7 @@
 // One thread, one poller, its timers, its cross-thread task queue
 // (docs/architecture.md "Runtime model").
 public import Domain
+public import Application
 internal import Glibc
 internal import Synchronization
 internal import CLinux
@@ -17,8 +18,11 @@ public final class EventLoop: @unchecked Sendable {
     /// This loop's counters; written only on this loop (see `LoopMetrics`).
     public let metrics = LoopMetrics()
     private let poller: any Poller
-    /// How this loop's listeners and connections reach the kernel.
-    let socketIO: any SocketIO
+    /// How this loop's listeners and connections reach the kernel. unowned(unsafe), as
+    /// `Connection.loop` is: a checked or strong reference cost a retain and release per flush,
+    /// once per push; `socketIOOwner` keeps it.
+    unowned(unsafe) let socketIO: any SocketIO
+    private let socketIOOwner: any SocketIO
     private var slots: [Slot] = []
     private var events: [PollerEvent] = Array(repeating: PollerEvent(descriptor: -1, generation: 0, readable: false, writable: false, hangup: false), count: 256)
     private var timers = LoopTimers()
@@ -54,14 +58,21 @@ public final class EventLoop: @unchecked Sendable {
         var interest: PollerInterest
     }
 
-    public init(index: Int, poller kind: PollerKind = .epoll) throws(SystemError) {
+    /// Where the loop reads the time when it is not the monotonic clock: a test's manual clock,
+    /// so timer behaviour is tested without sleeping. Timers then come due only when the clock
+    /// is moved and the loop woken (`execute`); the loop never sleeps for a deadline.
+    private let manualTime: (any Application.Clock)?
+
+    public init(index: Int, poller kind: PollerKind = .epoll, manualTime: (any Application.Clock)? = nil) throws(SystemError) {
         self.index = index
+        self.manualTime = manualTime
         let backend = try kind.makeBackend()
         poller = backend.poller
         socketIO = backend.socketIO
+        socketIOOwner = backend.socketIO
         readBuffer = .allocate(byteCount: Self.readBufferSize, alignment: 16)
         iovecs = .allocate(capacity: Self.iovecCapacity)
-        now = Self.readMonotonic()
+        now = manualTime?.monotonic ?? Self.readMonotonic()
     }
 
     deinit {
@@ -217,7 +228,7 @@ public final class EventLoop: @unchecked Sendable {
         ownerThread.store(pthread_self(), ordering: .releasing)
         while !stopping {
             let count = waitForEvents(timeoutMilliseconds: nextTimeoutMilliseconds())
-            now = Self.readMonotonic()
+            now = readTime()
             socketIO.turnBegins()
             for position in 0..<count { dispatch(events[position]) }
             socketIO.readinessDispatched()
@@ -245,8 +256,9 @@ public final class EventLoop: @unchecked Sendable {
     private func nextTimeoutMilliseconds() -> Int32 {
         if wakeupPending.load(ordering: .acquiring) || !dirty.isEmpty || !dirtyEarly.isEmpty { return 0 }
         guard let deadline = timers.nextDeadline else { return -1 }
-        let remaining = deadline - Self.readMonotonic().nanoseconds
+        let remaining = deadline - readTime().nanoseconds
         if remaining <= 0 { return 0 }
+        if manualTime != nil { return -1 }
         // Round up so a timer never fires a millisecond early and spins.
         return Int32(clamping: (remaining + 999_999) / 1_000_000)
     }
@@ -303,6 +315,12 @@ public final class EventLoop: @unchecked Sendable {
             dirty.removeAll(keepingCapacity: true)
             for flushable in batch { flushable.flush(on: self) }
         }
+    }
+
+    @inline(__always)
+    private func readTime() -> MonotonicTime {
+        if let manualTime { return manualTime.monotonic }
+        return Self.readMonotonic()
     }
 
     static func readMonotonic() -> MonotonicTime {

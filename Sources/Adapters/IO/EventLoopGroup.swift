@@ -1,15 +1,17 @@
 // The loops of a node, each on its own thread.
 internal import Glibc
+public import Application
 
 /// `threads` event loops, each running on a dedicated thread.
 public final class EventLoopGroup: @unchecked Sendable {
     public let loops: [EventLoop]
     private var threads: [pthread_t] = []
 
-    public init(count: Int, poller: PollerKind = .epoll) throws(SystemError) {
+    /// - Parameter manualTime: a test's clock for the loops' time (see `EventLoop`).
+    public init(count: Int, poller: PollerKind = .epoll, manualTime: (any Application.Clock)? = nil) throws(SystemError) {
         precondition(count > 0, "an event loop group needs at least one loop")
         var loops: [EventLoop] = []
-        for index in 0..<count { loops.append(try EventLoop(index: index, poller: poller)) }
+        for index in 0..<count { loops.append(try EventLoop(index: index, poller: poller, manualTime: manualTime)) }
         self.loops = loops
     }
 

@@ -64,8 +64,6 @@ final class ReadinessSocketIO: SocketIO {
         do { try loop.setInterest(connection.descriptor, desired) } catch { connection.close() }
     }
 
-    func outputQueued(_ connection: Connection) {}
-
     func awaitPeerClose(_ connection: Connection) throws(SystemError) {
         try connection.loop.setInterest(connection.descriptor, .readable)
     }

@@ -18,8 +18,6 @@ protocol SocketIO: AnyObject {
     /// Writes what the connection's queue holds, within a turn's budget, and reports what went
     /// with `connection.sent`; ends with `connection.queueDrained()` once nothing is left.
     func flush(_ connection: Connection)
-    /// The connection queued output and asks for a flush this turn.
-    func outputQueued(_ connection: Connection)
     /// Our side is shut down: keep delivering input until the peer's FIN.
     func awaitPeerClose(_ connection: Connection) throws(SystemError)
     /// Frames at the head of the queue the kernel may still read (a send in flight).

@@ -100,7 +100,12 @@ final class UringSocketIO: SocketIO {
     /// One send in flight at a time: the next starts from the completion of this one.
     func flush(_ connection: Connection) {
         let channel = channel(connection)
-        guard channel.sendInFlight == nil else { return }
+        if let send = channel.sendInFlight {
+            // Behind a quiet send not yet settled, the flush can only start once it is: the
+            // loop must not sleep until then.
+            if send.quiet { ring.quiet.followUp = true }
+            return
+        }
         guard !connection.queue.isEmpty else {
             connection.queueDrained()
             return
@@ -113,12 +118,6 @@ final class UringSocketIO: SocketIO {
         channel.sendInFlight = (bytes, frames, quiet)
         channel.preparedInBatch = ring.batch
         if quiet && (connection.queue.frameCount > frames || connection.state == .closingAfterFlush) { ring.quiet.followUp = true }
-    }
-
-    /// Behind a quiet send not yet settled, the flush can only start once it is: the loop must
-    /// not sleep until then.
-    func outputQueued(_ connection: Connection) {
-        if channel(connection).sendInFlight?.quiet == true { ring.quiet.followUp = true }
     }
 
     /// The receive is armed already.

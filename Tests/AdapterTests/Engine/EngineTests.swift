@@ -90,12 +90,17 @@ struct EngineTests {
     }
 
     @Test func anExpiredTokenEndsTheStreamWithAuthExpired() throws {
-        let node = try NodeHarness(NodeHarness.Options(loops: 1))
+        var options = NodeHarness.Options(loops: 1)
+        let clock = ManualClock()
+        options.clock = clock
+        let node = try NodeHarness(options)
         node.register("session.1")
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        let stream = try TestSocket.stream(node, "/sse?topic=session.1&token=\(node.token("session.1", userID: 3, expires: now.tv_sec))")
+        let expires = Int(clock.unixTime.seconds) + 10
+        let stream = try TestSocket.stream(node, "/sse?topic=session.1&token=\(node.token("session.1", userID: 3, expires: expires))")
         #expect(node.broker.reportStatus(includeTopicLists: false).connectedSockets == 1)
+        #expect(clock.advance(by: .seconds(10), running: node.group.loops))
+        #expect(stream.isQuiet, "ended before its last second")
+        #expect(clock.advance(by: .seconds(1), running: node.group.loops))
         let rest = String(decoding: try stream.receiveUntilClosed(), as: UTF8.self)
         #expect(rest == "event: auth_expired\ndata: {\"type\":\"error\",\"code\":\"auth_expired\",\"message\":\"token expired\"}\n\n")
         #expect(node.broker.reportStatus(includeTopicLists: false).connectedSockets == 0)

@@ -248,6 +248,30 @@ struct EventLoopTests {
         #expect(order.withLock { $0 } == [1, 11, 2, 3])
     }
 
+    /// On a manual clock, a timer fires when the clock is moved to its deadline, never before,
+    /// however long the test takes: the loop does not sleep for deadlines then.
+    @Test(arguments: kinds)
+    func aLoopOnAManualClockFiresTimersWhenTheClockReachesThem(_ kind: PollerKind) throws {
+        let clock = ManualClock()
+        let group = try EventLoopGroup(count: 1, poller: kind, manualTime: clock)
+        group.start()
+        defer { group.stopAndJoin() }
+        let fired = Mutex<[Int]>([])
+        let scheduled = DispatchSemaphore(value: 0)
+        group.loops[0].execute { loop in
+            loop.schedule(after: .seconds(5)) { _ in fired.withLock { $0.append(1) } }
+            loop.schedule(afterSharedDelay: .seconds(7)) { _ in fired.withLock { $0.append(2) } }
+            scheduled.signal()
+        }
+        #expect(scheduled.wait(timeout: .now() + 10) == .success)
+        #expect(clock.advance(by: .milliseconds(4999), running: group.loops))
+        #expect(fired.withLock { $0 }.isEmpty)
+        #expect(clock.advance(by: .milliseconds(1), running: group.loops))
+        #expect(fired.withLock { $0 } == [1])
+        #expect(clock.advance(by: .seconds(2), running: group.loops))
+        #expect(fired.withLock { $0 } == [1, 2])
+    }
+
     @Test func timersOfOwnersThatAreGoneDoNotAccumulateAndLiveOnesStillFire() throws {
         let harness = try LoopHarness(.epoll)
         let fired = Mutex<[Int]>([])

@@ -30,6 +30,8 @@ final class NodeHarness {
         var allowedOrigins: Set<String> = []
         var extra: [any BrowserTransport] = []
         var lingerTimeout = Connection.defaultLingerTimeout
+        /// The node's wall clock and its loops' time, moved by the test (`ManualClock.advance(by:running:)`).
+        var clock: ManualClock?
     }
 
     /// Every connection the listeners accepted and have not closed (the descriptor still open).
@@ -42,7 +44,8 @@ final class NodeHarness {
         broker = Broker(
             ports: Broker.Ports(
                 topics: topics, bus: InMemoryClusterBus(sink: fanOut), authenticator: OpenSSLHMAC(secret: SharedSecret(Self.secret)!),
-                claimsDecoder: JSONClaimsDecoder(), statistics: InMemorySubscriptionStatistics(), clock: SystemClock()),
+                claimsDecoder: JSONClaimsDecoder(), statistics: InMemorySubscriptionStatistics(),
+                clock: options.clock ?? SystemClock()),
             topicTTL: .seconds(3600), version: "test", logger: logger)
         let transports: [any BrowserTransport] =
             [WebSocketTransport(settings: .init(), formats: formats), SSETransport(settings: options.sse, formats: formats)]
@@ -50,7 +53,7 @@ final class NodeHarness {
         var policy = Admission.Policy()
         policy.allowedOrigins = options.allowedOrigins
         let admission = Admission(broker: broker, policy: policy, logger: logger)
-        group = try EventLoopGroup(count: options.loops, poller: .epoll)
+        group = try EventLoopGroup(count: options.loops, poller: .epoll, manualTime: options.clock)
         var address = SocketAddress(host: "127.0.0.1", port: 0)!
         for loop in group.loops {
             let shard = SubscriberShard(loop: loop, broker: broker, counters: counters, logger: logger)

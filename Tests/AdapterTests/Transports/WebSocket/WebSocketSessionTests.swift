@@ -87,13 +87,19 @@ struct WebSocketSessionTests {
     }
 
     @Test func anExpiredTokenSendsAuthExpiredAndCloses1008() throws {
-        let node = try NodeHarness(NodeHarness.Options(loops: 1))
+        var options = NodeHarness.Options(loops: 1)
+        let clock = ManualClock()
+        options.clock = clock
+        let node = try NodeHarness(options)
         node.register("session.42")
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
         let socket = try TestWebSocket(node, topic: "session.42")
-        try socket.sendText(#"{"type":"auth","token":"\#(node.token("session.42", expires: now.tv_sec))"}"#)
+        let expires = Int(clock.unixTime.seconds) + 10
+        try socket.sendText(#"{"type":"auth","token":"\#(node.token("session.42", expires: expires))"}"#)
         #expect(try socket.text() == Self.authOK)
+        // Valid through its last second; the expiry check runs every second of the loop's time.
+        #expect(clock.advance(by: .seconds(10), running: node.group.loops))
+        #expect(node.subscribed == 1, "ended before its last second")
+        #expect(clock.advance(by: .seconds(1), running: node.group.loops))
         #expect(try socket.text() == #"{"type":"error","code":"auth_expired","message":"token expired"}"#)
         #expect(try socket.closeCode() == 1008)
         #expect(node.subscribed == 0)
