@@ -6,60 +6,36 @@ internal import Glibc
 
 /// A Redis connection confined to one event loop: hiredis' read/write hooks register its socket
 /// with the loop's poller, so commands and replies never block a loop. Reconnects with capped
-/// exponential backoff and jitter, then logs in (AUTH, SELECT) before reporting `ready`.
+/// exponential backoff and jitter, then logs in (AUTH, SELECT) before reporting `ready`. When
+/// to do which is `RedisLinkCycle`'s; this class drives hiredis, the poller and the timers.
 public final class RedisConnection: LoopHandler, Flushable {
-    /// Backoff between connection attempts: doubles from `initialBackoff` up to `maxBackoff`.
-    /// The cap is low because a node that lost Redis must resume cross-node delivery within
-    /// about two seconds of Redis returning; one connection attempt per second costs nothing.
-    static let initialBackoff: Duration = .milliseconds(100)
-    static let maxBackoff: Duration = .seconds(1)
-
     public enum State: Equatable {
         /// `unresponsive`: the link is open and Redis has stopped answering on it; no new
         /// command is accepted until it answers again or the link is lost.
         case disconnected, connecting, ready, unresponsive, stopped
     }
 
-    /// How a connection notices a Redis that stopped answering (hung, paused, partitioned
-    /// without a reset), which TCP alone reports only after many minutes.
-    public struct Liveness: Sendable {
-        /// A command whose reply is older than this drops the link: the same path as a lost one.
-        public var timeout: Duration = .seconds(3)
-        /// Ping while idle, so a silent link is tested too (not on a subscribed connection,
-        /// where the commands are not answered one by one).
-        public var pings = true
-        /// What a link that stopped answering becomes. `reconnect` frees it and connects again:
-        /// right where a command lost with the link costs nothing. `wait` reports it down and
-        /// keeps it open: Redis still runs every command that reached its socket, even after
-        /// we reset the connection (measured with a paused redis-server), so only a link kept
-        /// open learns which commands ran. A dead path still ends it: data the peer's kernel
-        /// has not acknowledged for `deadPathTimeout`, or kernel keep-alive probes of an idle
-        /// link left unanswered. A paused Redis's kernel acknowledges both, even at a full
-        /// window (which is why TCP_USER_TIMEOUT, which ends a zero window too, is not used).
-        public var whenSilent = WhenSilent.reconnect
-
-        public enum WhenSilent: Sendable { case reconnect, wait }
-
-        /// Twice the timeout: a path that comes back within that loses nothing at all.
-        var deadPathTimeout: Duration { timeout * 2 }
-
-        public init() {}
-    }
-
     public let name: String
     private let endpoint: RedisEndpoint
-    private unowned let loop: EventLoop
-    private let logger: Logger
-    private var context: UnsafeMutablePointer<redisAsyncContext>?
-    private var registeredDescriptor: Int32 = -1
-    private var interest: PollerInterest = []
+    unowned let loop: EventLoop
+    let logger: Logger
+    var context: UnsafeMutablePointer<redisAsyncContext>?
+    var registeredDescriptor: Int32 = -1
+    var interest: PollerInterest = []
     /// A before-sleep write is scheduled: commands of one turn go out in one write.
-    private var writeScheduled = false
+    var writeScheduled = false
     /// Inside redisAsyncHandleWrite: an addWrite now means the socket is full.
-    private var writing = false
-    private var backoff = RedisConnection.initialBackoff
-    private var everConnected = false
-    public private(set) var state: State = .disconnected
+    var writing = false
+    private var cycle: RedisLinkCycle
+    public var state: State {
+        switch cycle.phase {
+        case .idle, .backingOff: return .disconnected
+        case .resolving, .connecting, .loggingIn: return .connecting
+        case .ready: return .ready
+        case .unresponsive: return .unresponsive
+        case .stopped: return .stopped
+        }
+    }
     /// Logins after the first: how often a lost connection came back.
     public private(set) var reconnects = 0
     public var liveness = Liveness()
@@ -77,76 +53,102 @@ public final class RedisConnection: LoopHandler, Flushable {
     public var onLost: (() -> Void)?
     /// Called on the loop when a connection that stopped answering answers again.
     public var onRecovered: (() -> Void)?
-    private var silentSince: MonotonicTime?
 
     public init(name: String, endpoint: RedisEndpoint, loop: EventLoop, logger: Logger) {
         self.name = name
         self.endpoint = endpoint
         self.loop = loop
         self.logger = logger
+        cycle = RedisLinkCycle(host: endpoint.host, hostIsLiteral: HostResolver.isAddressLiteral(endpoint.host))
     }
 
     // MARK: - Connecting
 
     /// Starts connecting; retries until `stop()`. Call on the loop.
     public func start() {
-        guard state == .disconnected else { return }
-        attempt()
+        perform(cycle.start())
     }
 
     /// Closes the connection now and stops retrying; pending callbacks get nil. Must not be
     /// called from inside a hiredis callback. (redisAsyncDisconnect would wait for pending
     /// replies, which a subscribed connection always has, so it never closed.)
     public func stop() {
-        state = .stopped
-        if let context {
-            redisAsyncFree(context)
-            self.context = nil
-        }
+        perform(cycle.stop())
     }
 
-    private func attempt() {
-        guard state == .disconnected else { return }
-        guard HostResolver.isAddressLiteral(endpoint.host) else {
+    /// Does what the cycle decided.
+    private func perform(_ action: RedisLinkCycle.Action) {
+        switch action {
+        case .none:
+            break
+        case .resolve:
             // hiredis would resolve the name with getaddrinfo, which blocks: resolve on a thread
             // of its own (a container's "redis" may take seconds to answer), then connect here.
-            state = .connecting
             let host = endpoint.host
             let connection = LoopBound(self)
             let loop = self.loop
             DetachedThread.run {
                 let address = HostResolver.resolve(host)
-                loop.execute { _ in connection.value.resolved(address) }
+                loop.execute { _ in connection.value.perform(connection.value.cycle.resolved(address, jitter: .random(in: 0.5...1))) }
             }
-            return
+        case .connect(let address):
+            connect(to: address)
+        case .logIn:
+            logIn()
+        case .ready(let reconnected):
+            logger.info("redis connected", metadata: ["redis": "\(endpoint)", "connection": "\(name)"])
+            if reconnected { reconnects += 1 }
+            armLiveness()
+            onReady?()
+        case .retry(let delay, let reason, let lost, let logged):
+            if lost {
+                logger.warning("redis connection lost", metadata: ["redis": "\(endpoint)", "connection": "\(name)", "reason": "\(reason)"])
+                onLost?()
+            }
+            if logged {
+                logger.warning("redis unavailable", metadata: ["redis": "\(endpoint)", "connection": "\(name)", "reason": "\(reason)", "retry_in": "\(delay)"])
+            }
+            loop.schedule(after: delay) { [weak self] _ in
+                guard let self else { return }
+                self.perform(self.cycle.retryDue())
+            }
+        case .abandon(let reason):
+            abandon(reason: reason)
+        case .reportSilent:
+            armLiveness()
+            onLost?()
+        case .recovered(let silentFor):
+            logger.warning("redis answering again", metadata: [
+                "redis": "\(endpoint)", "connection": "\(name)", "silent_for": "\(silentFor)", "unanswered": "\(inFlight.count)",
+            ])
+            armLiveness()
+            onRecovered?()
+        case .ping:
+            command([Array("PING".utf8)]) { _ in }
+            armLiveness()
+        case .checkAgain:
+            armLiveness()
+        case .close:
+            if let context {
+                redisAsyncFree(context)
+                self.context = nil
+            }
         }
-        connect(to: endpoint.host)
-    }
-
-    private func resolved(_ address: String?) {
-        guard state == .connecting, context == nil else { return }  // Stopped meanwhile.
-        state = .disconnected
-        guard let address else {
-            scheduleRetry(reason: "cannot resolve \(endpoint.host)")
-            return
-        }
-        connect(to: address)
     }
 
     private func connect(to address: String) {
         guard let context = redisAsyncConnect(address, Int32(endpoint.port)) else {
-            scheduleRetry(reason: "out of memory")
+            perform(cycle.connectFailed(reason: "out of memory", jitter: .random(in: 0.5...1)))
             return
         }
         if context.pointee.err != 0 {
             let reason = context.pointee.errstr.map { String(cString: $0) } ?? "connect failed"
             redisAsyncFree(context)
-            scheduleRetry(reason: reason)
+            perform(cycle.connectFailed(reason: reason, jitter: .random(in: 0.5...1)))
             return
         }
         self.context = context
-        state = .connecting
-        probeWhenIdle(context.pointee.c.fd)
+        liveness.probeWhenIdle(context.pointee.c.fd)
         context.pointee.data = Unmanaged.passUnretained(self).toOpaque()
         installHooks(context)
         redisAsyncSetConnectCallback(context) { context, status in
@@ -157,42 +159,16 @@ public final class RedisConnection: LoopHandler, Flushable {
             guard let connection = RedisConnection.owner(context) else { return }
             connection.disconnected(status: status)
         }
-        // The connect and the login (AUTH, SELECT) get one timeout too: a Redis that accepts
-        // the TCP connection and then says nothing must not hold the attempt for minutes.
         loop.schedule(after: liveness.timeout) { [weak self] _ in
-            guard let self, self.state == .connecting, self.context == context else { return }
-            self.logger.warning("redis not answering", metadata: [
-                "redis": "\(self.endpoint)", "connection": "\(self.name)", "phase": "connect",
-            ])
-            self.abandon(reason: "connect timed out")
+            guard let self, self.context == context else { return }
+            let action = self.cycle.attemptTimedOut()
+            if action != .none {
+                self.logger.warning("redis not answering", metadata: [
+                    "redis": "\(self.endpoint)", "connection": "\(self.name)", "phase": "connect",
+                ])
+            }
+            self.perform(action)
         }
-    }
-
-    /// TCP alone takes many minutes to give up on a peer that acknowledges nothing (a
-    /// partition, a host gone without a reset): an idle link is probed by the kernel instead.
-    private func probeWhenIdle(_ descriptor: Int32) {
-        // Idle for twice the timeout, then three probes a second apart: longer than the dead
-        // path of a busy link, so a subscription outlives a partition its publisher survives.
-        let seconds = Int32(clamping: max(1, liveness.deadPathTimeout.components.seconds))
-        let size = socklen_t(MemoryLayout<Int32>.size)
-        var on: Int32 = 1, idle = seconds, interval: Int32 = 1, count: Int32 = 3
-        _ = setsockopt(descriptor, SOL_SOCKET, SO_KEEPALIVE, &on, size)
-        _ = setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_KEEPIDLE, &idle, size)
-        _ = setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_KEEPINTVL, &interval, size)
-        _ = setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_KEEPCNT, &count, size)
-    }
-
-    /// Nothing acknowledged for `deadPathTimeout` while something awaits acknowledgement: sent
-    /// data, or probes of a zero window (a peer that stopped reading and then vanished). A
-    /// paused peer's kernel answers its zero-window probes, which resets both counts.
-    private func pathIsDead() -> Bool {
-        guard let context else { return false }
-        var info = tcp_info()
-        var length = socklen_t(MemoryLayout<tcp_info>.size)
-        guard getsockopt(context.pointee.c.fd, Int32(IPPROTO_TCP), TCP_INFO, &info, &length) == 0 else { return false }
-        let limit = liveness.deadPathTimeout.components
-        let milliseconds = limit.seconds * 1000 + limit.attoseconds / 1_000_000_000_000_000
-        return (info.tcpi_unacked > 0 || info.tcpi_probes >= 3) && Int64(info.tcpi_last_ack_recv) >= milliseconds
     }
 
     private func connected(status: Int32) {
@@ -200,10 +176,10 @@ public final class RedisConnection: LoopHandler, Flushable {
             // hiredis frees the context after this callback; the disconnect callback is not called.
             let reason = context.map { $0.pointee.errstr.map { String(cString: $0) } ?? "connect failed" } ?? "connect failed"
             detach()
-            scheduleRetry(reason: reason)
+            perform(cycle.connectFailed(reason: reason, jitter: .random(in: 0.5...1)))
             return
         }
-        logIn()
+        perform(cycle.connected())
     }
 
     private func logIn() {
@@ -220,13 +196,7 @@ public final class RedisConnection: LoopHandler, Flushable {
 
     private func runLogin(_ steps: ArraySlice<[String]>) {
         guard let step = steps.first else {
-            state = .ready
-            backoff = Self.initialBackoff
-            logger.info("redis connected", metadata: ["redis": "\(endpoint)", "connection": "\(name)"])
-            if everConnected { reconnects += 1 }
-            everConnected = true
-            armLiveness()
-            onReady?()
+            perform(cycle.loggedIn())
             return
         }
         command(step.map { Array($0.utf8) }) { [weak self] reply in
@@ -246,40 +216,19 @@ public final class RedisConnection: LoopHandler, Flushable {
 
     private func disconnected(status: Int32) {
         let reason = context.map { $0.pointee.errstr.map { String(cString: $0) } ?? "closed" } ?? "closed"
-        let wasReady = state == .ready || state == .unresponsive
         detach()
-        if state == .stopped { return }
-        if wasReady {
-            logger.warning("redis connection lost", metadata: ["redis": "\(endpoint)", "connection": "\(name)", "reason": "\(reason)"])
-            onLost?()
-        }
-        scheduleRetry(reason: reason)
+        perform(cycle.dropped(reason: reason, jitter: .random(in: 0.5...1)))
     }
 
     // The context is about to be freed by hiredis: forget it and its descriptor.
     private func detach() {
         inFlight = InFlightCommands()
-        silentSince = nil
         if registeredDescriptor >= 0 {
             loop.deregister(registeredDescriptor)
             registeredDescriptor = -1
         }
         interest = []
         context = nil
-        if state != .stopped { state = .disconnected }
-    }
-
-    private func scheduleRetry(reason: String) {
-        guard state != .stopped else { return }
-        state = .disconnected
-        // Jitter spreads reconnects of many nodes after a Redis restart.
-        let jitter = Double.random(in: 0.5...1.0)
-        let delay = backoff * jitter
-        if !everConnected || backoff == Self.initialBackoff {
-            logger.warning("redis unavailable", metadata: ["redis": "\(endpoint)", "connection": "\(name)", "reason": "\(reason)", "retry_in": "\(delay)"])
-        }
-        backoff = min(backoff * 2, Self.maxBackoff)
-        loop.schedule(after: delay) { [weak self] _ in self?.attempt() }
     }
 
     // MARK: - Commands
@@ -288,7 +237,7 @@ public final class RedisConnection: LoopHandler, Flushable {
     /// Returns false (and never calls `reply`) when not connected.
     @discardableResult
     public func command(_ arguments: [[UInt8]], persistent: Bool = false, reply: ((RedisReply?) -> Void)? = nil) -> Bool {
-        guard let context, state == .ready || state == .connecting else { return false }
+        guard let context, cycle.acceptsCommands else { return false }
         // Every one-shot command is answered once, in order: its reply (or nil when the link
         // drops) ends its place in `inFlight`, which the liveness check and the bound read.
         let size = arguments.reduce(0) { $0 + $1.count }
@@ -350,54 +299,34 @@ public final class RedisConnection: LoopHandler, Flushable {
     }
 
     private func checkLiveness() {
-        if state == .unresponsive {
-            if pathIsDead() {
-                logger.warning("redis link dead", metadata: ["redis": "\(endpoint)", "connection": "\(name)", "unanswered": "\(inFlight.count)"])
-                abandon(reason: "nothing acknowledged")
-            } else {
-                armLiveness()
-            }
-            return
+        let oldest = inFlight.oldest
+        let action = cycle.livenessDue(now: loop.now, oldestUnanswered: oldest, liveness: liveness) { [liveness, context] in
+            context.map { liveness.pathIsDead($0.pointee.c.fd) } ?? false
         }
-        guard state == .ready, context != nil else { return }
-        if let oldest = inFlight.oldest, loop.now.duration(since: oldest) >= liveness.timeout {
+        switch action {
+        case .abandon where state == .unresponsive:
+            logger.warning("redis link dead", metadata: ["redis": "\(endpoint)", "connection": "\(name)", "unanswered": "\(inFlight.count)"])
+        case .abandon, .reportSilent:
+            let waited = oldest.map { loop.now.duration(since: $0) } ?? .zero
             logger.warning("redis not answering", metadata: [
-                "redis": "\(endpoint)", "connection": "\(name)", "waited": "\(loop.now.duration(since: oldest))",
+                "redis": "\(endpoint)", "connection": "\(name)", "waited": "\(waited)",
                 "unanswered": "\(inFlight.count)", "then": "\(liveness.whenSilent == .wait ? "wait" : "reconnect")",
             ])
-            switch liveness.whenSilent {
-            case .reconnect:
-                abandon(reason: "not answering")
-            case .wait:
-                state = .unresponsive
-                silentSince = oldest
-                armLiveness()
-                onLost?()
-            }
-            return
+        default:
+            break
         }
-        if liveness.pings && inFlight.count == 0 { command([Array("PING".utf8)]) { _ in } }
-        armLiveness()
+        perform(action)
     }
 
     private func answered(_ replied: Bool) {
         inFlight.answered()
-        guard replied, state == .unresponsive else { return }
-        state = .ready
-        logger.warning("redis answering again", metadata: [
-            "redis": "\(endpoint)", "connection": "\(name)",
-            "silent_for": "\(silentSince.map { loop.now.duration(since: $0) } ?? .zero)", "unanswered": "\(inFlight.count)",
-        ])
-        silentSince = nil
-        armLiveness()
-        onRecovered?()
+        perform(cycle.answered(replied: replied, now: loop.now))
     }
 
     /// Gives up on a link that does not answer: frees it (pending replies get nil, the
     /// disconnect callback reports it lost) and reconnects. Not from inside a hiredis callback.
     func abandon(reason: String) {
         guard let context else { return }
-        let wasReady = state == .ready || state == .unresponsive
         // A closed socket's kernel keeps sending what it holds; after a partition heals, Redis
         // would run commands already counted as lost. A reset discards them instead.
         var reset = linger(l_onoff: 1, l_linger: 0)
@@ -407,128 +336,7 @@ public final class RedisConnection: LoopHandler, Flushable {
         // otherwise the context is gone all the same.
         if self.context != nil {
             detach()
-            if wasReady { onLost?() }
-            scheduleRetry(reason: reason)
-        }
-    }
-
-    // MARK: - Event-loop hooks
-
-    private func installHooks(_ context: UnsafeMutablePointer<redisAsyncContext>) {
-        context.pointee.ev.data = Unmanaged.passUnretained(self).toOpaque()
-        context.pointee.ev.addRead = { data in RedisConnection.hooked(data)?.change(add: .readable) }
-        context.pointee.ev.delRead = { data in RedisConnection.hooked(data)?.change(remove: .readable) }
-        context.pointee.ev.addWrite = { data in RedisConnection.hooked(data)?.wantWrite() }
-        context.pointee.ev.delWrite = { data in RedisConnection.hooked(data)?.change(remove: .writable) }
-        context.pointee.ev.cleanup = { data in RedisConnection.hooked(data)?.cleanupHook() }
-    }
-
-    /// hiredis asks for a write after every command. Once connected, we write in the loop's
-    /// before-sleep flush instead of arming EPOLLOUT: the commands of a turn (many PUBLISHes)
-    /// leave in one write, and no epoll_ctl pair is spent per command. EPOLLOUT is armed only
-    /// to detect the connect, or when the socket is full.
-    private func wantWrite() {
-        guard let context else { return }
-        let connected = context.pointee.c.flags & Int32(REDIS_CONNECTED) != 0
-        if !connected || writing {
-            change(add: .writable)
-        } else if !writeScheduled {
-            writeScheduled = true
-            loop.markDirty(self)
-        }
-    }
-
-    public func flush(on loop: EventLoop) {
-        writeScheduled = false
-        guard let context else { return }
-        writing = true
-        redisAsyncHandleWrite(context)
-        writing = false
-    }
-
-    private func change(add: PollerInterest = [], remove: PollerInterest = []) {
-        guard let context else { return }
-        let descriptor = context.pointee.c.fd
-        let desired = interest.union(add).subtracting(remove)
-        do {
-            if registeredDescriptor < 0 {
-                try loop.register(descriptor, interest: desired, handler: self)
-                registeredDescriptor = descriptor
-            } else {
-                try loop.setInterest(descriptor, desired)
-            }
-            interest = desired
-        } catch {
-            logger.error("redis poller registration failed", metadata: ["reason": "\(error)"])
-        }
-    }
-
-    private func cleanupHook() {
-        if registeredDescriptor >= 0 {
-            // hiredis calls this hook around closing the socket, and on a refused connection
-            // after it is already closed: epoll_ctl(DEL) then fails with EBADF (seen in a
-            // parallel test run). The socket is closed either way, which removes it from epoll,
-            // so the loop only forgets it.
-            loop.deregisterForClose(registeredDescriptor)
-            registeredDescriptor = -1
-        }
-        interest = []
-    }
-
-    public func readable(on loop: EventLoop) {
-        if let context { redisAsyncHandleRead(context) }
-    }
-
-    public func writable(on loop: EventLoop) {
-        guard let context else { return }
-        writing = true
-        redisAsyncHandleWrite(context)
-        writing = false
-    }
-
-    public func hangup(on loop: EventLoop) {
-        if let context { redisAsyncHandleRead(context) }
-    }
-
-    private static func owner(_ context: UnsafePointer<redisAsyncContext>?) -> RedisConnection? {
-        guard let data = context?.pointee.data else { return nil }
-        return Unmanaged<RedisConnection>.fromOpaque(data).takeUnretainedValue()
-    }
-
-    private static func hooked(_ data: UnsafeMutableRawPointer?) -> RedisConnection? {
-        guard let data else { return nil }
-        return Unmanaged<RedisConnection>.fromOpaque(data).takeUnretainedValue()
-    }
-}
-
-/// The commands a connection awaits replies to, as a queue of send times and sizes.
-struct InFlightCommands {
-    private var sentAt: [MonotonicTime] = []
-    private var sizes: [Int] = []
-    private var head = 0
-    private(set) var bytes = 0
-
-    var count: Int { sentAt.count - head }
-    var oldest: MonotonicTime? { head < sentAt.count ? sentAt[head] : nil }
-
-    mutating func sent(bytes size: Int, at time: MonotonicTime) {
-        sentAt.append(time)
-        sizes.append(size)
-        bytes += size
-    }
-
-    mutating func answered() {
-        guard head < sentAt.count else { return }
-        bytes -= sizes[head]
-        head += 1
-        if head == sentAt.count {
-            sentAt.removeAll(keepingCapacity: true)
-            sizes.removeAll(keepingCapacity: true)
-            head = 0
-        } else if head > 1024 && head * 2 > sentAt.count {
-            sentAt.removeFirst(head)
-            sizes.removeFirst(head)
-            head = 0
+            perform(cycle.dropped(reason: reason, jitter: .random(in: 0.5...1)))
         }
     }
 }
