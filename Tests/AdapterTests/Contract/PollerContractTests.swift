@@ -141,14 +141,3 @@ struct PollerContractTests {
         #expect(seen.count == 300)
     }
 }
-
-/// A value one thread writes and another reads after a semaphore handed it over.
-final class Box<T> {
-    var value: T
-    init(_ value: T) { self.value = value }
-}
-
-struct UncheckedSendable<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
-}

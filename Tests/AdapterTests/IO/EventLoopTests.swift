@@ -71,34 +71,8 @@ final class LoopHarness {
 
     deinit { group.stopAndJoin() }
 
-    /// Runs `body` on the loop and waits for it. The task lets go of `body` before it signals:
-    /// a `body` holding the harness must not be the last reference, or the harness would be
-    /// freed on the loop's thread, which cannot join itself.
-    func onLoop<T>(_ body: @escaping (EventLoop) -> T) -> T {
-        let result = Mutex<T?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        let work = UncheckedSendable(TaskBody(body))
-        loop.execute { loop in
-            let value = work.value.run(loop)
-            result.withLock { $0 = UncheckedSendable(value).value }
-            done.signal()
-        }
-        #expect(done.wait(timeout: .now() + 10) == .success, "loop did not run the task")
-        return result.withLock { $0 }!
-    }
-}
-
-/// A closure run once, then let go of.
-private final class TaskBody<T> {
-    private var body: ((EventLoop) -> T)?
-
-    init(_ body: @escaping (EventLoop) -> T) { self.body = body }
-
-    func run(_ loop: EventLoop) -> T {
-        let taken = body!
-        body = nil
-        return taken(loop)
-    }
+    /// Runs `body` on the loop and waits for it.
+    func onLoop<T>(_ body: @escaping (EventLoop) -> T) -> T { loop.runAndWait(body) }
 }
 
 struct EventLoopTests {

@@ -95,18 +95,8 @@ final class NodeHarness {
     }
 
     /// Runs `body` on every loop in turn and returns the results; the loops keep running.
-    func onLoops<T: Sendable>(_ body: @escaping @Sendable (SubscriberShard) -> T) -> [T] {
-        shards.map { shard in
-            let result = Mutex<T?>(nil)
-            let done = DispatchSemaphore(value: 0)
-            let confined = LoopBound(shard)
-            shard.loop.execute { _ in
-                result.withLock { $0 = body(confined.value) }
-                done.signal()
-            }
-            precondition(done.wait(timeout: .now() + 10) == .success, "loop did not answer")
-            return result.withLock { $0! }
-        }
+    func onLoops<T>(_ body: @escaping (SubscriberShard) -> T) -> [T] {
+        shards.map { shard in shard.loop.runAndWait { _ in body(shard) } }
     }
 
     /// Connections subscribed across the loops.

@@ -53,17 +53,7 @@ final class HTTPHarness {
         #expect(eventually(within: 30) { timersPending() == count })
     }
 
-    private func onLoop(_ body: @escaping @Sendable (EventLoop) -> Int) -> Int {
-        let value = Mutex<Int>(-1)
-        let done = DispatchSemaphore(value: 0)
-        group.loops[0].execute { loop in
-            let result = body(loop)
-            value.withLock { $0 = result }
-            done.signal()
-        }
-        #expect(done.wait(timeout: .now() + 10) == .success)
-        return value.withLock { $0 }
-    }
+    private func onLoop(_ body: @escaping (EventLoop) -> Int) -> Int { group.loops[0].runAndWait(body) }
 }
 
 struct HTTPDeadlineTests {
