@@ -18,11 +18,10 @@ public final class EventLoop: @unchecked Sendable {
     /// This loop's counters; written only on this loop (see `LoopMetrics`).
     public let metrics = LoopMetrics()
     private let poller: any Poller
-    /// How this loop's listeners and connections reach the kernel. unowned(unsafe), as
-    /// `Connection.loop` is: a checked or strong reference cost a retain and release per flush,
-    /// once per push; `socketIOOwner` keeps it.
-    unowned(unsafe) let socketIO: any SocketIO
-    private let socketIOOwner: any SocketIO
+    /// How this loop's listeners and connections reach the kernel. A strong `let`: read from a
+    /// loop passed in as a parameter, it is borrowed without a retain (an unowned(unsafe)
+    /// reference cost a retain and a release per flush, once per push).
+    let socketIO: any SocketIO
     private var slots: [Slot] = []
     private var events: [PollerEvent] = Array(repeating: PollerEvent(descriptor: -1, generation: 0, readable: false, writable: false, hangup: false), count: 256)
     private var timers = LoopTimers()
@@ -69,7 +68,6 @@ public final class EventLoop: @unchecked Sendable {
         let backend = try kind.makeBackend()
         poller = backend.poller
         socketIO = backend.socketIO
-        socketIOOwner = backend.socketIO
         readBuffer = .allocate(byteCount: Self.readBufferSize, alignment: 16)
         iovecs = .allocate(capacity: Self.iovecCapacity)
         now = manualTime?.monotonic ?? Self.readMonotonic()

@@ -20,16 +20,11 @@ struct SecretFileTests {
     }
 
     func load(_ yaml: String, environment: [String: String] = [:]) throws(ConfigError) -> LoadedConfig {
-        try YAMLConfigLoader.load(yaml: Array(yaml.utf8), fileName: "config.yaml", environment: environment, cores: 1)
+        try ConfigText.load(yaml, environment: environment, cores: 1)
     }
 
     func failure(_ yaml: String, environment: [String: String] = [:]) -> String? {
-        do {
-            _ = try load(yaml, environment: environment)
-            return nil
-        } catch {
-            return error.description
-        }
+        ConfigText.error(yaml, environment: environment, cores: 1)?.description
     }
 
     @Test func theSecretIsReadAndOneTrailingNewlineTrimmed() throws {

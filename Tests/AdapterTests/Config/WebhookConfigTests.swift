@@ -5,19 +5,14 @@ import Domain
 import Testing
 
 struct WebhookConfigTests {
-    let secretLine = "worker_secret: \"0123456789abcdef0123456789abcdef\"\n"
+    let secretLine = ConfigText.secretLine
 
     func load(_ yaml: String, environment: [String: String] = [:]) throws(ConfigError) -> LoadedConfig {
-        try YAMLConfigLoader.load(yaml: Array(yaml.utf8), fileName: "config.yaml", environment: environment, cores: 2)
+        try ConfigText.load(yaml, environment: environment)
     }
 
     func error(_ yaml: String, environment: [String: String] = [:]) -> String? {
-        do {
-            _ = try load(yaml, environment: environment)
-            return nil
-        } catch {
-            return error.description
-        }
+        ConfigText.error(yaml, environment: environment)?.description
     }
 
     @Test func defaults() throws {

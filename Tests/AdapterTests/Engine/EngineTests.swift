@@ -90,10 +90,8 @@ struct EngineTests {
     }
 
     @Test func anExpiredTokenEndsTheStreamWithAuthExpired() throws {
-        var options = NodeHarness.Options(loops: 1)
         let clock = ManualClock()
-        options.clock = clock
-        let node = try NodeHarness(options)
+        let node = try NodeHarness(manualClock: clock)
         node.register("session.1")
         let expires = Int(clock.unixTime.seconds) + 10
         let stream = try TestSocket.stream(node, "/sse?topic=session.1&token=\(node.token("session.1", userID: 3, expires: expires))")

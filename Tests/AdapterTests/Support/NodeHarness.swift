@@ -37,6 +37,13 @@ final class NodeHarness {
     /// Every connection the listeners accepted and have not closed (the descriptor still open).
     let connectionBudget = ConnectionBudget(limit: 1000)
 
+    /// A node of one loop whose wall clock and loop time are `clock`'s.
+    convenience init(manualClock clock: ManualClock) throws {
+        var options = Options(loops: 1)
+        options.clock = clock
+        try self.init(options)
+    }
+
     init(_ options: Options = Options(), extraTransports: (WireFormats) -> [any BrowserTransport] = { _ in [] }) throws {
         let logger = InMemoryLogHandler.logger(logs)
         let fanOut = LoopFanOut(formats: formats)

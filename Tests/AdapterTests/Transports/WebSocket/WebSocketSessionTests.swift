@@ -87,10 +87,8 @@ struct WebSocketSessionTests {
     }
 
     @Test func anExpiredTokenSendsAuthExpiredAndCloses1008() throws {
-        var options = NodeHarness.Options(loops: 1)
         let clock = ManualClock()
-        options.clock = clock
-        let node = try NodeHarness(options)
+        let node = try NodeHarness(manualClock: clock)
         node.register("session.42")
         let socket = try TestWebSocket(node, topic: "session.42")
         let expires = Int(clock.unixTime.seconds) + 10
