@@ -237,7 +237,7 @@ final class UringSocketIO: SocketIO {
         if !more { channel.receiving = false }
         // A closed connection's receive ends with -ECANCELED (its close cancelled it) or with
         // whatever had completed meanwhile; either way nobody reads it.
-        guard connection.isReading || connection.state == .closingAfterFlush else { return }
+        guard connection.state != .closed else { return }
         switch result {
         case 1...:
             connection.received(bytes)

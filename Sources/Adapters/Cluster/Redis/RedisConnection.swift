@@ -76,6 +76,9 @@ public final class RedisConnection: LoopHandler, Flushable {
         perform(cycle.stop())
     }
 
+    /// Spreads the reconnects of many nodes after a Redis restart (see `RedisLinkCycle`).
+    private static var jitter: Double { .random(in: 0.5...1) }
+
     /// Does what the cycle decided.
     private func perform(_ action: RedisLinkCycle.Action) {
         switch action {
@@ -89,7 +92,7 @@ public final class RedisConnection: LoopHandler, Flushable {
             let loop = self.loop
             DetachedThread.run {
                 let address = HostResolver.resolve(host)
-                loop.execute { _ in connection.value.perform(connection.value.cycle.resolved(address, jitter: .random(in: 0.5...1))) }
+                loop.execute { _ in connection.value.perform(connection.value.cycle.resolved(address, jitter: Self.jitter)) }
             }
         case .connect(let address):
             connect(to: address)
@@ -138,13 +141,13 @@ public final class RedisConnection: LoopHandler, Flushable {
 
     private func connect(to address: String) {
         guard let context = redisAsyncConnect(address, Int32(endpoint.port)) else {
-            perform(cycle.connectFailed(reason: "out of memory", jitter: .random(in: 0.5...1)))
+            perform(cycle.connectFailed(reason: "out of memory", jitter: Self.jitter))
             return
         }
         if context.pointee.err != 0 {
             let reason = context.pointee.errstr.map { String(cString: $0) } ?? "connect failed"
             redisAsyncFree(context)
-            perform(cycle.connectFailed(reason: reason, jitter: .random(in: 0.5...1)))
+            perform(cycle.connectFailed(reason: reason, jitter: Self.jitter))
             return
         }
         self.context = context
@@ -176,7 +179,7 @@ public final class RedisConnection: LoopHandler, Flushable {
             // hiredis frees the context after this callback; the disconnect callback is not called.
             let reason = context.map { $0.pointee.errstr.map { String(cString: $0) } ?? "connect failed" } ?? "connect failed"
             detach()
-            perform(cycle.connectFailed(reason: reason, jitter: .random(in: 0.5...1)))
+            perform(cycle.connectFailed(reason: reason, jitter: Self.jitter))
             return
         }
         perform(cycle.connected())
@@ -217,7 +220,7 @@ public final class RedisConnection: LoopHandler, Flushable {
     private func disconnected(status: Int32) {
         let reason = context.map { $0.pointee.errstr.map { String(cString: $0) } ?? "closed" } ?? "closed"
         detach()
-        perform(cycle.dropped(reason: reason, jitter: .random(in: 0.5...1)))
+        perform(cycle.dropped(reason: reason, jitter: Self.jitter))
     }
 
     // The context is about to be freed by hiredis: forget it and its descriptor.
@@ -336,7 +339,7 @@ public final class RedisConnection: LoopHandler, Flushable {
         // otherwise the context is gone all the same.
         if self.context != nil {
             detach()
-            perform(cycle.dropped(reason: reason, jitter: .random(in: 0.5...1)))
+            perform(cycle.dropped(reason: reason, jitter: Self.jitter))
         }
     }
 }
