@@ -106,7 +106,7 @@ bench-micro: deps
 	cd Benchmarks && $(SWIFT) package benchmark
 
 run: build
-	scripts/run-dev.sh "$$($(SWIFT) build -c release --show-bin-path)/wavelog-worker"
+	TLS="$(TLS)" scripts/run-dev.sh "$$($(SWIFT) build -c release --show-bin-path)/wavelog-worker"
 
 clean:
 	rm -rf .build .build-fuzz

@@ -26,7 +26,7 @@ let package = Package(
     targets: [
         // MARK: - C libraries
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
-        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         // epoll, eventfd and writev are not exported by Swift's Glibc module
         // (docs/development.md "System libraries").
@@ -70,7 +70,7 @@ let package = Package(
         .testTarget(name: "AppTests", dependencies: ["App"], swiftSettings: strictSettings),
         .testTarget(
             name: "AdapterTests",
-            dependencies: ["Domain", "Application", "Adapters", "TestSupport", logging],
+            dependencies: ["Domain", "Application", "Adapters", "TestSupport", "COpenSSL", logging],
             // Fixtures are read in place through TestPaths (Tests/AdapterTests/Support/Paths.swift).
             exclude: ["Fixtures"],
             swiftSettings: strictSettings

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # `make run`: one node in memory with a fresh development secret, and how to talk to it.
+# `make run TLS=1`: the same on https:// and wss://, with a self-signed certificate for the run.
 set -euo pipefail
 binary=$1
 dir=.build/dev
@@ -13,16 +14,42 @@ internal_port: ${INTERNAL_PORT:-9001}
 topic_ttl: 24h
 YAML
 internal=http://127.0.0.1:${INTERNAL_PORT:-9001}
+ws=ws
+curl_tls=
+if [ -n "${TLS:-}" ]; then
+    # TLS=1: a self-signed certificate for localhost, made for this run, on both ports.
+    command -v openssl >/dev/null || { echo "make run TLS=1 needs the openssl command: apt-get install openssl" >&2; exit 1; }
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 7 -subj /CN=localhost \
+        -addext "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1" -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
+    cat >> "$dir/config.yaml" <<YAML
+tls_cert_file: "$dir/cert.pem"
+tls_key_file: "$dir/key.pem"
+internal_tls_cert_file: "$dir/cert.pem"
+internal_tls_key_file: "$dir/key.pem"
+YAML
+    internal=https://127.0.0.1:${INTERNAL_PORT:-9001}
+    ws=wss
+    curl_tls="--cacert $dir/cert.pem "
+fi
 cat <<TEXT
-wavelog-worker (development): public ws://localhost:${WS_PORT:-9000}/ws, internal $internal
+wavelog-worker (development): public $ws://localhost:${WS_PORT:-9000}/ws, internal $internal
 Secret for this run: $secret   (config: $dir/config.yaml)
+TEXT
+if [ -n "${TLS:-}" ]; then
+    cat <<TEXT
+TLS on a self-signed certificate made for this run: $dir/cert.pem
+  curl trusts it with --cacert $dir/cert.pem (as below). A browser trusts it once you open
+  https://localhost:${WS_PORT:-9000}/healthz and accept it, or import the file as an authority.
+TEXT
+fi
+cat <<TEXT
 
 Register a topic and publish to it:
-  curl -s -H 'X-Worker-Secret: $secret' -d '{"topic":"demo","meta":{"require_token":false}}' $internal/internal/register
-  curl -s -H 'X-Worker-Secret: $secret' -d '{"topic":"demo","payload":{"hello":"world"}}' $internal/internal/publish
-  curl -s -H 'X-Worker-Secret: $secret' $internal/internal/status
+  curl -s ${curl_tls}-H 'X-Worker-Secret: $secret' -d '{"topic":"demo","meta":{"require_token":false}}' $internal/internal/register
+  curl -s ${curl_tls}-H 'X-Worker-Secret: $secret' -d '{"topic":"demo","payload":{"hello":"world"}}' $internal/internal/publish
+  curl -s ${curl_tls}-H 'X-Worker-Secret: $secret' $internal/internal/status
 Connect from a browser console:
-  ws = new WebSocket('ws://localhost:${WS_PORT:-9000}/ws?topic=demo'); ws.onmessage = e => console.log(e.data);
+  ws = new WebSocket('$ws://localhost:${WS_PORT:-9000}/ws?topic=demo'); ws.onmessage = e => console.log(e.data);
   ws.onopen = () => ws.send(JSON.stringify({type: 'auth', token: ''}));
 Stop with Ctrl-C.
 TEXT

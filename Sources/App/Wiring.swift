@@ -95,6 +95,7 @@ enum Wiring {
 
         // MARK: Loops, transports, listeners
         var node = RunningNode()
+        var tlsServers: [TLSServer] = []
         do {
             let budget = ConnectionBudget(limit: config.maxConnections)
             // The backend's own connections do not compete with browsers for `max_connections`.
@@ -113,6 +114,9 @@ enum Wiring {
                 internalReservation.release()
                 publicReservation.release()
             }
+            let publicTLS = try config.publicTLS.map { settings throws(StartupError) in try tlsServer(settings, prefix: "") }
+            let internalTLS = try config.internalTLS.map { settings throws(StartupError) in try tlsServer(settings, prefix: "internal_") }
+            tlsServers = [publicTLS, internalTLS].compactMap { $0 }
             var internalAddress = internalReservation.address
             var publicAddress = publicReservation.address
             let webhooks = makeWebhooks(config, clock: clock, logger: logger)
@@ -145,6 +149,7 @@ enum Wiring {
                 broker: broker, policy: policy, limits: ClientLimits(settings: perAddress), refusals: refusals, logger: logger)
             let counters = EngineCounters()
             let registry = MetricsRegistry(broker: broker, counters: counters, version: version)
+            registry.tlsPorts = !tlsServers.isEmpty
             for transport in transports { registry.describe(transport) }
             if let webhooks { registry.describe { webhooks.samples } }
             for loop in group.loops {
@@ -164,10 +169,10 @@ enum Wiring {
                     broker: broker, secret: config.workerSecret, registry: registry, routes: internalRoutes, logger: logger))
                 let internalListener = try Listener(
                     address: internalAddress, key: "internal_bind/internal_port", loop: loop, transport: internalTransport,
-                    budget: internalBudget, queueLimits: queueLimits, refusals: refusals, logger: logger)
+                    budget: internalBudget, queueLimits: queueLimits, refusals: refusals, tls: internalTLS, logger: logger)
                 let publicListener = try Listener(
                     address: publicAddress, key: "ws_bind/ws_port", loop: loop, transport: publicTransport,
-                    budget: budget, queueLimits: queueLimits, refusals: refusals, logger: logger)
+                    budget: budget, queueLimits: queueLimits, refusals: refusals, tls: publicTLS, logger: logger)
                 // Port 0 picks a free port once; the other loops share it through SO_REUSEPORT.
                 internalAddress = internalListener.address
                 publicAddress = publicListener.address
@@ -180,6 +185,10 @@ enum Wiring {
                 "ws": "\(publicAddress)", "internal": "\(internalAddress)", "threads": "\(config.threads)", "io_backend": "\(poller.rawValue)",
                 "version": "\(version)", "node_id": "\(identity.id)", "node_name": "\(identity.name)",
             ]
+            // TLS runs in OpenSSL over memory BIOs on every backend; kernel TLS is not used
+            // (docs/adr/0021).
+            if publicTLS != nil { startup["tls"] = "openssl-userspace" }
+            if internalTLS != nil { startup["internal_tls"] = "openssl-userspace" }
             for (key, value) in config.summaryFields { startup["config.\(key)"] = "\(value)" }
             logger.info("listening", metadata: startup)
         } catch {
@@ -197,13 +206,37 @@ enum Wiring {
         }
         group.start()
 
-        let signal = ProcessSignals.waitForTermination()
+        let signal = ProcessSignals.waitForTermination {
+            // A reload request: certificates renewed on disk (certbot's deploy hook sends it).
+            for server in tlsServers { server.reload(logging: logger) }
+        }
         logger.info("shutting down", metadata: ["signal": "\(signal)", "connections": "\(node.budget?.current ?? 0)"])
         node.drain(deadline: config.drainTimeout, logger: logger)
         for service in services.reversed() { service.shutdown() }
         group.stopAndJoin()
         logger.info("stopped")
         return 0
+    }
+
+    /// A start-up failure that is a configuration key's fault, printed as `key: reason`.
+    struct StartupError: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// The TLS port's certificate, loaded now: a port that cannot serve it does not start, and
+    /// the error names the key at fault (`prefix` is "internal_" for the internal port).
+    static func tlsServer(_ settings: TLSSettings, prefix: String) throws(StartupError) -> TLSServer {
+        do {
+            return try TLSServer(settings, key: "\(prefix)tls_cert_file")
+        } catch {
+            let key: String
+            switch error.culprit {
+            case .certificate, .openssl: key = "\(prefix)tls_cert_file"
+            case .key: key = "\(prefix)tls_key_file"
+            case .ciphers: key = "tls_ciphers"
+            }
+            throw StartupError(description: "\(key): \(error)")
+        }
     }
 
     /// The webhook endpoints, or nil when none is configured.

@@ -15,7 +15,7 @@ enum ConfigKeys {
         "pusher_apps", "pusher_activity_timeout", "pusher_cache_ttl", "redis_timeout", "redis_queue_bytes", "redis_queue_commands",
         "io_backend", "topic_webhooks", "webhook_delay", "webhook_batch_window", "webhook_batch_size", "webhook_queue_batches",
         "webhook_ca_file",
-    ]
+    ] + TLSKeys.known
 
     static func decode(_ values: [String: ConfigValue], cores: Int) throws(ConfigError) -> WorkerConfig {
         guard let secretValue = values["worker_secret"], !secretValue.node.isNull else {
@@ -122,6 +122,7 @@ enum ConfigKeys {
             default: break
             }
         }
+        try TLSKeys.decode(values, into: &config)
         if config.internalPort != 0, config.internalPort == config.wsPort, overlap(config.internalBind, config.wsBind) {
             // Both listeners would share the port through SO_REUSEPORT and split its connections.
             let message = "\(config.internalPort) is ws_port too; the internal API needs a port of its own"

@@ -61,6 +61,10 @@ public struct WorkerConfig: Sendable {
     public var webhookCAFile: String?
     /// Peers whose forwarded headers name the client (for logs and the per-address limits).
     public var trustedProxies: [AddressRange] = AddressRange.localAndPrivate
+    /// TLS on the public port (`tls_cert_file`, `tls_key_file`); nil: plain HTTP and WebSocket.
+    public var publicTLS: TLSSettings?
+    /// TLS on the internal port (`internal_tls_cert_file`, `internal_tls_key_file`).
+    public var internalTLS: TLSSettings?
     /// Unsent frames a socket may queue before it is closed with 1013.
     public var sendQueueFrames = 4096
     /// Unsent bytes a socket may queue before it is closed with 1013.
@@ -98,6 +102,7 @@ public struct WorkerConfig: Sendable {
         var fields: [(key: String, value: String)] = [
             ("ws_bind", wsBind.isEmpty ? "*" : wsBind), ("ws_port", "\(wsPort)"),
             ("internal_bind", internalBind), ("internal_port", "\(internalPort)"),
+            ("tls", publicTLS == nil ? "off" : "on"), ("internal_tls", internalTLS == nil ? "off" : "on"),
             ("redis", redis.map { "\($0)" } ?? "none"),
         ]
         if redis != nil {

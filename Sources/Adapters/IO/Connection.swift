@@ -42,6 +42,9 @@ public final class Connection: Flushable {
     /// What the socket I/O keeps for this connection, if it keeps anything (the operations
     /// io_uring has in the kernel for it); only the socket I/O reads it.
     var socketState: AnyObject?
+    /// TLS between the handlers and the socket I/O, on a TLS port: `queue` then holds records,
+    /// and what `send` queues waits in the session as plaintext until it is encrypted.
+    var tls: TLSSession?
     private let limits: WriteQueue.Limits
     /// `defaultLingerTimeout` unless a test needs a deadline that cannot end a case by itself.
     let lingerTimeout: Duration
@@ -69,8 +72,11 @@ public final class Connection: Flushable {
     }
 
     /// Frames waiting to be written.
-    public var queuedFrames: Int { queue.frameCount }
-    public var queuedBytes: Int { queue.byteCount }
+    public var queuedFrames: Int { queue.frameCount + (tls?.plaintext.frameCount ?? 0) }
+    public var queuedBytes: Int { queue.byteCount + (tls?.plaintext.byteCount ?? 0) }
+
+    /// Anything left to write: records or frames, or plaintext not yet encrypted.
+    var hasOutput: Bool { !queue.isEmpty || tls?.plaintext.isEmpty == false }
 
     // MARK: - Output
 
@@ -78,7 +84,11 @@ public final class Connection: Flushable {
     @discardableResult
     public func send(_ frame: EncodedFrame) -> Bool {
         guard state == .open || state == .closingAfterFlush else { return false }
-        guard queue.append(frame, limits: limits) else { return false }
+        if let tls {
+            guard tls.plaintext.append(frame, limits: limits) else { return false }
+        } else {
+            guard queue.append(frame, limits: limits) else { return false }
+        }
         scheduleFlush()
         return true
     }
@@ -86,6 +96,11 @@ public final class Connection: Flushable {
     /// Drops queued frames that have not started going out (see `WriteQueue.removeUnstarted`);
     /// those a send in flight reads count as started.
     public func discardUnstartedFrames() {
+        // Records cannot be dropped (the peer's decryption would fail); plaintext can.
+        if let tls {
+            tls.plaintext.removeAll()
+            return
+        }
         queue.removeUnstarted(keepingFirst: loop.socketIO.framesInFlight(self))
     }
 
@@ -133,7 +148,10 @@ public final class Connection: Flushable {
     public func flush(on loop: EventLoop) {
         isDirty = false
         guard state == .open || state == .closingAfterFlush else { return }
+        if let tls { tls.encryptPending(self) }
         loop.socketIO.flush(self)
+        // Records went out and plaintext waits (more than a turn's budget was queued).
+        if let tls, queue.isEmpty, !tls.plaintext.isEmpty, state == .open { scheduleFlush() }
     }
 
     /// The socket took `count` bytes from the head of the queue.
@@ -152,7 +170,21 @@ public final class Connection: Flushable {
     /// Bytes from the peer, valid only during this call.
     func received(_ bytes: UnsafeRawBufferPointer) {
         loop.metrics.bytesReceived &+= bytes.count
-        if state == .open || handler?.readsWhileClosing == true { handler?.received(bytes, on: self) }
+        guard acceptsInput else { return }
+        if let tls {
+            tls.received(bytes, by: self)
+        } else {
+            handler?.received(bytes, on: self)
+        }
+    }
+
+    /// Whether the handler still takes input: before the close, or while it awaits the peer's
+    /// close frame.
+    var acceptsInput: Bool { state == .open || handler?.readsWhileClosing == true }
+
+    /// Plaintext for the handler, valid only during this call.
+    func deliver(_ bytes: UnsafeRawBufferPointer) {
+        handler?.received(bytes, on: self)
     }
 
     /// Whether input still matters: before the close, or while waiting for the peer's FIN.
@@ -191,6 +223,7 @@ public final class Connection: Flushable {
         Syscall.close(descriptor)
         // A send in flight still reads the queue's frames; its completion lets go of them.
         if !kernelReadsQueue { queue.removeAll() }
+        tls?.connectionClosed(self)
         budget?.release()
         lease?.release()
         lease = nil

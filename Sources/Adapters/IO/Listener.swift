@@ -15,6 +15,8 @@ public final class Listener {
     public let address: SocketAddress
     unowned let loop: EventLoop
     private let transport: any Transport
+    /// Set on a TLS port: every connection gets a session on its current certificate.
+    private let tls: TLSServer?
     private let budget: ConnectionBudget
     private let limits: WriteQueue.Limits
     private let lingerTimeout: Duration
@@ -31,8 +33,9 @@ public final class Listener {
     public init(
         address: SocketAddress, key: String, loop: EventLoop, transport: any Transport, budget: ConnectionBudget,
         queueLimits: (frames: Int, bytes: Int), refusals: RefusalLog? = nil, lingerTimeout: Duration = Connection.defaultLingerTimeout,
-        logger: Logger
+        tls: TLSServer? = nil, logger: Logger
     ) throws(SystemError) {
+        self.tls = tls
         self.lingerTimeout = lingerTimeout
         descriptor = try Self.bind(address, key: key)
         var bound = address
@@ -92,12 +95,26 @@ public final class Listener {
         let connection = Connection(
             descriptor: client, id: nextConnection << 8 | UInt64(loop.index & 0xFF), peerHost: peer.host,
             loop: loop, limits: limits, budget: budget, isOverBudget: grant == .overBudget, lingerTimeout: lingerTimeout)
+        if let tls {
+            guard let session = TLSSession(server: tls) else {
+                Syscall.close(client)
+                budget.release()
+                return
+            }
+            connection.tls = session
+        }
         do {
             try loop.socketIO.attach(connection)
         } catch {
             Syscall.close(client)
             budget.release()
             return
+        }
+        if let tls {
+            loop.schedule(afterSharedDelay: tls.handshakeTimeout) { [weak connection] _ in
+                guard let connection, let session = connection.tls, session.isHandshaking else { return }
+                session.timedOut(connection)
+            }
         }
         transport.accepted(connection)
     }

@@ -18,18 +18,23 @@ public final class LoopMetrics {
     public internal(set) var authFailures: [String: Int] = [:]
     /// Connections or handshakes refused before a subscription, by reason (`max_connections`, ...).
     public internal(set) var refusals: [String: Int] = [:]
+    /// TLS handshakes that finished, and those that failed by reason (`timeout`, `plain_http`, ...).
+    public internal(set) var tlsHandshakes = 0
+    public internal(set) var tlsHandshakeFailures: [String: Int] = [:]
 
     public init() {}
 
     public func countClose(_ code: UInt16) { closes[code, default: 0] += 1 }
     public func countAuthFailure(_ reason: String) { authFailures[reason, default: 0] += 1 }
     public func countRefusal(_ reason: String) { refusals[reason, default: 0] += 1 }
+    func countTLSHandshakeFailure(_ reason: String) { tlsHandshakeFailures[reason, default: 0] += 1 }
 
     /// A copy, taken on the loop.
     var snapshot: Snapshot {
         Snapshot(
             publishes: publishes, deliveries: deliveries, bytesReceived: bytesReceived, bytesSent: bytesSent,
-            closes: closes, authFailures: authFailures, refusals: refusals)
+            closes: closes, authFailures: authFailures, refusals: refusals, tlsHandshakes: tlsHandshakes,
+            tlsHandshakeFailures: tlsHandshakeFailures)
     }
 
     struct Snapshot: Sendable {
@@ -40,6 +45,8 @@ public final class LoopMetrics {
         var closes: [UInt16: Int] = [:]
         var authFailures: [String: Int] = [:]
         var refusals: [String: Int] = [:]
+        var tlsHandshakes = 0
+        var tlsHandshakeFailures: [String: Int] = [:]
 
         static func + (lhs: Snapshot, rhs: Snapshot) -> Snapshot {
             Snapshot(
@@ -47,7 +54,9 @@ public final class LoopMetrics {
                 bytesReceived: lhs.bytesReceived + rhs.bytesReceived, bytesSent: lhs.bytesSent + rhs.bytesSent,
                 closes: lhs.closes.merging(rhs.closes, uniquingKeysWith: +),
                 authFailures: lhs.authFailures.merging(rhs.authFailures, uniquingKeysWith: +),
-                refusals: lhs.refusals.merging(rhs.refusals, uniquingKeysWith: +))
+                refusals: lhs.refusals.merging(rhs.refusals, uniquingKeysWith: +),
+                tlsHandshakes: lhs.tlsHandshakes + rhs.tlsHandshakes,
+                tlsHandshakeFailures: lhs.tlsHandshakeFailures.merging(rhs.tlsHandshakeFailures, uniquingKeysWith: +))
         }
     }
 }

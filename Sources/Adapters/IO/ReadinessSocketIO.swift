@@ -47,7 +47,7 @@ final class ReadinessSocketIO: SocketIO {
         }
         if connection.queue.isEmpty {
             if connection.state == .closingAfterFlush {
-                connection.flushedBeforeClose()
+                connection.queueDrained()
             } else {
                 setWritableInterest(connection, false)
             }

@@ -5,8 +5,8 @@
 /// loop's thread. `Connection` and `Listener` speak only to this; the poller port below it is
 /// about readiness, which only one implementation uses for sockets.
 ///
-/// A layer (TLS) sits here as a decorator: it is a `SocketIO` holding the inner one, and keeps
-/// per connection what the inner keeps in `Connection.socketState`, chained.
+/// TLS sits above this port, in the connection (`Connection.tls`): what a socket I/O sends and
+/// receives for a TLS connection is its records, moved exactly as plain bytes (docs/adr/0021).
 protocol SocketIO: AnyObject {
     /// Starts accepting on a bound, listening socket; accepted sockets go to `listener.admit`.
     func listen(_ listener: Listener) throws(SystemError)

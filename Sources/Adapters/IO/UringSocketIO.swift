@@ -267,6 +267,6 @@ final class UringSocketIO: SocketIO {
         }
         connection.sent(Int(result))
         if Int(result) < asked.bytes { connection.stalledFlushes += 1 } else if !asked.quiet { channel.sendsQuietly = true }
-        if !connection.queue.isEmpty || connection.state == .closingAfterFlush { connection.scheduleFlush() }
+        if connection.hasOutput || connection.state == .closingAfterFlush { connection.scheduleFlush() }
     }
 }

@@ -11,6 +11,8 @@ public final class MetricsRegistry: @unchecked Sendable {
     private var loops: [EventLoop] = []
     private var transports: [any BrowserTransport] = []
     private var sources: [@Sendable () -> [TransportGauge]] = []
+    /// A port serves TLS: the handshake counters are shown. Set before the loops start.
+    public var tlsPorts = false
     let broker: Broker
     let counters: EngineCounters
     let version: String
@@ -99,6 +101,15 @@ public final class MetricsRegistry: @unchecked Sendable {
         }
         for (reason, count) in loopTotals.refusals.sorted(by: { $0.key < $1.key }) {
             text.counter("wavelog_refused_total", "Connections and handshakes refused before a subscription, by reason.", labels: [("reason", reason)], Double(count))
+        }
+        if tlsPorts {
+            text.counter("wavelog_tls_handshakes_total", "TLS handshakes that finished, both ports.", Double(loopTotals.tlsHandshakes))
+            // Every reason is shown from the start, so a rate() over it has a zero to begin from.
+            for reason in TLSSession.FailureReason.allCases {
+                text.counter(
+                    "wavelog_tls_handshake_failures_total", "TLS handshakes that failed or never finished, by reason.",
+                    labels: [("reason", reason.rawValue)], Double(loopTotals.tlsHandshakeFailures[reason.rawValue] ?? 0))
+            }
         }
         let process = ProcessFigures.read()
         text.counter("process_cpu_seconds_total", "User and system CPU time of the process.", process.cpuSeconds)

@@ -1,29 +1,40 @@
-// Process signals: the main thread waits for SIGTERM/SIGINT while the loops run.
+// Process signals: the main thread waits for SIGTERM/SIGINT (and SIGHUP) while the loops run.
 internal import Glibc
 internal import CLinux
 
 /// Signal handling for the worker process.
 public enum ProcessSignals {
-    /// Blocks SIGTERM and SIGINT in this thread (and every thread created after), so only
-    /// `waitForTermination` receives them; ignores SIGPIPE, which sockets report as EPIPE instead.
+    /// Blocks SIGTERM, SIGINT and SIGHUP in this thread (and every thread created after), so
+    /// only `waitForTermination` receives them; ignores SIGPIPE, which sockets report as EPIPE
+    /// instead. SIGHUP, whose default ends the process, is a reload request here, as for nginx.
     public static func prepare() {
         signal(SIGPIPE, SIG_IGN)
-        var set = sigset_t()
-        sigemptyset(&set)
-        sigaddset(&set, SIGTERM)
-        sigaddset(&set, SIGINT)
+        var set = waited
         pthread_sigmask(SIG_BLOCK, &set, nil)
     }
 
-    /// Blocks until SIGTERM or SIGINT arrives; returns its name.
-    public static func waitForTermination() -> String {
+    private static var waited: sigset_t {
         var set = sigset_t()
         sigemptyset(&set)
         sigaddset(&set, SIGTERM)
         sigaddset(&set, SIGINT)
-        var received: Int32 = 0
-        while sigwait(&set, &received) != 0 {}
-        return received == SIGTERM ? "SIGTERM" : "SIGINT"
+        sigaddset(&set, SIGHUP)
+        return set
+    }
+
+    /// Blocks until SIGTERM or SIGINT arrives and returns its name; calls `hangup` on the
+    /// waiting thread for each SIGHUP meanwhile.
+    public static func waitForTermination(hangup: () -> Void = {}) -> String {
+        var set = waited
+        while true {
+            var received: Int32 = 0
+            guard sigwait(&set, &received) == 0 else { continue }
+            if received == SIGHUP {
+                hangup()
+                continue
+            }
+            return received == SIGTERM ? "SIGTERM" : "SIGINT"
+        }
     }
 
     /// Sleeps the calling (non-loop) thread.
