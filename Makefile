@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BUILD_PACKAGES := libssl-dev libhiredis-dev libyaml-dev zlib1g-dev liburing-dev libcurl4-openssl-dev pkg-config
 # Tools the tests drive: a real redis-server, curl and Python clients, headless Chromium, nginx as a
 # reverse proxy, and the tools that validate the deployment files (docker-compose, systemd-analyze).
-TEST_PACKAGES := redis-server redis-tools php-cli php-curl openssl iproute2 nftables curl python3 python3-venv python3-pip chromium chromium-driver nginx-light docker-compose systemd
+TEST_PACKAGES := redis-server redis-tools php-cli php-curl openssl iproute2 nftables curl python3 python3-venv python3-pip chromium chromium-driver libnss3-tools nginx-light docker-compose systemd
 VENV := .build/venv
 # The reference server and tools `make bench` compares against and pins with.
 BENCH_PACKAGES := nginx-light libnginx-mod-nchan redis-server util-linux procps python3
@@ -57,13 +57,17 @@ test: test-deps check-layers
 IO_BACKENDS ?= uring epoll
 
 # The built binary as users run it: real processes, sockets and clients (Tests/System), once per
-# poller, two tests at a time (they mostly wait on sockets).
+# poller, two tests at a time (they mostly wait on sockets); then the cluster suite once more with
+# every node on rediss:// (a redis-server serving TLS).
 system-test: $(VENV)/.installed
 	@for backend in $(IO_BACKENDS); do \
 		echo "system tests, io_backend=$$backend"; \
 		WAVELOG_IO_BACKEND=$$backend WORKER_BIN="$$($(SWIFT) build --show-bin-path)/wavelog-worker" \
 			$(VENV)/bin/pytest -q -n 2 Tests/System || exit 1; \
 	done
+	@echo "cluster system tests over rediss://"
+	@WAVELOG_TEST_REDIS_TLS=1 WORKER_BIN="$$($(SWIFT) build --show-bin-path)/wavelog-worker" \
+		$(VENV)/bin/pytest -q -n 2 Tests/System/test_cluster.py
 
 $(VENV)/.installed: Tests/System/requirements.txt
 	python3 -m venv $(VENV)

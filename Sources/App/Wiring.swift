@@ -56,7 +56,18 @@ enum Wiring {
         let nodeID = Hex.encodeLowercase(OpenSSLDigest.randomBytes(count: 8) ?? [])
         let hostName = HostName.current()
         let identity = NodeIdentity(id: nodeID, name: hostName.isEmpty ? nodeID : hostName, version: version, startedAt: clock.wallTime)
-        if let redis = config.redis {
+        if var redis = config.redis {
+            if redis.usesTLS {
+                if config.redisTLS.insecureSkipVerify {
+                    logger.warning("redis_tls_insecure_skip_verify is on: the Redis server's certificate is not checked, so anyone on the path can read and change what the cluster sends; for tests only")
+                }
+                do {
+                    redis.tls = try TLSClient(config.redisTLS)
+                } catch {
+                    printFatal("wavelog-worker: config: redis_tls_ca_file: \(error)")
+                    return 1
+                }
+            }
             // Redis lives on the last loop: loop 0 also reaps topics, so spread the background work.
             let redisLoop = group.loops[group.loops.count - 1]
             var liveness = RedisConnection.Liveness()
@@ -214,6 +225,7 @@ enum Wiring {
         node.drain(deadline: config.drainTimeout, logger: logger)
         for service in services.reversed() { service.shutdown() }
         group.stopAndJoin()
+        RedisRelayFiles.remove()
         logger.info("stopped")
         return 0
     }
@@ -312,13 +324,20 @@ extension Wiring {
                 return 1
             }
             let poller = try backend.resolve().kind
+            // The conformance run over TLS names a certificate and key the way a node's
+            // environment does.
+            var tls: TLSServer?
+            if let certificate = getenv("WAVELOG_TLS_CERT_FILE").map({ String(cString: $0) }),
+                let key = getenv("WAVELOG_TLS_KEY_FILE").map({ String(cString: $0) }) {
+                tls = try tlsServer(TLSSettings(certificateFile: certificate, keyFile: key), prefix: "")
+            }
             let group = try EventLoopGroup(count: 1, poller: poller)
             let transport = HTTPTransport(responder: EchoResponder())
             let listener = try Listener(
                 address: SocketAddress(host: "127.0.0.1", port: port)!, key: "echo", loop: group.loops[0], transport: transport,
-                budget: ConnectionBudget(limit: 1000), queueLimits: (frames: 1 << 20, bytes: 1 << 30), logger: logger)
+                budget: ConnectionBudget(limit: 1000), queueLimits: (frames: 1 << 20, bytes: 1 << 30), tls: tls, logger: logger)
             // Unbuffered: the conformance script reads this line through a pipe.
-            let line = Array("echo listening on \(listener.address) io_backend=\(poller.rawValue)\n".utf8)
+            let line = Array("echo listening on \(listener.address) tls=\(tls == nil ? "off" : "on") io_backend=\(poller.rawValue)\n".utf8)
             _ = line.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
             group.start()
             _ = ProcessSignals.waitForTermination()

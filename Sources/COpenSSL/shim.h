@@ -27,6 +27,7 @@ static inline long shim_SSL_CTX_set_session_cache_mode(SSL_CTX *context, long mo
 static inline void shim_SSL_CTX_set_server_options(SSL_CTX *context) {
     SSL_CTX_set_options(context, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION);
 }
+static inline long shim_SSL_set_tlsext_host_name(SSL *ssl, const char *name) { return SSL_set_tlsext_host_name(ssl, name); }
 static inline int shim_ERR_GET_REASON(unsigned long error) { return ERR_GET_REASON(error); }
 
 // ALPN: http/1.1 when the client offers it; otherwise the handshake goes on without ALPN, as

@@ -13,6 +13,7 @@ import secrets
 import shutil
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import tempfile
@@ -269,11 +270,58 @@ def metrics(worker):
     return samples
 
 
+# --- certificates --------------------------------------------------------------------------------
+
+def openssl(*arguments):
+    subprocess.run(["openssl", *arguments], check=True, capture_output=True, timeout=TIMEOUT)
+
+
+class CertificateAuthority:
+    """A CA of the test's own, and leaf certificates it signs for 127.0.0.1 and localhost."""
+
+    def __init__(self, directory):
+        self.dir = directory
+        self.cert = str(directory / "ca.pem")
+        self.key = str(directory / "ca.key")
+        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+                "-subj", "/CN=wavelog-worker test CA", "-keyout", self.key, "-out", self.cert)
+
+    def issue(self, name, key_type="ec"):
+        """A leaf certificate and key; `key_type` is "ec" (P-256) or "rsa" (2048 bits)."""
+        cert, key, request = (str(self.dir / f"{name}.{suffix}") for suffix in ("pem", "key", "csr"))
+        key_options = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"] if key_type == "ec" else ["-newkey", "rsa:2048"]
+        openssl("req", "-new", *key_options, "-nodes", "-subj", f"/CN={name}", "-keyout", key, "-out", request)
+        extensions = self.dir / f"{name}.ext"
+        extensions.write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+        openssl("x509", "-req", "-in", request, "-CA", self.cert, "-CAkey", self.key, "-CAcreateserial", "-days", "1",
+                "-extfile", str(extensions), "-out", cert)
+        return cert, key
+
+    def client_context(self):
+        context = ssl.create_default_context(cafile=self.cert)
+        return context
+
+
+_redis_ca = None
+
+
+def redis_test_ca():
+    """One CA per test process for TLS Redis servers, with the certificate they serve."""
+    global _redis_ca
+    if _redis_ca is None:
+        import pathlib
+        authority = CertificateAuthority(pathlib.Path(tempfile.mkdtemp(prefix="wavelog-redis-ca-")))
+        _redis_ca = (authority, *authority.issue("redis"))
+    return _redis_ca
+
+
 # --- Redis and clusters ------------------------------------------------------------------------
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
 REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
+# Set by `make test` for a pass of the cluster suite with every node on rediss://.
+REDIS_TLS = os.environ.get("WAVELOG_TEST_REDIS_TLS") == "1"
 
 def free_port():
     with socket.socket() as probe:
@@ -290,13 +338,17 @@ def redis_ping(port, timeout=0.5, host="127.0.0.1"):
         return False
 
 class RedisServer:
-    """One redis-server process on loopback, without persistence, stopped by its PID."""
+    """One redis-server process on loopback, without persistence, stopped by its PID. With
+    `tls`, it also serves TLS on `tls_port` (a certificate from `redis_test_ca()`), and `config`
+    points nodes there; the plain port stays for redis-cli."""
 
     host = "127.0.0.1"
 
-    def __init__(self, port=None):
+    def __init__(self, port=None, tls=REDIS_TLS):
         self.dir = tempfile.mkdtemp(prefix="wavelog-worker-redis-")
         self.process = None
+        self.tls = redis_test_ca() if tls else None
+        self.tls_port = free_port() if tls else None
         if port is not None:
             self.port = port
             if not self._start():
@@ -310,9 +362,14 @@ class RedisServer:
 
     def _start(self, timeout=10):
         self.log_path = os.path.join(self.dir, f"redis-{self.port}.log")
+        tls = []
+        if self.tls:
+            authority, cert, key = self.tls
+            tls = ["--tls-port", str(self.tls_port), "--tls-cert-file", cert, "--tls-key-file", key,
+                   "--tls-ca-cert-file", authority.cert, "--tls-auth-clients", "no"]
         self.process = subprocess.Popen(
             [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", self.dir, "--logfile", self.log_path, "--daemonize", "no"],
+             "--dir", self.dir, "--logfile", self.log_path, "--daemonize", "no", *tls],
             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -323,6 +380,13 @@ class RedisServer:
             time.sleep(POLL)  # polling readiness: the server gives no other signal
         self.stop()
         return False
+
+    @property
+    def config(self):
+        """The node configuration that reaches this server (database 0), over TLS when it has it."""
+        if self.tls:
+            return f'redis_url: "rediss://127.0.0.1:{self.tls_port}/0"\nredis_tls_ca_file: "{self.tls[0].cert}"\n'
+        return f'redis_url: "redis://127.0.0.1:{self.port}/0"\n'
 
     def restart(self):
         """Starts a new, empty server on the same port; returns when it answers PING."""
@@ -370,7 +434,7 @@ class Cluster:
 
     @property
     def config(self):
-        return f'redis_url: "redis://127.0.0.1:{self.redis.port}/0"\nredis_prefix: "{self.prefix}"\n'
+        return self.redis.config + f'redis_prefix: "{self.prefix}"\n'
 
     @property
     def events(self):

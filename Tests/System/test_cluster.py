@@ -400,7 +400,7 @@ def test_a_topic_registered_on_one_node_never_turns_unknown_again_on_another(pri
 
 def test_a_hung_redis_is_noticed_bounded_and_counted_then_the_link_comes_back(private_redis, make_worker):
     """Redis paused with SIGSTOP keeps its sockets open: only unanswered commands tell."""
-    node = make_worker(f'redis_url: "redis://127.0.0.1:{private_redis.port}/0"\nredis_timeout: 1s\n'
+    node = make_worker(f'{private_redis.config}redis_timeout: 1s\n'
                        f'redis_queue_commands: 5\nredis_prefix: "hang{secrets.token_hex(4)}:"\n')
     assert wait_for(lambda: request(node.ws_port, "GET", "/readyz", secret=None)[0] == 200)
     register(node.internal_port, "hang.1")
@@ -424,7 +424,7 @@ def test_a_hung_redis_is_noticed_bounded_and_counted_then_the_link_comes_back(pr
 def test_a_subscription_redis_drops_is_logged_and_made_again(private_redis, make_worker):
     """CLIENT KILL, an output-buffer limit or a failover ends the subscribed connection."""
     prefix = f"kill{secrets.token_hex(4)}:"
-    node = make_worker(f'redis_url: "redis://127.0.0.1:{private_redis.port}/0"\nredis_timeout: 1s\nredis_prefix: "{prefix}"\n')
+    node = make_worker(f'{private_redis.config}redis_timeout: 1s\nredis_prefix: "{prefix}"\n')
     assert wait_for(lambda: private_redis.numsub(prefix + "events") == 1)
     assert private_redis.cli("CLIENT", "KILL", "TYPE", "pubsub") != "0"
     assert wait_for(lambda: any("redis connection lost" in line and "connection=subscribe" in line
@@ -463,7 +463,7 @@ def test_a_hang_between_two_nodes_delivers_or_counts_every_publish_once(private_
     counted in A's cluster_unsent."""
     prefix = f"hang2{secrets.token_hex(4)}:"
     queue_bytes = 2 << 20
-    config = (f'redis_url: "redis://127.0.0.1:{private_redis.port}/0"\nredis_timeout: 1500ms\n'
+    config = (f'{private_redis.config}redis_timeout: 1500ms\n'
               f'redis_queue_bytes: {queue_bytes}\nredis_prefix: "{prefix}"\n')
     a, b = make_worker(config), make_worker(config)
     assert wait_for(lambda: private_redis.numsub(prefix + "events") == 2)
@@ -555,7 +555,7 @@ def test_an_unregister_while_redis_cannot_be_told_is_sent_when_it_answers_again(
     """Redis paused: the node forgets the topic at once and deletes its key once Redis is back,
     before its first read, so the next SCAN does not bring the topic back."""
     prefix = f"unreg{secrets.token_hex(4)}:"
-    node = make_worker(f'redis_url: "redis://127.0.0.1:{private_redis.port}/0"\nredis_timeout: 1s\nredis_prefix: "{prefix}"\n')
+    node = make_worker(f'{private_redis.config}redis_timeout: 1s\nredis_prefix: "{prefix}"\n')
     topic = "gone.1"
     register(node.internal_port, topic)
     # A registration is answered at once while the node's Redis link is still coming up, and

@@ -6,25 +6,18 @@ Chromium is kept off every network but the loopback: an unresolvable-host rule a
 is a closed loopback port, with its background services switched off. Every wait is a bounded
 WebDriverWait on the page's state or an awaited worker event."""
 import json
-import os
-import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote
 
 import pytest
 
+import chromium
 from conftest import register
 from helpers import AUTH_EXPIRED, mint, publish, token_for, wait_for_status
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 TIMEOUT = 10
 
-pytestmark = pytest.mark.skipif(
-    not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)),
-    reason=f"needs {CHROMIUM} and {CHROMEDRIVER} (Debian packages chromium and chromium-driver; `make test-deps`)")
+pytestmark = pytest.mark.skipif(chromium.missing() is not None, reason=chromium.missing() or "")
 
 PAGE = """<!doctype html>
 <meta charset="utf-8">
@@ -47,59 +40,17 @@ function start(url) {
 """.encode()
 
 
-class PageHandler(BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(PAGE)))
-        self.end_headers()
-        self.wfile.write(PAGE)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def page_origin():
     """The test page on its own loopback port; its origin."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), PageHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join(TIMEOUT)
+    with chromium.page_server(PAGE) as origin:
+        yield origin
 
 
 @pytest.fixture
 def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="wavelog-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in [
-        "--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", f"--user-data-dir={profile}",
-        "--no-first-run", "--no-default-browser-check", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--disable-default-apps", "--disable-extensions", "--disable-domain-reliability",
-        "--disable-client-side-phishing-detection", "--metrics-recording-only", "--safebrowsing-disable-auto-update",
-        "--disable-features=OptimizationHints,MediaRouter,Translate,AutofillServerCommunication",
-        # Nothing but the loopback: no name resolves, and any non-loopback request goes to a closed local port.
-        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", "--proxy-server=http://127.0.0.1:9",
-    ]:
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    service = Service(executable_path=CHROMEDRIVER, log_output=os.path.join(profile, "chromedriver.log"))
-    driver = webdriver.Chrome(service=service, options=options)
-    driver.set_script_timeout(TIMEOUT)
-    driver.set_page_load_timeout(TIMEOUT)
-    yield driver
-    driver.quit()
-    process = service.process
-    if process is not None and process.poll() is None:
-        process.kill()
-        process.wait(TIMEOUT)
+    with chromium.chromium() as driver:
+        yield driver
 
 
 def sse_url(instance, topic, token):

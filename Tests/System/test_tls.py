@@ -10,44 +10,16 @@ import subprocess
 
 import httpx
 import pytest
+
+import chromium
 from httpx_sse import connect_sse
 from websockets.asyncio.client import connect as ws_connect
 
 from conftest import SECRET, Worker
 from helpers import (
-    AUTH_OK, PUSHER_APPS, PUSHER_KEY, TIMEOUT, auth_message, parse_logfmt, recv, token_for, wait_for, wait_for_log)
+    CertificateAuthority, AUTH_OK, PUSHER_APPS, PUSHER_KEY, TIMEOUT, auth_message, parse_logfmt, recv, token_for, wait_for, wait_for_log)
 
 HANDSHAKE_TIMEOUT = "1s"
-
-
-def openssl(*arguments):
-    subprocess.run(["openssl", *arguments], check=True, capture_output=True, timeout=TIMEOUT)
-
-
-class CertificateAuthority:
-    """A CA of the test's own, and leaf certificates it signs for 127.0.0.1 and localhost."""
-
-    def __init__(self, directory):
-        self.dir = directory
-        self.cert = str(directory / "ca.pem")
-        self.key = str(directory / "ca.key")
-        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
-                "-subj", "/CN=wavelog-worker test CA", "-keyout", self.key, "-out", self.cert)
-
-    def issue(self, name, key_type="ec"):
-        """A leaf certificate and key; `key_type` is "ec" (P-256) or "rsa" (2048 bits)."""
-        cert, key, request = (str(self.dir / f"{name}.{suffix}") for suffix in ("pem", "key", "csr"))
-        key_options = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"] if key_type == "ec" else ["-newkey", "rsa:2048"]
-        openssl("req", "-new", *key_options, "-nodes", "-subj", f"/CN={name}", "-keyout", key, "-out", request)
-        extensions = self.dir / f"{name}.ext"
-        extensions.write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
-        openssl("x509", "-req", "-in", request, "-CA", self.cert, "-CAkey", self.key, "-CAcreateserial", "-days", "1",
-                "-extfile", str(extensions), "-out", cert)
-        return cert, key
-
-    def client_context(self):
-        context = ssl.create_default_context(cafile=self.cert)
-        return context
 
 
 @pytest.fixture(scope="module")
@@ -346,3 +318,100 @@ def test_the_listening_line_says_how_tls_runs(ca, tls_worker):
     fields = parse_logfmt(line)
     assert fields["tls"] == "openssl-userspace" and fields["internal_tls"] == "openssl-userspace"
     assert fields["config.tls"] == "on"
+
+
+# --- a real browser -------------------------------------------------------------------------------
+
+BROWSER_PAGE = """<!doctype html>
+<meta charset="utf-8">
+<title>wavelog-worker over TLS</title>
+<script>
+window.ws = {messages: [], errors: 0};
+window.sse = {messages: [], opened: 0, errors: 0};
+function start(wsUrl, sseUrl, token) {
+  const socket = new WebSocket(wsUrl);
+  socket.onopen = () => socket.send(JSON.stringify({type: "auth", token: token}));
+  socket.onmessage = (event) => window.ws.messages.push(event.data);
+  socket.onerror = () => { window.ws.errors += 1; };
+  const source = new EventSource(sseUrl);
+  source.onopen = () => { window.sse.opened += 1; };
+  source.onerror = () => { window.sse.errors += 1; };
+  source.addEventListener("push", (event) => window.sse.messages.push(event.data));
+}
+</script>
+""".encode()
+
+
+def test_chromium_websocket_and_event_source_on_wss_and_https_trusting_a_test_ca(ca, make_worker):
+    reason = chromium.missing()
+    if reason:
+        pytest.skip(reason)
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    cert, key = ca.issue("browser-node")
+    with chromium.page_server(BROWSER_PAGE) as origin:
+        worker = make_worker(extra_config=tls_config(cert, key, internal=False) + f'allowed_origins:\n  - "{origin}"\n')
+        from conftest import register as plain_register
+        from helpers import publish as plain_publish
+        plain_register(worker.internal_port, "browser.tls")
+        token = token_for("browser.tls", user_id=1)
+        urls = (f"wss://127.0.0.1:{worker.ws_port}/ws?topic=browser.tls",
+                f"https://127.0.0.1:{worker.ws_port}/sse?topic=browser.tls&token={token}", token)
+
+        def state(driver):
+            return driver.execute_script("return {ws: window.ws, sse: window.sse};")
+
+        def wait(driver, condition, what):
+            try:
+                WebDriverWait(driver, TIMEOUT, poll_frequency=0.05).until(lambda d: condition(state(d)))
+            except TimeoutException:
+                pytest.fail(f"page never got {what}: {state(driver)}; console: {driver.get_log('browser')}")
+
+        # Without the CA in its store the browser refuses both: the trust below is what works.
+        with chromium.chromium() as untrusting:
+            untrusting.get(origin + "/")
+            untrusting.execute_script("start(arguments[0], arguments[1], arguments[2]);", *urls)
+            wait(untrusting, lambda s: s["ws"]["errors"] >= 1 and s["sse"]["errors"] >= 1, "certificate errors")
+        with chromium.chromium(trusting=ca.cert) as browser:
+            browser.get(origin + "/")
+            browser.execute_script("start(arguments[0], arguments[1], arguments[2]);", *urls)
+            wait(browser, lambda s: s["ws"]["messages"] == [AUTH_OK] and s["sse"]["opened"] == 1, "both streams open")
+            plain_publish(worker, "browser.tls", '{"over":"tls","text":"héllo ✓"}')
+            wait(browser, lambda s: len(s["ws"]["messages"]) == 2 and len(s["sse"]["messages"]) == 1, "the push on both")
+            pushed = state(browser)
+            assert json.loads(pushed["ws"]["messages"][1])["payload"] == {"over": "tls", "text": "héllo ✓"}
+            assert json.loads(pushed["sse"]["messages"][0]) == {"over": "tls", "text": "héllo ✓"}
+            assert pushed["ws"]["errors"] == 0 and pushed["sse"]["errors"] == 0
+
+
+# --- PHP's curl, as Wavelog's Worker library calls ------------------------------------------------
+
+def test_php_curl_makes_the_worker_library_calls_over_https(ca, tls_worker):
+    import shutil
+    php = shutil.which("php")
+    if php is None:
+        pytest.fail("php is not installed; make test-deps installs php-cli and php-curl")
+    script = os.path.join(os.path.dirname(__file__), "php", "worker_calls.php")
+    url = f"https://127.0.0.1:{tls_worker.internal_port}"
+
+    def calls(*arguments, payload):
+        return subprocess.run([php, *arguments, script, url, SECRET, "php.tls", payload], capture_output=True, text=True, timeout=TIMEOUT)
+
+    # Without the CA, curl refuses the certificate and nothing is registered.
+    refused = calls(payload="{}")
+    assert refused.returncode == 1 and "certificate" in refused.stderr, refused
+    # The same calls with the CA in php.ini's curl.cainfo, as an administrator would set it.
+    trusted = ("-d", f"curl.cainfo={ca.cert}")
+    assert json.loads(calls(*trusted, payload="{}").stdout) == {"register": 200, "publish": 200}
+
+    async def scenario():
+        async with ws_connect(wss(tls_worker, "/ws?topic=php.tls"), ssl=ca.client_context(), ping_interval=None,
+                              open_timeout=TIMEOUT) as ws:
+            await ws.send(auth_message(token_for("php.tls")))
+            assert await recv(ws) == AUTH_OK
+            result = await asyncio.to_thread(calls, *trusted, payload='{"qso":{"call":"DL1ABC"}}')
+            assert result.returncode == 0, result
+            assert json.loads(await recv(ws))["payload"] == {"qso": {"call": "DL1ABC"}}
+
+    asyncio.run(scenario())

@@ -6,6 +6,7 @@ internal import Glibc
 enum TLSKeys {
     static let known = [
         "tls_cert_file", "tls_key_file", "internal_tls_cert_file", "internal_tls_key_file", "tls_ciphers", "tls_handshake_timeout",
+        "redis_tls_ca_file", "redis_tls_insecure_skip_verify",
     ]
 
     /// Sets `publicTLS` and `internalTLS`; the files are checked for reading here and loaded
@@ -22,6 +23,7 @@ enum TLSKeys {
         if let value = values["tls_handshake_timeout"], !value.node.isNull {
             timeout = try ConfigKeys.duration(value, "tls_handshake_timeout")
         }
+        try decodeRedis(values, into: &config)
         for (certificateKey, keyKey, isPublic) in [("tls_cert_file", "tls_key_file", true), ("internal_tls_cert_file", "internal_tls_key_file", false)] {
             let certificate = try file(values, certificateKey)
             let key = try file(values, keyKey)
@@ -39,6 +41,22 @@ enum TLSKeys {
                 if isPublic { config.publicTLS = settings } else { config.internalTLS = settings }
             }
         }
+    }
+
+    /// How `rediss://` links verify Redis; either key without a `rediss://` URL is a mistake.
+    private static func decodeRedis(_ values: [String: ConfigValue], into config: inout WorkerConfig) throws(ConfigError) {
+        var settings = TLSClientSettings()
+        settings.caFile = try file(values, "redis_tls_ca_file")
+        if let value = values["redis_tls_insecure_skip_verify"], !value.node.isNull {
+            settings.insecureSkipVerify = try ConfigKeys.bool(value, "redis_tls_insecure_skip_verify")
+        }
+        guard settings != TLSClientSettings() else { return }
+        guard config.redis?.usesTLS == true else {
+            let key = settings.caFile != nil ? "redis_tls_ca_file" : "redis_tls_insecure_skip_verify"
+            throw values[key].map { ConfigKeys.error($0, key, "applies to a rediss:// redis_url only") }
+                ?? ConfigError(key: key, message: "applies to a rediss:// redis_url only")
+        }
+        config.redisTLS = settings
     }
 
     /// A readable file's path, or nil when the key is absent or empty.

@@ -61,6 +61,8 @@ public struct WorkerConfig: Sendable {
     public var webhookCAFile: String?
     /// Peers whose forwarded headers name the client (for logs and the per-address limits).
     public var trustedProxies: [AddressRange] = AddressRange.localAndPrivate
+    /// How `rediss://` links verify Redis (`redis_tls_ca_file`, `redis_tls_insecure_skip_verify`).
+    public var redisTLS = TLSClientSettings()
     /// TLS on the public port (`tls_cert_file`, `tls_key_file`); nil: plain HTTP and WebSocket.
     public var publicTLS: TLSSettings?
     /// TLS on the internal port (`internal_tls_cert_file`, `internal_tls_key_file`).
@@ -105,6 +107,9 @@ public struct WorkerConfig: Sendable {
             ("tls", publicTLS == nil ? "off" : "on"), ("internal_tls", internalTLS == nil ? "off" : "on"),
             ("redis", redis.map { "\($0)" } ?? "none"),
         ]
+        if redis?.usesTLS == true {
+            fields.append(("redis_tls", redisTLS.insecureSkipVerify ? "INSECURE (no certificate check)" : redisTLS.caFile.map { "verified against the system store and \($0)" } ?? "verified against the system store"))
+        }
         if redis != nil {
             fields += [
                 ("redis_prefix", redisPrefix), ("redis_timeout", GoDuration.formatExact(redisTimeout)),

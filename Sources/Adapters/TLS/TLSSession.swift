@@ -89,25 +89,17 @@ final class TLSSession {
     /// Decrypts everything complete in the input BIO into the loop's read buffer (free again:
     /// the ciphertext was copied into the BIO) and hands it on record by record.
     private func readPlaintext(_ connection: Connection) {
-        let buffer = connection.loop.readBuffer
-        while connection.acceptsInput {
-            ERR_clear_error()
-            let count = SSL_read(ssl, buffer.baseAddress, Int32(buffer.count))
-            if count > 0 {
-                connection.deliver(UnsafeRawBufferPointer(rebasing: buffer[0..<Int(count)]))
-                continue
-            }
-            switch SSL_get_error(ssl, count) {
-            case SSL_ERROR_WANT_READ:
-                queueOutput(of: connection)  // A key update's answer, if any.
-            case SSL_ERROR_ZERO_RETURN:
-                connection.close()  // close_notify: the peer sends nothing more, as with a FIN.
-            default:
-                phase = .failed  // A forged or broken record: the stream cannot go on.
-                ERR_clear_error()
-                connection.close()
-            }
-            return
+        let end = TLSRecords.read(ssl, into: connection.loop.readBuffer, while: { connection.acceptsInput }) { connection.deliver($0) }
+        switch end {
+        case .needsInput:
+            queueOutput(of: connection)  // A key update's answer, if any.
+        case .closedByPeer:
+            connection.close()
+        case .failed:
+            phase = .failed
+            connection.close()
+        case .stopped:
+            break
         }
     }
 

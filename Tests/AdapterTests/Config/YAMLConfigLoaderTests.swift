@@ -119,10 +119,12 @@ struct YAMLConfigLoaderTests {
         ("topic_ttl: 24", "config: topic_ttl: expected a positive duration like 90m or 1h30m, got \"24\" (line 2, column 12)"),
         ("topic_ttl: -5m", "config: topic_ttl: expected a positive duration like 90m or 1h30m, got \"-5m\" (line 2, column 12)"),
         ("topic_ttl: 0s", "config: topic_ttl: expected a positive duration like 90m or 1h30m, got \"0s\" (line 2, column 12)"),
-        ("redis_url: http://x", "config: redis_url: expected redis://[user:pass@]host:port/db (line 2, column 12)"),
+        ("redis_url: http://x", "config: redis_url: expected redis://[user:pass@]host:port/db or rediss://... (line 2, column 12)"),
         ("redis_url: redis://host:99999", "config: redis_url: port must be 1-65535, got \"99999\" (line 2, column 12)"),
         ("redis_url: redis://host/x", "config: redis_url: database must be a number, got \"x\" (line 2, column 12)"),
-        ("redis_url: rediss://host", "config: redis_url: rediss:// (TLS) is not supported by this build; use redis:// (line 2, column 12)"),
+        ("redis_tls_ca_file: /dev/null", "config: redis_tls_ca_file: applies to a rediss:// redis_url only (line 2, column 20)"),
+        ("redis_url: rediss://h\nredis_tls_ca_file: /nonexistent", "config: redis_tls_ca_file: /nonexistent is not a readable file (line 3, column 20)"),
+        ("redis_url: rediss://h\nredis_tls_insecure_skip_verify: maybe", "config: redis_tls_insecure_skip_verify: expected true or false, got \"maybe\" (line 3, column 33)"),
         ("threads: many", "config: threads: expected an integer 0-256, got \"many\" (line 2, column 10)"),
         ("log_level: loud", "config: log_level: expected one of trace, debug, info, notice, warning, error, critical, got \"loud\" (line 2, column 12)"),
         ("log_format: xml", "config: log_format: expected logfmt or json, got \"xml\" (line 2, column 13)"),
@@ -289,6 +291,23 @@ struct RedisEndpointTests {
     ])
     func parses(_ url: String, _ expected: RedisEndpoint) throws {
         #expect(try RedisEndpoint(url: url) == expected)
+    }
+
+    @Test func rediss() throws {
+        let endpoint = try RedisEndpoint(url: "rediss://user:secret@redis.example.org:6380/2")
+        var expected = RedisEndpoint(host: "redis.example.org", port: 6380, username: "user", password: "secret", database: 2)
+        expected.usesTLS = true
+        #expect(endpoint == expected)
+        #expect(endpoint.description == "rediss://user:***@redis.example.org:6380/2")
+        #expect(try RedisEndpoint(url: "redis://h").usesTLS == false)
+    }
+
+    @Test func redisTLSSettings() throws {
+        let config = try ConfigText.load(ConfigText.secretLine + "redis_url: rediss://h\nredis_tls_ca_file: /dev/null\n").config
+        #expect(config.redisTLS == TLSClientSettings(caFile: "/dev/null"))
+        #expect(config.summaryFields.contains { $0 == ("redis_tls", "verified against the system store and /dev/null") })
+        let insecure = try ConfigText.load(ConfigText.secretLine + "redis_url: rediss://h\nredis_tls_insecure_skip_verify: true\n").config
+        #expect(insecure.redisTLS.insecureSkipVerify)
     }
 
     @Test(arguments: ["redis://", "redis://:pw@", "redis://h:0", "redis://h:x", "redis://[::1", "redis://h/-1", "redis://u:%zz@h", "localhost:6379"])

@@ -45,6 +45,10 @@ public final class RedisConnection: LoopHandler, Flushable {
     public var unansweredBytes: Int { inFlight.bytes }
     public var unansweredCommands: Int { inFlight.count }
     private var livenessArmed = false
+    /// `rediss://`: hiredis talks to this relay's Unix socket, the relay to Redis over TLS.
+    private var relay: RedisTLSRelay?
+    /// Why a `rediss://` connection has no relay; every attempt fails with it.
+    private var relayFailure: String?
 
     /// Called on the loop once the connection is logged in and usable.
     public var onReady: (() -> Void)?
@@ -60,12 +64,28 @@ public final class RedisConnection: LoopHandler, Flushable {
         self.loop = loop
         self.logger = logger
         cycle = RedisLinkCycle(host: endpoint.host, hostIsLiteral: HostResolver.isAddressLiteral(endpoint.host))
+        if endpoint.usesTLS {
+            do {
+                let client = try endpoint.tls ?? TLSClient(TLSClientSettings())
+                relay = try RedisTLSRelay(name: name, endpoint: endpoint, client: client, loop: loop, logger: logger)
+            } catch {
+                relayFailure = "the TLS relay cannot start: \(error)"
+            }
+        }
     }
 
     // MARK: - Connecting
 
     /// Starts connecting; retries until `stop()`. Call on the loop.
     public func start() {
+        if let relay {
+            relay.onRemoteConnected = { [weak self] descriptor in self?.liveness.probeWhenIdle(descriptor) }
+            do { try relay.start() } catch {
+                relayFailure = "the TLS relay cannot start: \(error)"
+                relay.stop()
+                self.relay = nil
+            }
+        }
         perform(cycle.start())
     }
 
@@ -74,6 +94,8 @@ public final class RedisConnection: LoopHandler, Flushable {
     /// replies, which a subscribed connection always has, so it never closed.)
     public func stop() {
         perform(cycle.stop())
+        relay?.stop()
+        relay = nil
     }
 
     /// Spreads the reconnects of many nodes after a Redis restart (see `RedisLinkCycle`).
@@ -140,7 +162,12 @@ public final class RedisConnection: LoopHandler, Flushable {
     }
 
     private func connect(to address: String) {
-        guard let context = redisAsyncConnect(address, Int32(endpoint.port)) else {
+        if let relayFailure {
+            perform(cycle.connectFailed(reason: relayFailure, jitter: Self.jitter))
+            return
+        }
+        relay?.expect(address)
+        guard let context = relay.map({ redisAsyncConnectUnix($0.path) }) ?? redisAsyncConnect(address, Int32(endpoint.port)) else {
             perform(cycle.connectFailed(reason: "out of memory", jitter: Self.jitter))
             return
         }
@@ -151,7 +178,8 @@ public final class RedisConnection: LoopHandler, Flushable {
             return
         }
         self.context = context
-        liveness.probeWhenIdle(context.pointee.c.fd)
+        // Through the relay, the TCP socket is the relay's: it sets the probes once connected.
+        if relay == nil { liveness.probeWhenIdle(context.pointee.c.fd) }
         context.pointee.data = Unmanaged.passUnretained(self).toOpaque()
         installHooks(context)
         redisAsyncSetConnectCallback(context) { context, status in
@@ -303,8 +331,9 @@ public final class RedisConnection: LoopHandler, Flushable {
 
     private func checkLiveness() {
         let oldest = inFlight.oldest
-        let action = cycle.livenessDue(now: loop.now, oldestUnanswered: oldest, liveness: liveness) { [liveness, context] in
-            context.map { liveness.pathIsDead($0.pointee.c.fd) } ?? false
+        let action = cycle.livenessDue(now: loop.now, oldestUnanswered: oldest, liveness: liveness) { [liveness, context, relay] in
+            guard let context else { return false }
+            return liveness.pathIsDead(relay?.remoteDescriptor ?? context.pointee.c.fd)
         }
         switch action {
         case .abandon where state == .unresponsive:

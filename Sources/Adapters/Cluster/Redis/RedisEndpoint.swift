@@ -1,12 +1,17 @@
 // Where the Redis server is and how to log in: parsed from `redis_url`.
 
-/// A parsed `redis://[user:pass@]host[:port][/db]` URL (docs/protocol.md "Redis cluster").
+/// A parsed `redis://[user:pass@]host[:port][/db]` URL (docs/protocol.md "Redis cluster"), or
+/// `rediss://` for TLS.
 public struct RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
     public var host: String
     public var port: Int
     public var username: String?
     public var password: String?
     public var database: Int
+    /// `rediss://`: the links run TLS (through `RedisTLSRelay`, since hiredis 0.14 has none).
+    public var usesTLS = false
+    /// How TLS links verify the server; set at start-up for a `rediss://` endpoint.
+    public var tls: TLSClient?
 
     public init(host: String, port: Int = 6379, username: String? = nil, password: String? = nil, database: Int = 0) {
         self.host = host
@@ -18,11 +23,9 @@ public struct RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
 
     /// Parses `url`; the error text says what is wrong without echoing a password.
     public init(url: String) throws(RedisURLError) {
-        guard url.hasPrefix("redis://") else {
-            if url.hasPrefix("rediss://") { throw RedisURLError("rediss:// (TLS) is not supported by this build; use redis://") }
-            throw RedisURLError("expected redis://[user:pass@]host:port/db")
-        }
-        var rest = Substring(url.dropFirst("redis://".count))
+        let secure = url.hasPrefix("rediss://")
+        guard url.hasPrefix("redis://") || secure else { throw RedisURLError("expected redis://[user:pass@]host:port/db or rediss://...") }
+        var rest = Substring(url.dropFirst(secure ? "rediss://".count : "redis://".count))
         if let query = rest.firstIndex(of: "?") { rest = rest[..<query] }
 
         var pathPart: Substring = ""
@@ -78,13 +81,14 @@ public struct RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
             database = parsed
         }
         self.init(host: String(host), port: port, username: username, password: password, database: database)
+        usesTLS = secure
     }
 
     /// The URL with the password masked, for logs.
     public var description: String {
         let credentials = password == nil ? "" : "\(username ?? ""):***@"
         let hostPart = host.contains(":") ? "[\(host)]" : host
-        return "redis://\(credentials)\(hostPart):\(port)/\(database)"
+        return "\(usesTLS ? "rediss" : "redis")://\(credentials)\(hostPart):\(port)/\(database)"
     }
 
     private static func percentDecoded(_ text: Substring) throws(RedisURLError) -> String {

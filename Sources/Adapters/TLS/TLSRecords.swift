@@ -1,0 +1,38 @@
+// Decrypting what an input BIO holds, the same way for the server's connections and the
+// Redis relay's client links.
+internal import COpenSSL
+
+/// Why decryption stopped.
+enum TLSReadEnd {
+    /// Every complete record was read; the rest needs more bytes.
+    case needsInput
+    /// close_notify: the peer sends nothing more, as with a FIN.
+    case closedByPeer
+    /// A forged or broken record: the stream cannot go on.
+    case failed(String)
+    /// `proceed` said stop (the connection closed meanwhile).
+    case stopped
+}
+
+enum TLSRecords {
+    /// Decrypts into `buffer` and hands each piece to `deliver` while `proceed` holds.
+    static func read(
+        _ ssl: OpaquePointer, into buffer: UnsafeMutableRawBufferPointer, while proceed: () -> Bool,
+        deliver: (UnsafeRawBufferPointer) -> Void
+    ) -> TLSReadEnd {
+        while proceed() {
+            ERR_clear_error()
+            let count = SSL_read(ssl, buffer.baseAddress, Int32(buffer.count))
+            if count > 0 {
+                deliver(UnsafeRawBufferPointer(rebasing: buffer[0..<Int(count)]))
+                continue
+            }
+            switch SSL_get_error(ssl, count) {
+            case SSL_ERROR_WANT_READ: return .needsInput
+            case SSL_ERROR_ZERO_RETURN: return .closedByPeer
+            default: return .failed(TLSCredentials.lastError())
+            }
+        }
+        return .stopped
+    }
+}
