@@ -77,6 +77,17 @@ SCENARIOS = [
      ["cpu_us_per_delivery", "wire_bytes_per_delivery", "latency_p50_us", "latency_p99_us", "lost"]),
     ("deflate-idle-10k", "--mode connect --topics 1000 --subscribers 10 --deflate",
      ["cpu_us_per_connection", "rss_kib_per_connection"]),
+    # TLS on the server (subscribers on wss://, publishers on plain HTTP): nginx terminating it
+    # in front of nchan is what most users would pick instead. A set-up is a full handshake
+    # (no resumption); --rsa serves an RSA 2048 certificate instead of ECDSA P-256.
+    ("tls-handshake-10k", "--mode connect --topics 1000 --subscribers 10 --no-auth --tls",
+     ["cpu_us_per_connection"]),
+    ("tls-rsa-handshake-10k", "--mode connect --topics 1000 --subscribers 10 --no-auth --tls --rsa",
+     ["cpu_us_per_connection"]),
+    ("tls-idle-10k", "--mode connect --topics 1000 --subscribers 10 --tls",
+     ["cpu_us_per_connection", "rss_kib_per_connection"]),
+    ("tls-fanout-1x10000", "--mode fanout --topics 1 --subscribers 10000 --seconds 5 --tls",
+     ["deliveries_per_s", "cpu_us_per_delivery", "latency_p50_us", "latency_p99_us", "lost"]),
     ("publish-keepalive", "--mode publish --publishers 4 --seconds 5",
      ["requests_per_s", "cpu_us_per_request"]),
     # One publisher at a time, as one PHP request publishes: every request is a turn of its own.
@@ -126,6 +137,15 @@ class Server:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
+def certificate(directory, rsa=False):
+    """A self-signed certificate for 127.0.0.1 and its key, ECDSA P-256 or RSA 2048."""
+    cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+    kind = ["-newkey", "rsa:2048"] if rsa else ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
+    subprocess.run(["openssl", "req", "-x509", *kind, "-nodes", "-days", "1", "-subj", "/CN=bench",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert], check=True, capture_output=True)
+    return cert, key
+
+
 def start_worker(binary, cpus=SERVER_CPU, threads=1, extra=""):
     directory = tempfile.mkdtemp(prefix="bench-worker-")
     ws, internal = free_port(), free_port()
@@ -140,12 +160,17 @@ def start_worker(binary, cpus=SERVER_CPU, threads=1, extra=""):
     return Server(process, [process.pid], ws, internal, directory)
 
 
-def start_nchan(cpus=SERVER_CPU, extra_http="", extra_publisher=""):
+def start_nchan(cpus=SERVER_CPU, extra_http="", extra_publisher="", tls=None):
+    """`tls` (certificate, key): subscribers get a TLS port of their own (the server's ws_port)."""
     directory = tempfile.mkdtemp(prefix="bench-nchan-")
     port = free_port()
+    tls_port = free_port() if tls else port
+    # nginx's defaults otherwise (session tickets on, as the worker's; no shared cache).
+    tls_lines = (f"listen 127.0.0.1:{tls_port} ssl backlog=4096; ssl_certificate {tls[0]}; ssl_certificate_key {tls[1]}; "
+                 "ssl_protocols TLSv1.2 TLSv1.3;") if tls else ""
     template = open(os.path.join(HERE, "nchan.conf")).read()
     config = (template.replace("@PORT@", str(port)).replace("@DIR@", directory).replace("@HTTP@", extra_http)
-              .replace("@PUBLISHER@", extra_publisher))
+              .replace("@PUBLISHER@", extra_publisher).replace("@TLS@", tls_lines))
     path = os.path.join(directory, "nginx.conf")
     open(path, "w").write(config)
     log = open(os.path.join(directory, "stderr"), "w")
@@ -160,7 +185,9 @@ def start_nchan(cpus=SERVER_CPU, extra_http="", extra_publisher=""):
         time.sleep(0.02)
     if not workers:
         raise RuntimeError("nginx has no worker process")
-    return Server(process, workers, port, port, directory)
+    if tls:
+        wait_listening(tls_port, process, "nginx")
+    return Server(process, workers, tls_port, port, directory)
 
 
 def load(bindir, server, dialect, flags):
@@ -197,13 +224,18 @@ def run_scenario(bindir, flags, runs, baseline=None):
     binaries = {"worker": os.path.join(bindir, "wavelog-worker"), "baseline": baseline}
     targets = ["worker", "nchan"] + (["baseline"] if baseline else [])
     reports = {target: [] for target in targets}
+    tls, worker_tls = None, ""
+    if "--tls" in flags:
+        tls = certificate(tempfile.mkdtemp(prefix="bench-tls-"), rsa="--rsa" in flags)
+        worker_tls = f'tls_cert_file: "{tls[0]}"\ntls_key_file: "{tls[1]}"\n'
+        flags = flags.replace(" --rsa", "")
     for _ in range(runs):
         for target in targets:
             # nchan deflates only where it is told to; the worker negotiates per connection.
             nchan_publisher = "nchan_deflate_message_for_websocket on;" if "--deflate" in flags else ""
             for attempt in range(STEAL["retries"] + 1):
-                server = (start_nchan(extra_publisher=nchan_publisher) if target == "nchan"
-                          else start_worker(binaries[target], extra=BACKENDS[target]))
+                server = (start_nchan(extra_publisher=nchan_publisher, tls=tls) if target == "nchan"
+                          else start_worker(binaries[target], extra=BACKENDS[target] + worker_tls))
                 try:
                     report = load(bindir, server, "nchan" if target == "nchan" else "worker", flags)
                 finally:
@@ -504,6 +536,16 @@ def main():
                 print(f"{'':24} {target}: lost {report['lost']}, closed 1013 {report['closed_1013']}, "
                       f"failed set-ups {report['failed_setups']}, failed requests {report.get('requests_failed', 0)}")
         sys.stdout.flush()
+    # TLS against the same server's plain figures: what TLS itself costs each.
+    for plain_name, tls_name, figure in (("handshake-10k", "tls-handshake-10k", "cpu_us_per_connection"),
+                                         ("handshake-10k", "tls-rsa-handshake-10k", "cpu_us_per_connection"),
+                                         ("idle-10k", "tls-idle-10k", "rss_kib_per_connection"),
+                                         ("fanout-1x10000", "tls-fanout-1x10000", "cpu_us_per_delivery")):
+        if plain_name not in everything or tls_name not in everything:
+            continue
+        for target in ("worker", "nchan"):
+            plain, secure = everything[plain_name][target][figure], everything[tls_name][target][figure]
+            print(f"{tls_name + ' - plain':24} {target + ' ' + figure:40} {fmt(secure - plain):>10} ({ratio(secure, plain)})")
     for plain_name, deflated_name in (("radio-fanout-1x10000", "deflate-fanout-1x10000"), ("radio-1x10000-20/s", "deflate-1x10000-20/s")):
         if plain_name not in everything or deflated_name not in everything:
             continue

@@ -38,13 +38,15 @@ struct LoadOptions {
     var maxPublishes = 0
     /// Lazy readers: sleep this long after each batch (see Reactor).
     var readPauseMicroseconds: UInt32 = 0
+    /// Subscribers connect with TLS (wss://, https://); publishers stay on plain HTTP.
+    var tls = false
 
     static let usage = """
         usage: wavelog-load --mode connect|fanout|publish --dialect worker|nchan|pusher [--transport websocket|sse] --ws-port P --http-port P
                [--secret S] [--pid PID]... [--topics N] [--subscribers N (per topic)] [--rate R/s, 0 = max]
                [--seconds S] [--window N] [--publishers N] [--new-connection] [--payload-bytes N]
                [--setup-concurrency N] [--drain-seconds S] [--max-publishes N] [--radio-payload] [--deflate]
-               [--no-auth (set-up is the handshake alone)]
+               [--no-auth (set-up is the handshake alone)] [--tls (subscribers on wss:// or https://)]
                [--read-pause-us N (lazy readers while publishing)]
                [--ws-port P again: more nodes, subscribers round-robin] [--presence (pusher: presence channels)]
         Prints one JSON object of figures; server CPU and RSS come from /proc of every --pid.
@@ -96,6 +98,7 @@ struct LoadOptions {
             case "--radio-payload": options.radioPayload = true
             case "--deflate": options.deflate = true
             case "--no-auth": options.authenticate = false
+            case "--tls": options.tls = true
             case "--setup-concurrency": options.setupConcurrency = try number(flag, Int.self)
             case "--drain-seconds": options.drainSeconds = try number(flag, Double.self)
             case "--max-publishes": options.maxPublishes = try number(flag, Int.self)

@@ -79,7 +79,8 @@ final class LoadRun {
             eventStream: options.transport == .sse,
             pusherSecret: options.dialect == .pusher ? options.secret : nil,
             presence: options.presence,
-            topicNames: topicNames)
+            topicNames: topicNames,
+            tls: options.tls ? ClientTLSContext() : nil)
         let total = options.topics * options.subscribersPerTopic
         subscribers.reserveCapacity(total)
         let residentBefore = probe.residentKiB()

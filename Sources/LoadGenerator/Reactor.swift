@@ -22,6 +22,8 @@ final class Reactor {
     var pauseAfterBatchMicroseconds: UInt32 = 0
     /// One buffer lent to whichever socket is readable.
     let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 * 1024, alignment: 16)
+    /// Where TLS clients decrypt what they read into `readBuffer`.
+    let plainBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 * 1024, alignment: 16)
 
     init() {
         epollDescriptor = epoll_create1(Int32(EPOLL_CLOEXEC))
@@ -31,6 +33,7 @@ final class Reactor {
     deinit {
         close(epollDescriptor)
         readBuffer.deallocate()
+        plainBuffer.deallocate()
     }
 
     func add(_ client: any ReactorClient, writable: Bool) {

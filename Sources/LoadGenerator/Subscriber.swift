@@ -15,6 +15,8 @@ final class Subscriber: ReactorClient {
     private let tally: Tally
     private var carry: [UInt8] = []
     private var outbox = Outbox()
+    /// wss:// and https://: the upgrade (or stream request) goes once the handshake is done.
+    private let tls: ClientTLS?
     /// Pushes seen. Publishes sent on different connections may be served in either order,
     /// so loss is what is missing at the end, not a gap in the sequence.
     private(set) var received = 0
@@ -23,6 +25,7 @@ final class Subscriber: ReactorClient {
         self.topic = topic
         self.setup = setup
         self.tally = tally
+        tls = setup.tls.map(ClientTLS.init)
         descriptor = ClientSocket.connect(port: port)
     }
 
@@ -30,7 +33,12 @@ final class Subscriber: ReactorClient {
         if state == .connecting {
             guard ClientSocket.connectError(descriptor) == 0 else { return fail(reactor) }
             state = .upgrading
-            send(setup.handshakes[topic], reactor)
+            if let tls {
+                guard tls.handshake() else { return fail(reactor) }
+                sendRaw(tls.takeOutput(), reactor)
+            } else {
+                send(setup.handshakes[topic], reactor)
+            }
             if outbox.isEmpty { reactor.watchWritable(self, false) }
             return
         }
@@ -48,6 +56,17 @@ final class Subscriber: ReactorClient {
         }
         let now = Clock.now()
         let fresh = UnsafeRawBufferPointer(rebasing: reactor.readBuffer[0..<count])
+        guard let tls else { return process(fresh, now: now, reactor) }
+        let wasEstablished = tls.established
+        guard tls.received(fresh, plaintext: reactor.plainBuffer, deliver: { process($0, now: now, reactor) }) else { return fail(reactor) }
+        if !wasEstablished && tls.established { send(setup.handshakes[topic], reactor) }
+        let output = tls.takeOutput()
+        if !output.isEmpty { sendRaw(output, reactor) }
+    }
+
+    /// Plain bytes from the server (decrypted, over TLS).
+    private func process(_ fresh: UnsafeRawBufferPointer, now: UInt64, _ reactor: Reactor) {
+        let count = fresh.count
         if carry.isEmpty {
             let used = consume(fresh, now: now, reactor)
             if used < count && state != .closed { carry = Array(fresh[used...]) }
@@ -164,6 +183,12 @@ final class Subscriber: ReactorClient {
     }
 
     private func send(_ bytes: [UInt8], _ reactor: Reactor) {
+        guard let tls else { return sendRaw(bytes, reactor) }
+        bytes.withUnsafeBytes { tls.encrypt($0) }
+        sendRaw(tls.takeOutput(), reactor)
+    }
+
+    private func sendRaw(_ bytes: [UInt8], _ reactor: Reactor) {
         let left = bytes.withUnsafeBytes { outbox.send($0, on: descriptor) }
         if left { reactor.watchWritable(self, true) }
     }
@@ -194,6 +219,8 @@ struct SubscriberSetup {
     /// Pusher: join presence channels, each socket as a user of its own.
     var presence = false
     var topicNames: [String] = []
+    /// wss:// or https:// to the subscribers' ports.
+    var tls: ClientTLSContext? = nil
 }
 
 /// One frame from the server: unmasked (RFC 6455 5.1), so the payload can be read in place.

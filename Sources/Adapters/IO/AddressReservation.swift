@@ -1,5 +1,6 @@
 // Holds the ports a worker is about to listen on, so that no other process is handed them first.
 internal import Glibc
+internal import CLinux
 
 /// A bound socket, not listening, that checks an address is free and keeps it until the loops'
 /// listeners hold it.

@@ -1,5 +1,6 @@
 // A short-lived thread for the few blocking calls that have no non-blocking form (getaddrinfo).
 internal import Glibc
+internal import CLinux
 
 /// Runs blocking work off the event loops; the work reports back with `loop.execute`.
 enum DetachedThread {

@@ -1,5 +1,6 @@
 // Socket addresses: parsing bind addresses and printing peers.
 internal import Glibc
+internal import CLinux
 
 /// An IPv4 or IPv6 address and port.
 public struct SocketAddress: Sendable, CustomStringConvertible {
