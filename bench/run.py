@@ -442,6 +442,42 @@ def scaling(bindir, runs):
     return figures, reports
 
 
+STORM_PUSHES = "--mode fanout --topics 1 --subscribers 100 --rate 20 --seconds 8 --tls"
+STORM = "--mode connect --topics 100 --subscribers 10 --no-auth --tls --setup-concurrency 1000"
+
+
+def handshake_storm(bindir, runs):
+    """Push latency to 100 TLS subscribers (20 publishes/s) on one worker loop, alone and while
+    1,000 other clients make TLS handshakes at once, 2 s into the run: what a storm of
+    handshakes costs the pushes that share its loop. Both generators share CPU 1."""
+    directory = tempfile.mkdtemp(prefix="bench-tls-")
+    cert, key = certificate(directory)
+    tls = f'tls_cert_file: "{cert}"\ntls_key_file: "{key}"\n'
+    found = {"alone": [], "storm": []}
+    for _ in range(runs):
+        for case in ("alone", "storm"):
+            server = start_worker(os.path.join(bindir, "wavelog-worker"), extra=BACKENDS["worker"] + tls)
+            try:
+                command = ["taskset", "-c", CLIENT_CPU, os.path.join(bindir, "wavelog-load"), "--dialect", "worker",
+                           "--ws-port", str(server.ws_port), "--http-port", str(server.http_port), "--secret", SECRET]
+                pushes = subprocess.Popen(command + STORM_PUSHES.split(), stdout=subprocess.PIPE, text=True)
+                storm = None
+                if case == "storm":
+                    time.sleep(2)  # a benchmark's schedule, not a synchronisation: the pushes are flowing by then
+                    storm = subprocess.run(command + ["--pid", str(server.process.pid)] + STORM.split(),
+                                           capture_output=True, text=True, timeout=300)
+                report = json.loads(pushes.communicate(timeout=300)[0])
+                if storm is not None:
+                    storm_report = json.loads(storm.stdout)
+                    report["storm_setup_seconds"] = storm_report.get("setup_seconds", 0)
+                    report["storm_failed"] = storm_report.get("failed_setups", 0)
+                found[case].append(report)
+            finally:
+                server.stop()
+    shutil.rmtree(directory, ignore_errors=True)
+    return {case: median_report(reports) for case, reports in found.items()}
+
+
 def cluster(bindir, runs):
     """Two nodes sharing one redis-server: subscribers on node B, publishes to node A, for both
     servers (nchan through nchan_redis_url). Cross-node latency, and CPU of both nodes and Redis."""
@@ -554,6 +590,14 @@ def main():
             print(f"{deflated_name + ' / plain':24} {target + ' cpu_us_per_delivery':24} "
                   f"{ratio(deflated[target]['cpu_us_per_delivery'], plain[target]['cpu_us_per_delivery']):>16}"
                   f" wire bytes {ratio(deflated[target]['wire_bytes_per_delivery'], plain[target]['wire_bytes_per_delivery'])}")
+    if "tls-storm" in only:
+        results = handshake_storm(bindir, args.runs)
+        everything["tls-storm"] = results
+        for figure in ("latency_p50_us", "latency_p99_us", "latency_max_us", "lost"):
+            alone, storm = results["alone"][figure], results["storm"][figure]
+            print(f"{'tls-handshake-storm':24} {figure:24} {fmt(storm):>16} {fmt(alone):>16} {ratio(storm, alone):>10}  (storm / alone)")
+        print(f"{'':24} 1,000 handshakes took {results['storm'].get('storm_setup_seconds', 0):.2f} s, "
+              f"{results['storm'].get('storm_failed', 0)} failed")
     if not only or "cluster" in only:
         results = cluster(bindir, args.runs)
         everything["cluster"] = results

@@ -128,6 +128,9 @@ enum Wiring {
             let publicTLS = try config.publicTLS.map { settings throws(StartupError) in try tlsServer(settings, prefix: "") }
             let internalTLS = try config.internalTLS.map { settings throws(StartupError) in try tlsServer(settings, prefix: "internal_") }
             tlsServers = [publicTLS, internalTLS].compactMap { $0 }
+            for server in tlsServers where !server.watchFiles(logging: logger) {
+                logger.notice("tls certificate files not watched; SIGHUP reloads them", metadata: ["key": "\(server.key)"])
+            }
             var internalAddress = internalReservation.address
             var publicAddress = publicReservation.address
             let webhooks = makeWebhooks(config, clock: clock, logger: logger)

@@ -92,10 +92,12 @@ def make_worker():
 
 def running_redis():
     """A redis-server for the length of a fixture, stopped by its PID after it."""
+    import shutil
     from helpers import RedisServer
     server = RedisServer()
     yield server
     server.stop()
+    shutil.rmtree(server.dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

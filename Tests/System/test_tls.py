@@ -313,6 +313,23 @@ def test_sighup_serves_a_new_certificate_to_new_connections_and_refuses_a_broken
     assert worker.process.poll() is None  # SIGHUP is not the end of the process
 
 
+def test_a_renewal_in_place_is_served_without_a_signal(ca, make_worker, tmp_path):
+    """certbot replaces the links in live/ with links to new files: the folder is watched."""
+    first_cert, first_key = ca.issue("before-renewal")
+    second_cert, second_key = ca.issue("after-renewal")
+    live = tmp_path / "live"
+    live.mkdir()
+    os.symlink(first_cert, live / "fullchain.pem")
+    os.symlink(first_key, live / "privkey.pem")
+    worker = make_worker(extra_config=tls_config(live / "fullchain.pem", live / "privkey.pem", internal=False))
+    assert peer_certificate_subject(ca, worker.ws_port) == "before-renewal"
+    for target, name in ((second_cert, "fullchain.pem"), (second_key, "privkey.pem")):
+        os.symlink(target, live / (name + ".new"))
+        os.replace(live / (name + ".new"), live / name)
+    assert wait_for_log(worker, "tls certificate reloaded"), worker.read_log()
+    assert peer_certificate_subject(ca, worker.ws_port) == "after-renewal"
+
+
 def test_the_listening_line_says_how_tls_runs(ca, tls_worker):
     line = next(line for line in tls_worker.read_log().splitlines() if "msg=listening" in line)
     fields = parse_logfmt(line)

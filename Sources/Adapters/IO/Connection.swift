@@ -151,7 +151,7 @@ public final class Connection: Flushable {
         if let tls { tls.encryptPending(self) }
         loop.socketIO.flush(self)
         // Records went out and plaintext waits (more than a turn's budget was queued).
-        if let tls, queue.isEmpty, !tls.plaintext.isEmpty, state == .open { scheduleFlush() }
+        if let tls, tls.phase == .established, queue.isEmpty, !tls.plaintext.isEmpty, state == .open { scheduleFlush() }
     }
 
     /// The socket took `count` bytes from the head of the queue.

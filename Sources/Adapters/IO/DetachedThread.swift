@@ -5,6 +5,12 @@ internal import CLinux
 /// Runs blocking work off the event loops; the work reports back with `loop.execute`.
 enum DetachedThread {
     static func run(_ body: @escaping @Sendable () -> Void) {
+        _ = run(orSkip: false, body)
+    }
+
+    /// `orSkip`: work that never ends (a watch) is skipped when no thread can be made, instead
+    /// of running inline as a last resort. False when it did not run.
+    static func run(orSkip: Bool, _ body: @escaping @Sendable () -> Void) -> Bool {
         let box = Unmanaged.passRetained(DetachedBody(body)).toOpaque()
         var thread = pthread_t()
         let result = pthread_create(&thread, nil, { argument in
@@ -13,9 +19,12 @@ enum DetachedThread {
         }, box)
         if result == 0 {
             pthread_detach(thread)
-        } else {
-            Unmanaged<DetachedBody>.fromOpaque(box).takeRetainedValue().body()  // Last resort: run inline.
+            return true
         }
+        let work = Unmanaged<DetachedBody>.fromOpaque(box).takeRetainedValue()
+        if orSkip { return false }
+        work.body()  // Last resort: run inline.
+        return true
     }
 }
 

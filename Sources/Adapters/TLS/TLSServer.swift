@@ -37,6 +37,15 @@ public final class TLSServer: Sendable {
         }
     }
 
+    /// Reloads whenever the certificate's or the key's file changes on disk; false when the
+    /// files cannot be watched (SIGHUP still reloads).
+    public func watchFiles(logging logger: Logger) -> Bool {
+        let settings = current.withLock { $0.settings }
+        return CertificateWatch.start(files: [settings.certificateFile, settings.keyFile]) { [self] in
+            reload(logging: logger)
+        }
+    }
+
     /// Reloads and says so in one log line.
     public func reload(logging logger: Logger) {
         switch reload() {
