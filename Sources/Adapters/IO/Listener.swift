@@ -95,15 +95,10 @@ public final class Listener {
         let connection = Connection(
             descriptor: client, id: nextConnection << 8 | UInt64(loop.index & 0xFF), peerHost: peer.host,
             loop: loop, limits: limits, budget: budget, isOverBudget: grant == .overBudget, lingerTimeout: lingerTimeout)
-        if let tls {
-            guard let session = TLSSession(server: tls) else {
-                Syscall.close(client)
-                budget.release()
-                return
-            }
-            connection.tls = session
-        }
+        connection.tls = tls.flatMap(TLSSession.init)
         do {
+            // Out of memory for the TLS session: nothing to answer with either.
+            guard tls == nil || connection.tls != nil else { throw SystemError(call: "SSL_new", errno: ENOMEM) }
             try loop.socketIO.attach(connection)
         } catch {
             Syscall.close(client)
@@ -112,8 +107,8 @@ public final class Listener {
         }
         if let tls {
             loop.schedule(afterSharedDelay: tls.handshakeTimeout) { [weak connection] _ in
-                guard let connection, let session = connection.tls, session.isHandshaking else { return }
-                session.timedOut(connection)
+                guard let connection else { return }
+                connection.tls?.timedOut(connection)
             }
         }
         transport.accepted(connection)

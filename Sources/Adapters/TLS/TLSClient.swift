@@ -48,12 +48,7 @@ public final class TLSClient: @unchecked Sendable {
     /// A client `SSL` over memory BIOs for `host`: SNI for a name, and the certificate checked
     /// against it (a name, or an IP address as the URL gave it).
     func makeSession(host: String, hostIsAddress: Bool) -> OpaquePointer? {
-        guard let ssl = SSL_new(context) else { return nil }
-        guard let input = BIO_new(BIO_s_mem()), let output = BIO_new(BIO_s_mem()) else {
-            SSL_free(ssl)
-            return nil
-        }
-        SSL_set_bio(ssl, input, output)
+        guard let ssl = TLSRecords.withMemoryBIOs(SSL_new(context)) else { return nil }
         SSL_set_connect_state(ssl)
         if hostIsAddress {
             _ = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host)

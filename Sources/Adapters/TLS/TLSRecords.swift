@@ -15,6 +15,18 @@ enum TLSReadEnd {
 }
 
 enum TLSRecords {
+    /// `ssl` reading from and writing to memory BIOs, which it owns from here on; nil (and
+    /// `ssl` freed) when OpenSSL is out of memory.
+    static func withMemoryBIOs(_ ssl: OpaquePointer?) -> OpaquePointer? {
+        guard let ssl else { return nil }
+        guard let input = BIO_new(BIO_s_mem()), let output = BIO_new(BIO_s_mem()) else {
+            SSL_free(ssl)
+            return nil
+        }
+        SSL_set_bio(ssl, input, output)
+        return ssl
+    }
+
     /// Decrypts into `buffer` and hands each piece to `deliver` while `proceed` holds.
     static func read(
         _ ssl: OpaquePointer, into buffer: UnsafeMutableRawBufferPointer, while proceed: () -> Bool,

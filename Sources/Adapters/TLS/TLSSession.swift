@@ -39,23 +39,16 @@ final class TLSSession {
 
     /// Nil when OpenSSL is out of memory.
     init?(server: TLSServer) {
-        guard let ssl = server.makeSession() else { return nil }
-        guard let input = BIO_new(BIO_s_mem()), let output = BIO_new(BIO_s_mem()) else {
-            SSL_free(ssl)
-            return nil
-        }
-        SSL_set_bio(ssl, input, output)  // The SSL owns both BIOs from here on.
+        guard let ssl = TLSRecords.withMemoryBIOs(server.makeSession()) else { return nil }
         SSL_set_accept_state(ssl)
         self.ssl = ssl
-        self.input = input
-        self.output = output
+        input = SSL_get_rbio(ssl)!
+        output = SSL_get_wbio(ssl)!
     }
 
     deinit {
         SSL_free(ssl)
     }
-
-    var isHandshaking: Bool { phase == .handshaking }
 
     // MARK: - Input
 
