@@ -17,5 +17,6 @@ let package = Package(
         .executableTarget(name: "FuzzPusherRequest", dependencies: ["FuzzSupport", .product(name: "WorkerCore", package: "wavelog-worker")]),
         .executableTarget(name: "FuzzRosterEntry", dependencies: ["FuzzSupport", .product(name: "WorkerCore", package: "wavelog-worker")]),
         .executableTarget(name: "FuzzReplicaMessage", dependencies: ["FuzzSupport", .product(name: "WorkerCore", package: "wavelog-worker")]),
+        .executableTarget(name: "FuzzStreamPosition", dependencies: ["FuzzSupport", .product(name: "WorkerCore", package: "wavelog-worker")]),
     ]
 )

@@ -28,7 +28,7 @@ enum Wiring {
         let clock = SystemClock()
         let statistics = InMemorySubscriptionStatistics()
         let formats = WireFormats()
-        let fanOut = LoopFanOut(formats: formats)
+        let fanOut = LoopFanOut(formats: formats, history: config.history)
         let group: EventLoopGroup
         let poller: PollerKind
         do {
@@ -81,7 +81,7 @@ enum Wiring {
             topics = store
             let redisBus = RedisClusterBus(
                 endpoint: redis, prefix: config.redisPrefix, originID: identity.id, sink: fanOut, loop: redisLoop, logger: logger,
-                liveness: liveness, queueLimits: queue)
+                liveness: liveness, queueLimits: queue, history: config.history)
             bus = redisBus
             messenger = redisBus
             let nodeRoster = RedisRoster(
@@ -92,7 +92,7 @@ enum Wiring {
             services = [store, bus, nodeRoster]
         } else {
             topics = InMemoryTopicStore()
-            let memoryBus = InMemoryClusterBus(sink: fanOut)
+            let memoryBus = InMemoryClusterBus(sink: fanOut, history: config.history)
             bus = memoryBus
             messenger = memoryBus
             services = [bus]
@@ -168,7 +168,7 @@ enum Wiring {
             if let webhooks { registry.describe { webhooks.samples } }
             for loop in group.loops {
                 registry.attach(loop)
-                let shard = SubscriberShard(loop: loop, broker: broker, counters: counters, logger: logger)
+                let shard = SubscriberShard(loop: loop, broker: broker, counters: counters, logger: logger, historyLimits: config.historyLimits)
                 shard.occupancy = occupancy
                 shard.start()
                 fanOut.attach(shard)
@@ -176,6 +176,7 @@ enum Wiring {
                 let context = TransportContext(loop: loop, broker: broker, admission: admission, shard: shard, logger: logger)
                 let drainables = transports.flatMap { $0.install(in: context, router: router) }
                 ProbeRoutes(broker: broker, shard: shard).install(on: router)
+                ClientScriptRoute().install(on: router)
                 let publicTransport = HTTPTransport(responder: router)
                 let internalRoutes = Router()
                 for transport in transports { transport.installInternal(in: context, router: internalRoutes) }

@@ -204,3 +204,67 @@ class FaultyProxy:
         asyncio.run_coroutine_threadsafe(stop(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
+
+
+class CuttableProxy:
+    """A TCP proxy on loopback to `target_port` whose link the test cuts: `cut()` aborts every
+    open connection and closes each new one at once, as a train tunnel or a node behind a dead
+    load balancer looks to a browser, until `restore()`. Runs on an asyncio loop of its own thread."""
+
+    def __init__(self, target_port):
+        self.target_port = target_port
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.open = True
+        self.writers = set()
+        self.server = asyncio.run_coroutine_threadsafe(asyncio.start_server(self._handle, "127.0.0.1", 0), self.loop).result(10)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    def cut(self):
+        async def abort():
+            self.open = False
+            for writer in list(self.writers):
+                writer.transport.abort()
+            self.writers.clear()
+
+        asyncio.run_coroutine_threadsafe(abort(), self.loop).result(10)
+
+    def restore(self):
+        async def reopen():
+            self.open = True
+
+        asyncio.run_coroutine_threadsafe(reopen(), self.loop).result(10)
+
+    async def _handle(self, client_reader, client_writer):
+        if not self.open:
+            client_writer.transport.abort()
+            return
+        try:
+            upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            client_writer.transport.abort()
+            return
+        self.writers.update((client_writer, upstream_writer))
+        await asyncio.gather(self._pump(client_reader, upstream_writer), self._pump(upstream_reader, client_writer),
+                             return_exceptions=True)
+        self.writers.difference_update((client_writer, upstream_writer))
+
+    @staticmethod
+    async def _pump(reader, writer):
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        finally:
+            writer.close()
+
+    def close(self):
+        async def stop():
+            self.server.close()
+            for writer in list(self.writers):
+                writer.transport.abort()
+
+        asyncio.run_coroutine_threadsafe(stop(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)

@@ -49,6 +49,10 @@ public struct WorkerConfig: Sendable {
     public var pusherActivityTimeout: Duration = .seconds(30)
     /// How long a Pusher cache channel's last event is kept.
     public var pusherCacheTTL: Duration = .seconds(1800)
+    /// Topics that keep their last messages for subscribers that resume (`history`).
+    public var history = HistoryRules()
+    /// Bytes of retained messages per topic (`history_topic_max_bytes`) and per node (`history_max_bytes`).
+    public var historyLimits = HistoryLimits()
     /// Where the Wavelog topics' occupied and vacated events go, signed with the worker secret.
     public var topicWebhooks: [WebhookTarget] = []
     /// How long a vacated channel or a departed member waits before the backend is told.

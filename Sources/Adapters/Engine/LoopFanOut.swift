@@ -1,5 +1,6 @@
 // The subscriber sink: encodes each event once per wire format in use and hands it to every loop.
 public import Application
+public import Domain
 
 /// Delivers events to the subscriber shards of every loop (docs/architecture.md "Runtime model").
 ///
@@ -11,9 +12,11 @@ public final class LoopFanOut: SubscriberSink, @unchecked Sendable {
     // Written only before the loops start (App wiring); read-only afterwards.
     private var shards: [SubscriberShard] = []
     private let formats: WireFormats
+    private let history: HistoryRules
 
-    public init(formats: WireFormats) {
+    public init(formats: WireFormats, history: HistoryRules = HistoryRules()) {
         self.formats = formats
+        self.history = history
     }
 
     /// Adds a loop's shard. Call before the loops start.
@@ -24,15 +27,40 @@ public final class LoopFanOut: SubscriberSink, @unchecked Sendable {
     public func deliver(_ event: PublishedEvent) {
         var needed: UInt64 = 0
         for shard in shards { needed |= shard.formatsInUse }
+        let rule = history.isEmpty ? nil : history.rule(for: event.topic)
+        if let rule {
+            // Every loop keeps the history, subscribers or not: a resume may come to any of them.
+            deliverWithHistory(event, rule: rule, needed: needed)
+            return
+        }
         guard needed != 0 else { return }  // Nobody listens: no encoding either.
         let encoded = formats.encode(event, needed: needed)
         for shard in shards where shard.formatsInUse != 0 {
+            hand(encoded, to: shard)
+        }
+    }
+
+    private func deliverWithHistory(_ event: PublishedEvent, rule: HistoryRule, needed: UInt64) {
+        var encoding = formats.encode(event, needed: event.position == nil ? needed : needed | formats.retainedMask)
+        encoding.historyRule = rule
+        let encoded = encoding
+        let retained = encoded.keeping(formats.retainedMask)
+        for shard in shards {
             if shard.loop.inLoop {
-                shard.deliver(encoded)
+                shard.deliver(encoded, retaining: retained)
             } else {
                 let target = LoopBound(shard)
-                shard.loop.execute { _ in target.value.deliver(encoded) }
+                shard.loop.execute { _ in target.value.deliver(encoded, retaining: retained) }
             }
+        }
+    }
+
+    private func hand(_ encoded: EncodedEvent, to shard: SubscriberShard) {
+        if shard.loop.inLoop {
+            shard.deliver(encoded)
+        } else {
+            let target = LoopBound(shard)
+            shard.loop.execute { _ in target.value.deliver(encoded) }
         }
     }
 }

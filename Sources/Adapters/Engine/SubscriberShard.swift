@@ -30,12 +30,21 @@ public final class SubscriberShard: Drainable {
     /// Finds the connection an event excludes by its transport's socket name; set by the
     /// transport that names sockets (Pusher's `socket_id`).
     public weak var socketDirectory: (any SocketDirectory)?
+    /// The retained messages of topics with history, as this loop delivered them: a resume on
+    /// this loop reads it in the same turn as it subscribes, so nothing falls between the
+    /// replay and the live pushes, and nothing comes twice. Every loop keeps the same events;
+    /// their frames are shared, so a message costs its bytes once and a reference per loop.
+    private(set) var history: TopicHistory<EncodedEvent>
 
-    public init(loop: EventLoop, broker: Broker, counters: EngineCounters, logger: Logger) {
+    public init(
+        loop: EventLoop, broker: Broker, counters: EngineCounters, logger: Logger,
+        historyLimits: HistoryLimits = .init()
+    ) {
         self.loop = loop
         self.broker = broker
         self.counters = counters
         self.logger = logger
+        history = TopicHistory(limits: historyLimits)
     }
 
     /// Starts this loop's token-expiry checks. Call on the loop (or before it runs).
@@ -103,6 +112,31 @@ public final class SubscriberShard: Drainable {
         } else if before + delta == 0 {
             inUse.bitwiseAnd(~format.bit, ordering: .relaxed)
         }
+    }
+
+    // MARK: - History (on this loop)
+
+    /// A history topic's event: recorded (or, without a position, the record of its topic
+    /// ends), then delivered; a repeat of a position already delivered is dropped.
+    func deliver(_ event: EncodedEvent, retaining retained: EncodedEvent) {
+        if let rule = event.historyRule {
+            if let position = event.position {
+                guard history.record(retained, bytes: retained.byteCount, at: position, of: event.topic, rule: rule, now: loop.now) else { return }
+            } else {
+                history.lose(event.topic)
+            }
+        }
+        deliver(event)
+    }
+
+    /// The latest position of `topic` delivered on this loop, nil when it has none.
+    public func currentPosition(of topic: TopicName) -> StreamPosition? {
+        history.current(topic)
+    }
+
+    /// What a subscriber of `topic` that last saw `since` missed, as delivered on this loop.
+    public func replay(_ topic: TopicName, since: StreamPosition) -> HistoryReplay<EncodedEvent> {
+        history.replay(topic, since: since, now: loop.now)
     }
 
     // MARK: - Delivery (on this loop)

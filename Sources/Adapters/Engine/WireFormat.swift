@@ -37,15 +37,23 @@ public final class WireFormats: @unchecked Sendable {
 
     private(set) var encoders: [any EventEncoder] = []
     private(set) var names: [String] = []
+    /// The formats a topic's history keeps its messages in: one per transport, the one every
+    /// subscriber of that transport can read (a replay is not compressed, which permessage-deflate
+    /// allows message by message).
+    private(set) var retainedMask: UInt64 = 0
 
     public init() {}
 
     /// Adds a format; call before the loops start.
-    public func register(_ name: String, _ encoder: any EventEncoder) -> WireFormat {
+    /// - Parameter retainedForHistory: whether a topic's history keeps its messages in this
+    ///   format (for replay to every subscriber of its transport).
+    public func register(_ name: String, _ encoder: any EventEncoder, retainedForHistory: Bool = false) -> WireFormat {
         precondition(encoders.count < Self.capacity, "more than \(Self.capacity) wire formats")
         encoders.append(encoder)
         names.append(name)
-        return WireFormat(index: encoders.count - 1)
+        let format = WireFormat(index: encoders.count - 1)
+        if retainedForHistory { retainedMask |= format.bit }
+        return format
     }
 
     public var count: Int { encoders.count }
@@ -65,7 +73,7 @@ public final class WireFormats: @unchecked Sendable {
                 frames[index] = encoders[index].encode(event)
             }
         }
-        return EncodedEvent(topic: event.topic, frames: frames, excludedSocket: event.excludedSocket)
+        return EncodedEvent(topic: event.topic, frames: frames, excludedSocket: event.excludedSocket, position: event.position)
     }
 }
 
@@ -75,12 +83,28 @@ public struct EncodedEvent: Sendable {
     let frames: [EncodedFrame?]
     /// The connection that must not get it, as its transport names it (see `SocketDirectory`).
     public let excludedSocket: String?
+    /// Its place in the topic's stream (a topic with history), nil otherwise.
+    public let position: StreamPosition?
+    /// The history rule of its topic, when it has one: each loop records the event (or, without
+    /// a position, ends its record of the topic).
+    public internal(set) var historyRule: HistoryRule?
 
-    public init(topic: TopicName, frames: [EncodedFrame?], excludedSocket: String? = nil) {
+    public init(topic: TopicName, frames: [EncodedFrame?], excludedSocket: String? = nil, position: StreamPosition? = nil) {
         self.topic = topic
         self.frames = frames
         self.excludedSocket = excludedSocket
+        self.position = position
     }
+
+    /// The same event with only the frames of `mask`, and no rule: what a history keeps.
+    func keeping(_ mask: UInt64) -> EncodedEvent {
+        var kept = frames
+        for index in kept.indices where mask & (1 << UInt64(index)) == 0 { kept[index] = nil }
+        return EncodedEvent(topic: topic, frames: kept, position: position)
+    }
+
+    /// The bytes of its frames, for the history's bounds.
+    var byteCount: Int { frames.reduce(0) { $0 + ($1?.count ?? 0) } }
 
     /// The shared frame for `format`, nil when nobody read that format as the event was encoded.
     @inline(__always)

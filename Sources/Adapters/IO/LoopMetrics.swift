@@ -21,6 +21,10 @@ public final class LoopMetrics {
     /// TLS handshakes that finished, and those that failed by reason (`timeout`, `plain_http`, ...).
     public internal(set) var tlsHandshakes = 0
     public internal(set) var tlsHandshakeFailures: [String: Int] = [:]
+    /// Subscribers that named a position: resumed, or told to refetch; and the messages replayed.
+    public internal(set) var resumesRecovered = 0
+    public internal(set) var resumesResync = 0
+    public internal(set) var messagesReplayed = 0
 
     public init() {}
 
@@ -34,7 +38,8 @@ public final class LoopMetrics {
         Snapshot(
             publishes: publishes, deliveries: deliveries, bytesReceived: bytesReceived, bytesSent: bytesSent,
             closes: closes, authFailures: authFailures, refusals: refusals, tlsHandshakes: tlsHandshakes,
-            tlsHandshakeFailures: tlsHandshakeFailures)
+            tlsHandshakeFailures: tlsHandshakeFailures, resumesRecovered: resumesRecovered, resumesResync: resumesResync,
+            messagesReplayed: messagesReplayed)
     }
 
     struct Snapshot: Sendable {
@@ -47,6 +52,9 @@ public final class LoopMetrics {
         var refusals: [String: Int] = [:]
         var tlsHandshakes = 0
         var tlsHandshakeFailures: [String: Int] = [:]
+        var resumesRecovered = 0
+        var resumesResync = 0
+        var messagesReplayed = 0
 
         static func + (lhs: Snapshot, rhs: Snapshot) -> Snapshot {
             Snapshot(
@@ -56,7 +64,9 @@ public final class LoopMetrics {
                 authFailures: lhs.authFailures.merging(rhs.authFailures, uniquingKeysWith: +),
                 refusals: lhs.refusals.merging(rhs.refusals, uniquingKeysWith: +),
                 tlsHandshakes: lhs.tlsHandshakes + rhs.tlsHandshakes,
-                tlsHandshakeFailures: lhs.tlsHandshakeFailures.merging(rhs.tlsHandshakeFailures, uniquingKeysWith: +))
+                tlsHandshakeFailures: lhs.tlsHandshakeFailures.merging(rhs.tlsHandshakeFailures, uniquingKeysWith: +),
+                resumesRecovered: lhs.resumesRecovered + rhs.resumesRecovered, resumesResync: lhs.resumesResync + rhs.resumesResync,
+                messagesReplayed: lhs.messagesReplayed + rhs.messagesReplayed)
         }
     }
 }

@@ -102,6 +102,13 @@ public final class MetricsRegistry: @unchecked Sendable {
         for (reason, count) in loopTotals.refusals.sorted(by: { $0.key < $1.key }) {
             text.counter("wavelog_refused_total", "Connections and handshakes refused before a subscription, by reason.", labels: [("reason", reason)], Double(count))
         }
+        text.counter(
+            "wavelog_resumes_total", "Subscribers that named a position, by outcome (recovered, or resync: told to refetch).",
+            labels: [("outcome", "recovered")], Double(loopTotals.resumesRecovered))
+        text.counter(
+            "wavelog_resumes_total", "Subscribers that named a position, by outcome (recovered, or resync: told to refetch).",
+            labels: [("outcome", "resync")], Double(loopTotals.resumesResync))
+        text.counter("wavelog_messages_replayed_total", "Missed messages written to resuming subscribers.", Double(loopTotals.messagesReplayed))
         if tlsPorts {
             text.counter("wavelog_tls_handshakes_total", "TLS handshakes that finished, both ports.", Double(loopTotals.tlsHandshakes))
             // Every reason is shown from the start, so a rate() over it has a zero to begin from.

@@ -8,11 +8,21 @@ public struct PublishedEvent: Sendable, Equatable {
     /// A transport's identifier of one connection that must not receive the event (the
     /// sender's own socket), on whichever node it is.
     public let excludedSocket: String?
+    /// Its place in the topic's stream, for a topic with history; given by the bus, the same
+    /// on every node. Nil for every other topic, and for a history topic's message that could
+    /// not get one (it came from a node that knows no history, or the cluster link was down).
+    public let position: StreamPosition?
 
-    public init(topic: TopicName, payload: JSONPayload, excludedSocket: String? = nil) {
+    public init(topic: TopicName, payload: JSONPayload, excludedSocket: String? = nil, position: StreamPosition? = nil) {
         self.topic = topic
         self.payload = payload
         self.excludedSocket = excludedSocket
+        self.position = position
+    }
+
+    /// The same event at `position`.
+    public func at(_ position: StreamPosition?) -> PublishedEvent {
+        PublishedEvent(topic: topic, payload: payload, excludedSocket: excludedSocket, position: position)
     }
 }
 

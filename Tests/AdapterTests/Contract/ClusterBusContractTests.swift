@@ -21,11 +21,11 @@ final class ClusterBusHarness {
     private var server: RedisServer?
     private var group: EventLoopGroup?
 
-    init(_ kind: ClusterBusKind) throws {
+    init(_ kind: ClusterBusKind, history: HistoryRules = HistoryRules()) throws {
         switch kind {
         case .memory:
             sinks = [RecordingSink()]
-            buses = [InMemoryClusterBus(sink: sinks[0])]
+            buses = [InMemoryClusterBus(sink: sinks[0], history: history)]
             expectedNodeCount = nil
         case .redis:
             let server = try RedisServer()
@@ -35,7 +35,7 @@ final class ClusterBusHarness {
             let nodeBuses = (0..<2).map { index in
                 RedisClusterBus(
                     endpoint: endpoint, prefix: "wavelog:", originID: String(repeating: "\(index)", count: 16), sink: nodeSinks[index],
-                    loop: group.loops[index], logger: Logger(label: "test"))
+                    loop: group.loops[index], logger: Logger(label: "test"), history: history)
             }
             sinks = nodeSinks
             buses = nodeBuses
@@ -93,6 +93,52 @@ struct ClusterBusContractTests {
         #expect(eventually { harness.sinks.allSatisfy { $0.delivered == [event("1")] } })
         #expect(harness.buses.allSatisfy { ($0.health?.publishesNotFannedOut ?? 0) == 0 })
         #expect(harness.buses.allSatisfy { ($0.health == nil) == (kind == .memory) })
+    }
+
+    @Test(arguments: ClusterBusKind.allCases)
+    func aTopicWithHistoryGetsConsecutivePositionsTheSameOnEveryNode(_ kind: ClusterBusKind) throws {
+        let history = HistoryRules([HistoryRule(pattern: TopicPattern("session.*")!, size: 10, ttl: .seconds(60))])
+        let harness = try ClusterBusHarness(kind, history: history)
+        #expect(eventually { harness.buses.allSatisfy { $0.nodeCount == harness.expectedNodeCount } }, "every node up")
+        let events = (1...5).map { event("{\"n\":\($0)}") }
+        for (index, event) in events.enumerated() { harness.buses[index % harness.buses.count].publish(event) }
+        harness.buses[0].publish(PublishedEvent(topic: TopicName("other")!, payload: JSONPayload(validatedBytes: Array("0".utf8))))
+        for sink in harness.sinks {
+            #expect(eventually { sink.delivered.count == events.count + 1 })
+            let positioned = sink.delivered.filter { $0.topic == topic }
+            // In the order the broker ran them, which the publishing threads decide.
+            #expect(Set(positioned.map { $0.payload.bytes }) == Set(events.map { $0.payload.bytes }))
+            #expect(positioned.map { $0.position?.offset } == [1, 2, 3, 4, 5])
+            #expect(Set(positioned.map { $0.position?.epoch }).count == 1)
+            #expect(sink.delivered.first { $0.topic != topic }?.position == nil)
+        }
+        let sequences = harness.sinks.map { sink in sink.delivered.filter { $0.topic == topic } }
+        #expect(sequences.allSatisfy { $0 == sequences[0] })
+    }
+
+    @Test func aTopicWithHistoryIsDeliveredWithoutAPositionWhileRedisIsDown() throws {
+        let group = try EventLoopGroup(count: 1)
+        defer { group.stopAndJoin() }
+        let sink = RecordingSink()
+        let bus = RedisClusterBus(
+            endpoint: RedisEndpoint(host: "127.0.0.1", port: 1), prefix: "wavelog:", originID: "0123456789abcdef", sink: sink,
+            loop: group.loops[0], logger: Logger(label: "test"),
+            history: HistoryRules([HistoryRule(pattern: TopicPattern("*")!, size: 10, ttl: .seconds(60))]))
+        try bus.start()
+        group.start()
+        defer { bus.shutdown() }
+        bus.publish(event("1"))
+        #expect(eventually { sink.delivered == [event("1")] })
+        #expect(eventually { bus.publishesNotFannedOut == 1 })
+    }
+
+    @Test func anEnvelopeWithAPositionIsReadEvenFromThisNode() {
+        let text = #"{"origin_id":"0123456789abcdef","topic":"t","payload":1,"position":"00000000000000ff-7"}"#
+        let decoded = RedisClusterBus.decodeEnvelope(Array(text.utf8), ignoring: "0123456789abcdef")
+        #expect(decoded?.position == StreamPosition(epoch: 0xff, offset: 7))
+        let unreadable = #"{"origin_id":"0123456789abcdef","topic":"t","payload":1,"position":"x"}"#
+        #expect(RedisClusterBus.decodeEnvelope(Array(unreadable.utf8), ignoring: "0123456789abcdef") == nil)
+        #expect(RedisClusterBus.decodeEnvelope(Array(unreadable.utf8), ignoring: "ffffffffffffffff")?.position == nil)
     }
 
     @Test func anUpstreamEnvelopeFromAnotherClientReachesEveryRedisNode() throws {

@@ -1,18 +1,30 @@
 // Adapter: the single-node bus; every publish is delivered locally and goes nowhere else.
 public import Application
 public import Domain
+internal import Synchronization
 
 /// A bus for one node: `publish` delivers straight to the local sink, and node messages go
-/// nowhere (there is nobody to hear them).
+/// nowhere (there is nobody to hear them). Topics with history get their positions here.
 public final class InMemoryClusterBus: ClusterBus, NodeMessenger {
     private let sink: any SubscriberSink
+    private let history: HistoryRules
+    /// Held across the delivery of a history topic's message, so that positions reach every
+    /// loop in the order they were given even when two threads publish at once.
+    private let positions = Mutex(PositionCounter())
 
-    public init(sink: any SubscriberSink) {
+    public init(sink: any SubscriberSink, history: HistoryRules = HistoryRules()) {
         self.sink = sink
+        self.history = history
     }
 
     public func publish(_ event: PublishedEvent) {
-        sink.deliver(event)
+        guard history.rule(for: event.topic) != nil else {
+            sink.deliver(event)
+            return
+        }
+        positions.withLock { counter in
+            sink.deliver(event.at(counter.next(event.topic)))
+        }
     }
 
     public func send(_ message: ReplicaMessage) {}

@@ -55,6 +55,9 @@ public final class RedisClusterBus: ClusterBus, NodeMessenger, @unchecked Sendab
 
     private let queueLimits: QueueLimits
     private let liveness: RedisConnection.Liveness
+    /// Topics with history get their position from Redis (see `PositionScript`).
+    private let history: HistoryRules
+    private let positionKeyPrefix: String
     /// This node's own channel, which its publishing connection writes to and its subscribed
     /// connection reads: a subscription that stopped receiving shows as silence here.
     private let aliveChannel: [UInt8]
@@ -65,8 +68,10 @@ public final class RedisClusterBus: ClusterBus, NodeMessenger, @unchecked Sendab
 
     public init(
         endpoint: RedisEndpoint, prefix: String, originID: String, sink: any SubscriberSink, loop: EventLoop, logger: Logger,
-        liveness: RedisConnection.Liveness = .init(), queueLimits: QueueLimits = .init()
+        liveness: RedisConnection.Liveness = .init(), queueLimits: QueueLimits = .init(), history: HistoryRules = HistoryRules()
     ) {
+        self.history = history
+        positionKeyPrefix = prefix + "position:"
         self.queueLimits = queueLimits
         self.liveness = liveness
         aliveChannel = Array((prefix + "alive:" + originID).utf8)
@@ -154,6 +159,10 @@ public final class RedisClusterBus: ClusterBus, NodeMessenger, @unchecked Sendab
     // MARK: - Out
 
     public func publish(_ event: PublishedEvent) {
+        if history.rule(for: event.topic) != nil {
+            publishWithPosition(event)
+            return
+        }
         sink.deliver(event)
         let envelope = Self.envelope(originID: originID, event: event)
         let target = event.topic.isNamespaced ? pusherChannel : channel
@@ -173,6 +182,36 @@ public final class RedisClusterBus: ClusterBus, NodeMessenger, @unchecked Sendab
                 if reply == nil || reply?.isError == true { self?.countNotFannedOut(reason: "redis connection lost") }
             }
         if !sent { countNotFannedOut(reason: full ? "redis queue full" : "redis unavailable") }
+    }
+
+    /// A topic with history is delivered here only when its envelope comes back from Redis,
+    /// with the position the script gave it: every node, this one included, then delivers the
+    /// topic's messages in Redis's order with the same positions. When Redis cannot take it,
+    /// it is delivered here at once without a position (which ends this node's record of the
+    /// topic: a resume across it gets `resync`).
+    private func publishWithPosition(_ event: PublishedEvent) {
+        let bus = LoopBound(self)
+        let (head, tail) = PositionScript.envelopeParts(originID: originID, event: event)
+        let key = Array((positionKeyPrefix + event.topic.value).utf8)
+        loop.execute { _ in
+            let bus = bus.value
+            let full = bus.publisher.unansweredCommands >= bus.queueLimits.commands
+                || bus.publisher.unansweredBytes + head.count + tail.count > bus.queueLimits.bytes
+            let epoch = Array(StreamPosition.epochText(.random(in: 1...UInt64.max)).utf8)
+            let sent = bus.publisher.state == .ready && !full
+                && bus.publisher.command(PositionScript.command(key: key, channel: bus.channel, candidateEpoch: epoch, head: head, tail: tail)) { [weak bus] reply in
+                    guard let bus else { return }
+                    if reply == nil || reply?.isError == true {
+                        if case .error(let text)? = reply { bus.logger.warning("position script failed", metadata: ["error": "\(text)"]) }
+                        bus.countNotFannedOut(reason: "redis connection lost")
+                        bus.sink.deliver(event)
+                    }
+                }
+            if !sent {
+                bus.countNotFannedOut(reason: full ? "redis queue full" : "redis unavailable")
+                bus.sink.deliver(event)
+            }
+        }
     }
 
     private func countNotFannedOut(reason: String) {
@@ -281,12 +320,15 @@ public final class RedisClusterBus: ClusterBus, NodeMessenger, @unchecked Sendab
     static func decodeEnvelope(_ data: [UInt8], ignoring ownOrigin: String) -> PublishedEvent? {
         data.withUnsafeBufferPointer { buffer -> PublishedEvent? in
             guard let object = try? JSONObjectFields(buffer) else { return nil }
-            if let origin = object["origin_id"], object.string(origin) == ownOrigin { return nil }
+            let position = object["position"].flatMap { object.string($0) }.flatMap { StreamPosition.parse($0) }
+            // Our own come back to be delivered only when they carry a position (see `publishWithPosition`).
+            if position == nil, let origin = object["origin_id"], object.string(origin) == ownOrigin { return nil }
             guard let topicField = object["topic"], let text = object.string(topicField), let topic = TopicName(wireValue: text),
                 let payload = object["payload"]
             else { return nil }
             let excluded = object["except"].flatMap { object.string($0) }
-            return PublishedEvent(topic: topic, payload: JSONPayload(validatedBytes: object.rawValue(payload)), excludedSocket: excluded)
+            return PublishedEvent(
+                topic: topic, payload: JSONPayload(validatedBytes: object.rawValue(payload)), excludedSocket: excluded, position: position)
         }
     }
 

@@ -1,4 +1,6 @@
 // Unmasked server frames, encoded once into shareable buffers (docs/development.md "Encode once").
+public import Domain
+
 
 /// Builds server-to-client frames (RFC 6455 §5.2; servers never mask).
 public enum WebSocketFrameEncoder {
@@ -71,27 +73,36 @@ public enum WebSocketFrameEncoder {
     private static let suffix: [UInt8] = [UInt8(ascii: "}")]
 
     /// `{"type":"push","payload":<payload>}` as one text frame: the only encoding a publish gets.
-    public static func push(payload: [UInt8]) -> EncodedFrame {
-        pushPrefix.withUnsafeBytes { prefix in
+    public static func push(payload: [UInt8], offset: StreamPosition? = nil) -> EncodedFrame {
+        let end = pushSuffix(offset)
+        return pushPrefix.withUnsafeBytes { prefix in
             payload.withUnsafeBytes { body in
-                suffix.withUnsafeBytes { end in frame(opcode: textOpcode, parts: [prefix, body, end]) }
+                end.withUnsafeBytes { end in frame(opcode: textOpcode, parts: [prefix, body, end]) }
             }
         }
     }
 
+    /// `}`, or `,"offset":"<epoch>-<offset>"}` for a topic with history: only such topics'
+    /// pushes carry the field, so clients that never asked for it never see it.
+    private static func pushSuffix(_ offset: StreamPosition?) -> [UInt8] {
+        guard let offset else { return suffix }
+        return Array(",\"offset\":\"\(offset)\"}".utf8)
+    }
+
     /// The push message deflated into one text frame with RSV1 (RFC 7692 §7.2.1), or the plain
     /// frame when it is shorter than `threshold` bytes or zlib has no stream to lend.
-    public static func deflatedPush(payload: [UInt8], pool: DeflaterPool, threshold: Int) -> EncodedFrame {
-        let length = pushPrefix.count + payload.count + suffix.count
-        guard length >= threshold else { return push(payload: payload) }
+    public static func deflatedPush(payload: [UInt8], offset: StreamPosition? = nil, pool: DeflaterPool, threshold: Int) -> EncodedFrame {
+        let end = pushSuffix(offset)
+        let length = pushPrefix.count + payload.count + end.count
+        guard length >= threshold else { return push(payload: payload, offset: offset) }
         var message = pushPrefix
         message.reserveCapacity(length)
         message.append(contentsOf: payload)
-        message.append(contentsOf: suffix)
+        message.append(contentsOf: end)
         let compressed = message.withUnsafeBytes { bytes in
             pool.compress(bytes) { frame(opcode: textOpcode, compressed: true, parts: [$0]) }
         }
-        return compressed ?? push(payload: payload)
+        return compressed ?? push(payload: payload, offset: offset)
     }
 
     /// `{"type":"status","payload":<status>}` as one text frame.

@@ -32,6 +32,7 @@ final class SSERoute: RouteHandler, TopicRoute {
         let stream = SSEStream(connection: connection, topic: topic, clientIP: clientIP, route: self)
         switch context.shard.authenticate(stream, message: .auth(token: Self.token(of: head))) {
         case .success(let subscription):
+            stream.resumption = context.shard.resume(topic, since: Self.lastEventID(of: head))
             context.shard.admit(stream)
             streams[ObjectIdentifier(stream)] = stream
             context.logger.debug("client subscribed", metadata: [
@@ -63,6 +64,19 @@ final class SSERoute: RouteHandler, TopicRoute {
         }
         if let bearer = bearer ?? nil { return bearer }
         return head.queryValue("token")
+    }
+
+    /// `Last-Event-ID` (what `EventSource` sends when it reconnects), else `?lastEventId=` for
+    /// proxies that drop the header; empty means none. Cut at a length no position has.
+    static func lastEventID(of head: HTTPRequestHead) -> [UInt8]? {
+        let limit = StreamPosition.maxTextLength + 1
+        let header: [UInt8]?? = head.headers.fields.withValue(of: "last-event-id") { value -> [UInt8]? in
+            let trimmed = ASCII.trim(value)
+            return trimmed.isEmpty ? nil : Array(trimmed.prefix(limit))
+        }
+        if let header = header ?? nil { return header }
+        guard let query = head.queryValue("lastEventId"), !query.isEmpty else { return nil }
+        return Array(query.utf8.prefix(limit))
     }
 
     /// CORS preflight for `fetch`-based clients that send `Authorization` cross-origin.

@@ -17,7 +17,21 @@ final class SSEStream: Subscriber, ConnectionHandler, UpgradedConnectionHandler 
 
     override var transportName: String { SSETransport.name }
 
-    func upgraded(_ connection: Connection, pending: UnsafeRawBufferPointer) {}
+    /// What the stream gets after its head and before any live push; set as it subscribes,
+    /// written (in the same turn) once the head is queued, then dropped.
+    var resumption: Resumption?
+
+    func upgraded(_ connection: Connection, pending: UnsafeRawBufferPointer) {
+        guard let resumption else { return }
+        self.resumption = nil
+        let frames = route.transport.frames
+        switch resumption {
+        case .fresh(nil): break
+        case .fresh(let current?): route.context.shard.send(frames.position(current), to: self)
+        case .recovered(_, let missed): route.context.shard.sendMissed(missed, in: format, to: self)
+        case .resync(let current): route.context.shard.send(frames.resync(current), to: self)
+        }
+    }
 
     func received(_ bytes: UnsafeRawBufferPointer, on connection: Connection) {}
 

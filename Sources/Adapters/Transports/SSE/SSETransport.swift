@@ -25,7 +25,7 @@ public struct SSETransport: BrowserTransport {
 
     public init(settings: Settings, formats: WireFormats) {
         self.settings = settings
-        format = formats.register(Self.name, SSEPushEncoder())
+        format = formats.register(Self.name, SSEPushEncoder(), retainedForHistory: true)
         frames = SSEFrames(retry: settings.retry)
     }
 
@@ -63,6 +63,18 @@ struct SSEFrames: Sendable {
         return text + "\r\n"
     }
 
+    /// `id:` alone: sets the browser's last event ID without an event, so a stream that saw no
+    /// push yet still resumes from where it started.
+    func position(_ current: StreamPosition) -> EncodedFrame {
+        EncodedFrame("id: \(current)\n\n")
+    }
+
+    /// `event: resync`: the missed pushes cannot be replayed, so the page refetches. Its `id:`
+    /// is the latest position, or empty (which clears the browser's) when none is known.
+    func resync(_ current: StreamPosition?) -> EncodedFrame {
+        EncodedFrame("id: \(current.map(\.description) ?? "")\nevent: resync\ndata: {\"type\":\"resync\"}\n\n")
+    }
+
     /// The head for a cross-origin request from an allowed `origin` (CORS, so `EventSource`
     /// may read it); built per stream, since it names the origin.
     func head(origin: String?) -> EncodedFrame {
@@ -71,7 +83,9 @@ struct SSEFrames: Sendable {
     }
 }
 
-/// `event: push` with the payload in `data:` lines: the only encoding a publish gets here.
+/// `event: push` with the payload in `data:` lines: the only encoding a publish gets here. A
+/// topic with history puts `id: <epoch>-<offset>` first, which `EventSource` sends back as
+/// `Last-Event-ID` when it reconnects.
 ///
 /// The payload is valid JSON, so its only line breaks are whitespace between tokens; each line
 /// becomes one `data:` line, and `EventSource` joins them with LF, giving back the published
@@ -86,7 +100,8 @@ struct SSEPushEncoder: EventEncoder {
             Self.forEachLine(payload) { _, last in if !last { breaks += 1 } }
             var length = 0
             Self.forEachLine(payload) { line, _ in length += line.count }
-            let count = Self.prefix.count + length + breaks * Self.lineBreak.count + 2
+            let id = event.position.map { Array("id: \($0)\n".utf8) } ?? []
+            let count = id.count + Self.prefix.count + length + breaks * Self.lineBreak.count + 2
             return EncodedFrame(count: count) { out in
                 var position = 0
                 func put(_ bytes: UnsafeBufferPointer<UInt8>) {
@@ -94,6 +109,7 @@ struct SSEPushEncoder: EventEncoder {
                     UnsafeMutableRawBufferPointer(rebasing: out[position..<(position + bytes.count)]).copyMemory(from: UnsafeRawBufferPointer(bytes))
                     position += bytes.count
                 }
+                id.withUnsafeBufferPointer { put($0) }
                 Self.prefix.withUnsafeBufferPointer { put($0) }
                 Self.forEachLine(payload) { line, last in
                     put(line)

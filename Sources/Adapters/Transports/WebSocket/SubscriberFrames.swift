@@ -1,4 +1,5 @@
 // The constant frames of the subscriber flow, built once at start-up like shared replies.
+public import Domain
 
 /// Every fixed message of the Wavelog WebSocket protocol, pre-encoded.
 public struct SubscriberFrames: Sendable {
@@ -13,4 +14,13 @@ public struct SubscriberFrames: Sendable {
     public let closeSlow = WebSocketFrameEncoder.close(code: CloseCode.tryAgainLater, reason: "too slow")
 
     public init() {}
+
+    /// `auth_ok` for a topic with history: its latest position, and whether a resume worked
+    /// (only when the client asked for one). Built per subscription, which is not the push path.
+    public static func authOK(recovered: Bool?, offset: StreamPosition?) -> EncodedFrame {
+        var text = #"{"type":"auth_ok""#
+        if let recovered { text += #","recovered":\#(recovered)"# }
+        if let offset { text += #","offset":"\#(offset)""# }
+        return WebSocketFrameEncoder.text(text + "}")
+    }
 }

@@ -43,7 +43,8 @@ final class SubscriberSession: Subscriber, WebSocketEndpoint {
     func received(_ message: WebSocketEvent, on socket: WebSocketConnection) {
         switch state {
         case .awaitingAuth:
-            authenticate(AuthMessageReader.read(message), on: socket)
+            let (auth, since) = AuthMessageReader.readWithSince(message)
+            authenticate(auth, since: since, on: socket)
         case .subscribed:
             if topic == .workerStatus && StatusRequestReader.isStatusRequest(message) { answerStatus(on: socket) }
         case .ended:
@@ -51,11 +52,22 @@ final class SubscriberSession: Subscriber, WebSocketEndpoint {
         }
     }
 
-    private func authenticate(_ message: AuthMessage, on socket: WebSocketConnection) {
+    private func authenticate(_ message: AuthMessage, since: [UInt8]?, on socket: WebSocketConnection) {
         switch route.shard.authenticate(self, message: message) {
         case .success(let subscription):
             state = .subscribed(subscription)
-            socket.send(route.frames.authOK)
+            // Subscribed and answered in one turn: the missed pushes go before any live one.
+            switch route.shard.resume(topic, since: since) {
+            case .fresh(nil):
+                socket.send(route.frames.authOK)
+            case .fresh(let current?):
+                socket.send(SubscriberFrames.authOK(recovered: nil, offset: current))
+            case .recovered(let current, let missed):
+                socket.send(SubscriberFrames.authOK(recovered: true, offset: current))
+                route.shard.sendMissed(missed, in: route.format, to: self)
+            case .resync(let current):
+                socket.send(SubscriberFrames.authOK(recovered: false, offset: current))
+            }
             route.logger.debug("client subscribed", metadata: [
                 "ip": "\(clientIP)", "topic": "\(topic.value)", "user_id": "\(subscription.userID)",
                 "conn.id": "\(socket.connection.id)",
@@ -102,8 +114,22 @@ final class SubscriberSession: Subscriber, WebSocketEndpoint {
     }
 }
 
-/// Reads the first message: `{"type":"auth","token":"..."}`.
+/// Reads the first message: `{"type":"auth","token":"..."}`, with `"since":"<position>"` when
+/// the client resumes.
 enum AuthMessageReader {
+    /// The message and the raw `since` value: its string's bytes, empty bytes for a value that
+    /// is not a string (so it is answered `recovered:false`), nil when absent.
+    static func readWithSince(_ message: WebSocketEvent) -> (AuthMessage, [UInt8]?) {
+        let auth = read(message)
+        guard auth != .other, case .text(let bytes) = message else { return (auth, nil) }
+        let since = bytes.withUnsafeBufferPointer { buffer -> [UInt8]? in
+            guard let object = try? JSONObjectFields(buffer, maxDepth: 8), let field = object["since"] else { return nil }
+            guard let text = object.string(field) else { return [] }
+            return Array(text.utf8.prefix(StreamPosition.maxTextLength + 1))
+        }
+        return (auth, since)
+    }
+
     static func read(_ message: WebSocketEvent) -> AuthMessage {
         guard case .text(let bytes) = message else { return .other }
         return bytes.withUnsafeBufferPointer { buffer -> AuthMessage in

@@ -40,7 +40,7 @@ public struct WebSocketTransport: BrowserTransport {
     /// Registers the push frame, and its compressed forms, as wire formats of the node.
     public init(settings: Settings, formats: WireFormats) {
         self.settings = settings
-        format = formats.register(Self.name, PushFrameEncoder())
+        format = formats.register(Self.name, PushFrameEncoder(), retainedForHistory: true)
         var deflated: [Int: WireFormat] = [:]
         if let compression = settings.compression {
             for bits in 9...15 {
@@ -59,10 +59,11 @@ public struct WebSocketTransport: BrowserTransport {
     }
 }
 
-/// `{"type":"push","payload":<payload>}` in one text frame.
+/// `{"type":"push","payload":<payload>}` in one text frame; `"offset":"<epoch>-<offset>"` follows
+/// the payload for a topic with history.
 struct PushFrameEncoder: EventEncoder {
     func encode(_ event: PublishedEvent) -> EncodedFrame {
-        WebSocketFrameEncoder.push(payload: event.payload.bytes)
+        WebSocketFrameEncoder.push(payload: event.payload.bytes, offset: event.position)
     }
 }
 
@@ -73,7 +74,7 @@ struct DeflatedPushEncoder: EventEncoder {
     let threshold: Int
 
     func encode(_ event: PublishedEvent) -> EncodedFrame {
-        WebSocketFrameEncoder.deflatedPush(payload: event.payload.bytes, pool: pool, threshold: threshold)
+        WebSocketFrameEncoder.deflatedPush(payload: event.payload.bytes, offset: event.position, pool: pool, threshold: threshold)
     }
 }
 
