@@ -22,6 +22,7 @@ Each scenario also prints the share of each server's CPU time spent in the kerne
 user and system ticks of /proc/PID/task/*/stat): the part a server's own code cannot reach.
 """
 import argparse
+import http.client
 import json
 import re
 import os
@@ -478,6 +479,69 @@ def handshake_storm(bindir, runs):
     return {case: median_report(reports) for case, reports in found.items()}
 
 
+HISTORY_RULE = 'history:\n  - {topics: "%s", size: 100, ttl: 5m}\n'
+WAVE_PUSHES = "--mode fanout --topics 1 --subscribers 100 --rate 20 --seconds 8"
+
+
+def history(bindir, runs):
+    """Topics with history (docs/adr/0023). (1) Fan-out 1 x 10,000 as fast as it goes, with a
+    history rule on the topic and without, alternating in one run: CPU per delivery. (2) Push
+    latency to 100 subscribers of one topic at 20/s, alone, while 1,000 clients resume at once
+    on another topic with history 2 s into the run, each replayed 100 messages (wave), and while
+    the same 1,000 resume from the latest position, so nothing is replayed (wave-no-replay).
+    The wave's Python client runs at nice 19 on the generator's CPU, so it does not delay the
+    latency generator's reads."""
+    binary = os.path.join(bindir, "wavelog-worker")
+    fanout = "--mode fanout --topics 1 --subscribers 10000 --seconds 5"
+    found = {"fanout-plain": [], "fanout-history": [], "alone": [], "wave": [], "wave-no-replay": []}
+    for _ in range(runs):
+        for case in ("fanout-plain", "fanout-history"):
+            rule = HISTORY_RULE % "bench.*" if case == "fanout-history" else ""
+            server = start_worker(binary, extra=BACKENDS["worker"] + rule)
+            try:
+                found[case].append(load(bindir, server, "worker", fanout))
+            finally:
+                server.stop()
+        for case in ("alone", "wave", "wave-no-replay"):
+            server = start_worker(binary, extra=BACKENDS["worker"] + HISTORY_RULE % "wave.*")
+            try:
+                request(server.http_port, "/internal/register", {"topic": "wave.0", "meta": {"require_token": True}})
+                for number in range(100):
+                    request(server.http_port, "/internal/publish", {"topic": "wave.0", "payload": {"n": number, "pad": "x" * 100}})
+                command = ["taskset", "-c", CLIENT_CPU, os.path.join(bindir, "wavelog-load"), "--dialect", "worker",
+                           "--ws-port", str(server.ws_port), "--http-port", str(server.http_port), "--secret", SECRET]
+                pushes = subprocess.Popen(command + WAVE_PUSHES.split(), stdout=subprocess.PIPE, text=True)
+                wave = None
+                if case != "alone":
+                    time.sleep(2)  # a benchmark's schedule, not a synchronisation: the pushes are flowing by then
+                    replayed = "100" if case == "wave" else "0"
+                    wave = subprocess.run(["nice", "-n", "19", "taskset", "-c", CLIENT_CPU, sys.executable,
+                                           os.path.join(HERE, "resume_wave.py"), "--port", str(server.ws_port), "--secret", SECRET,
+                                           "--topic", "wave.0", "--since", "auto", "--clients", "1000", "--expect", replayed],
+                                          capture_output=True, text=True, timeout=300)
+                report = json.loads(pushes.communicate(timeout=300)[0])
+                if wave is not None:
+                    wave_report = json.loads(wave.stdout)
+                    report["wave_completed"] = wave_report["completed"]
+                    report["wave_replayed"] = wave_report["replayed"]
+                    report["wave_seconds"] = wave_report["seconds"]
+                found[case].append(report)
+            finally:
+                server.stop()
+    return {case: median_report(reports) for case, reports in found.items()}
+
+
+def request(port, path, body):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request("POST", path, json.dumps(body), {"X-Worker-Secret": SECRET, "Content-Type": "application/json"})
+        answer = connection.getresponse()
+        answer.read()
+        assert answer.status == 200, (path, answer.status)
+    finally:
+        connection.close()
+
+
 def cluster(bindir, runs):
     """Two nodes sharing one redis-server: subscribers on node B, publishes to node A, for both
     servers (nchan through nchan_redis_url). Cross-node latency, and CPU of both nodes and Redis."""
@@ -598,6 +662,22 @@ def main():
             print(f"{'tls-handshake-storm':24} {figure:24} {fmt(storm):>16} {fmt(alone):>16} {ratio(storm, alone):>10}  (storm / alone)")
         print(f"{'':24} 1,000 handshakes took {results['storm'].get('storm_setup_seconds', 0):.2f} s, "
               f"{results['storm'].get('storm_failed', 0)} failed")
+    if "history" in only:
+        results = history(bindir, args.runs)
+        everything["history"] = results
+        plain, kept = results["fanout-plain"], results["fanout-history"]
+        print(f"{'':24} {'':24} {'history':>16} {'none':>16} {'ratio':>10}")
+        for figure in ("cpu_us_per_delivery", "latency_p99_us", "lost"):
+            print(f"{'fanout-1x10000':24} {figure:24} {fmt(kept[figure]):>16} {fmt(plain[figure]):>16} "
+                  f"{ratio(kept[figure], plain[figure]):>10}")
+        print(f"{'':24} {'':24} {'wave':>16} {'alone':>16} {'ratio':>10} {'wave-no-replay':>16} {'ratio':>10}")
+        for figure in ("latency_p50_us", "latency_p99_us", "latency_max_us", "lost"):
+            alone, wave, bare = results["alone"][figure], results["wave"][figure], results["wave-no-replay"][figure]
+            print(f"{'resume-wave':24} {figure:24} {fmt(wave):>16} {fmt(alone):>16} {ratio(wave, alone):>10} "
+                  f"{fmt(bare):>16} {ratio(bare, alone):>10}")
+        for case in ("wave", "wave-no-replay"):
+            print(f"{'':24} {case}: {results[case].get('wave_completed', 0):.0f} of 1,000 resumed, "
+                  f"{results[case].get('wave_replayed', 0):,.0f} pushes replayed in {results[case].get('wave_seconds', 0):.2f} s")
     if not only or "cluster" in only:
         results = cluster(bindir, args.runs)
         everything["cluster"] = results

@@ -52,6 +52,8 @@ enum Wiring {
         let topics: any TopicStore
         var roster: (any ClusterRoster)?
         var services: [any LifecycleService] = []
+        // A node alone sees every message: its history knows a topic without messages stands at 0.
+        var completeHistory: (epoch: UInt64, rules: HistoryRules)?
         // One identity per process: the roster's id is the origin_id of this node's envelopes.
         let nodeID = Hex.encodeLowercase(OpenSSLDigest.randomBytes(count: 8) ?? [])
         let hostName = HostName.current()
@@ -93,6 +95,7 @@ enum Wiring {
         } else {
             topics = InMemoryTopicStore()
             let memoryBus = InMemoryClusterBus(sink: fanOut, history: config.history)
+            completeHistory = (memoryBus.epoch, config.history)
             bus = memoryBus
             messenger = memoryBus
             services = [bus]
@@ -168,7 +171,7 @@ enum Wiring {
             if let webhooks { registry.describe { webhooks.samples } }
             for loop in group.loops {
                 registry.attach(loop)
-                let shard = SubscriberShard(loop: loop, broker: broker, counters: counters, logger: logger, historyLimits: config.historyLimits)
+                let shard = SubscriberShard(loop: loop, broker: broker, counters: counters, logger: logger, historyLimits: config.historyLimits, completeHistory: completeHistory)
                 shard.occupancy = occupancy
                 shard.start()
                 fanOut.attach(shard)

@@ -77,6 +77,10 @@ public struct TopicHistory<Item> {
     }
 
     public let limits: Limits
+    /// For a node alone, which sees every message of every topic: the epoch of its positions and
+    /// its rules, so a topic with no message yet stands at `<epoch>-0` and a resume from there
+    /// is recovered. Nil in a cluster, where a node may have missed what came before it.
+    private let completeness: (epoch: UInt64, rules: HistoryRules)?
     private(set) var logs: [TopicName: Log] = [:]
     /// The arrival order over all topics, for the total bound. Entries already gone from their
     /// topic stay here until they reach the front or the order is rebuilt.
@@ -88,13 +92,18 @@ public struct TopicHistory<Item> {
     /// Messages dropped before their rule's size or age let them go (the byte bounds).
     public private(set) var evictedForBytes = 0
 
-    public init(limits: Limits = Limits()) {
+    /// - Parameter completeEpoch: the epoch of a node alone, and its rules (see `completeness`).
+    public init(limits: Limits = Limits(), completeEpoch: (epoch: UInt64, rules: HistoryRules)? = nil) {
         self.limits = limits
+        completeness = completeEpoch
     }
 
-    /// The latest position of `topic` seen here, nil when none was.
+    /// The latest position of `topic` seen here, nil when none was (and this is not a node
+    /// alone that knows the topic has had none).
     public func current(_ topic: TopicName) -> StreamPosition? {
-        logs[topic].map { StreamPosition(epoch: $0.epoch, offset: $0.last) }
+        if let log = logs[topic] { return StreamPosition(epoch: log.epoch, offset: log.last) }
+        guard let completeness, completeness.rules.rule(for: topic) != nil else { return nil }
+        return StreamPosition(epoch: completeness.epoch, offset: 0)
     }
 
     /// Topics with a record here.
@@ -150,7 +159,10 @@ public struct TopicHistory<Item> {
 
     /// What a subscriber that last saw `since` missed.
     public mutating func replay(_ topic: TopicName, since: StreamPosition, now: MonotonicTime) -> HistoryReplay<Item> {
-        guard logs[topic] != nil else { return .resync(current: nil) }
+        guard logs[topic] != nil else {
+            let current = current(topic)
+            return since == current ? .recovered([]) : .resync(current: current)
+        }
         trim(topic, now: now)
         let log = logs[topic]!
         let current = StreamPosition(epoch: log.epoch, offset: log.last)

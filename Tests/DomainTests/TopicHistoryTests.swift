@@ -119,6 +119,21 @@ struct TopicHistoryTests {
         #expect(recovered(&history, topic, since: position(8), now: at(0)) == [9])
     }
 
+    @Test func aNodeAloneKnowsATopicWithoutMessagesStandsAtZero() {
+        let rules = HistoryRules([rule()])
+        var history = TopicHistory<UInt64>(completeEpoch: (epoch, rules))
+        #expect(history.current(topic) == position(0))
+        #expect(history.current(TopicName("other")!) == nil)
+        #expect(recovered(&history, topic, since: position(0), now: at(0)) == [])
+        #expect(resync(&history, topic, since: position(1), now: at(0)) == .some(position(0)))
+        record(&history, 1...2)
+        #expect(recovered(&history, topic, since: position(0), now: at(0)) == [1, 2])
+        // In a cluster the same history knows nothing of a topic it has not seen.
+        var clustered = TopicHistory<UInt64>()
+        #expect(clustered.current(topic) == nil)
+        #expect(resync(&clustered, topic, since: position(0), now: at(0)) == .some(nil))
+    }
+
     @Test func aNewEpochReplacesTheRecord() {
         var history = TopicHistory<UInt64>()
         record(&history, 1...3)

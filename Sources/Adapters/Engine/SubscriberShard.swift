@@ -38,13 +38,13 @@ public final class SubscriberShard: Drainable {
 
     public init(
         loop: EventLoop, broker: Broker, counters: EngineCounters, logger: Logger,
-        historyLimits: HistoryLimits = .init()
+        historyLimits: HistoryLimits = .init(), completeHistory: (epoch: UInt64, rules: HistoryRules)? = nil
     ) {
         self.loop = loop
         self.broker = broker
         self.counters = counters
         self.logger = logger
-        history = TopicHistory(limits: historyLimits)
+        history = TopicHistory(limits: historyLimits, completeEpoch: completeHistory)
     }
 
     /// Starts this loop's token-expiry checks. Call on the loop (or before it runs).

@@ -10,11 +10,16 @@ public final class InMemoryClusterBus: ClusterBus, NodeMessenger {
     private let history: HistoryRules
     /// Held across the delivery of a history topic's message, so that positions reach every
     /// loop in the order they were given even when two threads publish at once.
-    private let positions = Mutex(PositionCounter())
+    private let positions: Mutex<PositionCounter>
+    /// The epoch of every position this node gives (one per process).
+    public let epoch: UInt64
 
     public init(sink: any SubscriberSink, history: HistoryRules = HistoryRules()) {
         self.sink = sink
         self.history = history
+        let counter = PositionCounter()
+        epoch = counter.epoch
+        positions = Mutex(counter)
     }
 
     public func publish(_ event: PublishedEvent) {
