@@ -52,17 +52,25 @@ public struct TopicHistory<Item> {
         /// no history) may have come just before it, unseen here, so a resume must start at or
         /// after it.
         static func startingFrom(_ offset: UInt64) -> UInt64 { offset <= 1 ? offset : offset &+ 1 }
-        var entries: [Entry] = []
+        /// Dropped entries become nil at once (releasing their item); the slots are reclaimed
+        /// when half the array is dropped.
+        var entries: [Entry?] = []
         var head = 0
         var bytes = 0
 
-        var retained: ArraySlice<Entry> { entries[head...] }
+        var retained: LazyMapSequence<ArraySlice<Entry?>, Entry> { entries[head...].lazy.map { $0! } }
+        var first: Entry? { head < entries.count ? entries[head] : nil }
+        var retainedCount: Int { entries.count - head }
 
         mutating func dropFirst() -> Entry {
-            let entry = entries[head]
+            let entry = entries[head]!
+            entries[head] = nil
             head += 1
             bytes -= entry.bytes
-            if head > 64 && head * 2 > entries.count {
+            if head == entries.count {
+                entries.removeAll()
+                head = 0
+            } else if head > 16 && head * 2 > entries.count {
                 entries.removeFirst(head)
                 head = 0
             }
@@ -82,6 +90,8 @@ public struct TopicHistory<Item> {
     /// is recovered. Nil in a cluster, where a node may have missed what came before it.
     private let completeness: (epoch: UInt64, rules: HistoryRules)?
     private(set) var logs: [TopicName: Log] = [:]
+    /// A record ended on a node alone: a topic without one may have had messages after all.
+    private var incomplete = false
     /// The arrival order over all topics, for the total bound. Entries already gone from their
     /// topic stay here until they reach the front or the order is rebuilt.
     private var order: [(topic: TopicName, sequence: UInt64)] = []
@@ -102,7 +112,7 @@ public struct TopicHistory<Item> {
     /// alone that knows the topic has had none).
     public func current(_ topic: TopicName) -> StreamPosition? {
         if let log = logs[topic] { return StreamPosition(epoch: log.epoch, offset: log.last) }
-        guard let completeness, completeness.rules.rule(for: topic) != nil else { return nil }
+        guard let completeness, !incomplete, completeness.rules.rule(for: topic) != nil else { return nil }
         return StreamPosition(epoch: completeness.epoch, offset: 0)
     }
 
@@ -113,21 +123,19 @@ public struct TopicHistory<Item> {
     /// multiple of `retainedCount`, so evictions by size or age leak nothing.
     public var orderedEntryCount: Int { order.count - orderHead }
 
-    /// Records a message at `position`. False for a message at or before the latest of its
-    /// epoch (a repeat), which is not recorded and must not be delivered again.
-    public mutating func record(_ item: Item, bytes: Int, at position: StreamPosition, of topic: TopicName, rule: HistoryRule, now: MonotonicTime) -> Bool {
+    /// Records a message at `position`. A position at or before the latest of its epoch means
+    /// the count went back (a Redis restored from disk, or a replica that was behind): the
+    /// record starts again there, and positions from before get `resync`.
+    public mutating func record(_ item: Item, bytes: Int, at position: StreamPosition, of topic: TopicName, rule: HistoryRule, now: MonotonicTime) {
         // Out of the dictionary while changed, so its entries are never copied.
         var log: Log
         if var existing = logs.removeValue(forKey: topic) {
             if existing.epoch != position.epoch {
                 forget(&existing)
                 log = Log(rule: rule, epoch: position.epoch, last: position.offset, from: Log.startingFrom(position.offset))
-            } else if position.offset <= existing.last {
-                logs[topic] = existing
-                return false
             } else {
                 if position.offset != existing.last &+ 1 {
-                    // A gap: what came before it can no longer be vouched for.
+                    // A gap, or a count that went back: what came before can no longer be vouched for.
                     forget(&existing)
                     existing.from = Log.startingFrom(position.offset)
                 }
@@ -147,14 +155,20 @@ public struct TopicHistory<Item> {
         logs[topic] = log
         trim(topic, now: now)
         while totalBytes > limits.totalBytes, evictOldest() {}
-        return true
     }
 
     /// A message of `topic` arrived without a position (from a node that knows no history):
-    /// what is retained no longer tells the whole story, so the record of the topic ends.
+    /// what is retained no longer tells the whole story, so the record of the topic ends. On a
+    /// node alone the topic's position is then unknown too, not 0.
     public mutating func lose(_ topic: TopicName) {
         guard var log = logs.removeValue(forKey: topic) else { return }
         forget(&log)
+        if completeness != nil { incomplete = true }
+    }
+
+    /// Every record ends (see `lose`): the link messages come by was lost.
+    public mutating func loseAll() {
+        for topic in Array(logs.keys) { lose(topic) }
     }
 
     /// What a subscriber that last saw `since` missed.
@@ -168,17 +182,17 @@ public struct TopicHistory<Item> {
         let current = StreamPosition(epoch: log.epoch, offset: log.last)
         guard since.epoch == log.epoch, since.offset <= log.last else { return .resync(current: current) }
         if since.offset == log.last { return .recovered([]) }
-        let firstRetained = log.retained.first?.offset ?? log.last &+ 1
+        let firstRetained = log.first?.offset ?? log.last &+ 1
         guard since.offset &+ 1 >= max(log.from, firstRetained) else { return .resync(current: current) }
-        return .recovered(log.retained.filter { $0.offset > since.offset }.map(\.item))
+        return .recovered(Array(log.retained.filter { $0.offset > since.offset }.map(\.item)))
     }
 
     /// Drops what the rule's size and age and the topic's byte bound no longer allow.
     private mutating func trim(_ topic: TopicName, now: MonotonicTime) {
         guard var log = logs.removeValue(forKey: topic) else { return }
         let oldest = now.advanced(by: .zero - log.rule.ttl)
-        while let first = log.retained.first {
-            let overSize = log.retained.count > log.rule.size
+        while let first = log.first {
+            let overSize = log.retainedCount > log.rule.size
             let overBytes = log.bytes > limits.topicBytes
             guard overSize || overBytes || first.at <= oldest else { break }
             if overBytes && !overSize && first.at > oldest { evictedForBytes += 1 }
@@ -195,7 +209,7 @@ public struct TopicHistory<Item> {
         while orderHead < order.count {
             let (topic, sequence) = order[orderHead]
             orderHead += 1
-            guard let first = logs[topic]?.retained.first, first.sequence == sequence, var log = logs.removeValue(forKey: topic) else { continue }
+            guard let first = logs[topic]?.first, first.sequence == sequence, var log = logs.removeValue(forKey: topic) else { continue }
             let gone = log.dropFirst()
             totalBytes -= gone.bytes
             retainedCount -= 1
@@ -209,7 +223,7 @@ public struct TopicHistory<Item> {
 
     private mutating func forget(_ log: inout Log) {
         totalBytes -= log.bytes
-        retainedCount -= log.retained.count
+        retainedCount -= log.retainedCount
         log.clear()
     }
 

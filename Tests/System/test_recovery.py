@@ -66,7 +66,8 @@ def test_sse_pushes_carry_ids_and_a_reconnect_with_last_event_id_gets_exactly_th
     stream = sse(worker, topic)
     # Nothing published yet: a node alone knows the topic stands at offset 0, and says so.
     start = fields(stream.read_block())
-    assert set(start) == {"id", "data"} and offset_of(start["id"]) == 0, start
+    assert start["event"] == "position" and offset_of(start["id"]) == 0, start
+    assert json.loads(start["data"]) == {"type": "position", "offset": start["id"]}
     publish_many(worker, topic, range(3))
     seen = [fields(stream.read_block()) for _ in range(3)]
     stream.close()
@@ -103,9 +104,9 @@ def test_a_resumed_stream_starting_at_the_latest_position_gets_only_live_pushes(
     publish_many(worker, topic, range(2))
     first = sse(worker, topic)
     try:
-        # A stream that saw no push yet is given the latest position, as an id without an event.
+        # A stream that saw no push yet is given the latest position, as a `position` event.
         start = fields(first.read_block())
-        assert set(start) == {"id", "data"} and start["data"] == "" and offset_of(start["id"]) == 2
+        assert start["event"] == "position" and offset_of(start["id"]) == 2, start
     finally:
         first.close()
     again = sse(worker, topic, last_event_id=start["id"])
@@ -383,6 +384,108 @@ def test_after_a_redis_restart_the_epoch_changes_and_old_positions_get_resync(pr
         assert after["offset"].split("-")[0] != before["offset"].split("-")[0]
         ws, ok = await ws_resume(node, topic, since=before["offset"])
         assert ok["recovered"] is False and ok["offset"] == after["offset"], ok
+        await ws.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_node_restart_loses_its_history_and_other_nodes_keep_theirs(history_cluster):
+    a, b = history_cluster.start(count=2)
+    topic = "contest_session.13"
+    register(a.internal_port, topic, require_token=True)
+
+    async def scenario():
+        ws, _ = await ws_resume(b, topic)
+        publish(a, topic, '"before"')
+        before = json.loads(await recv(ws))
+        await ws.close()
+        b.stop()
+        publish_many(a, topic, range(3))  # while b is down
+        restarted = history_cluster.start_node()
+        history_cluster.wait_until_subscribed(2)
+        # The restarted node has no record of the topic: it cannot vouch for the gap.
+        ws, ok = await ws_resume(restarted, topic, since=before["offset"])
+        assert ok == {"type": "auth_ok", "recovered": False}, ok
+        await ws.close()
+        # The node that stayed up replays what was missed.
+        ws, ok = await ws_resume(a, topic, since=before["offset"])
+        assert ok["recovered"] is True, ok
+        assert [json.loads(await recv(ws))["payload"] for _ in range(3)] == [{"n": 0}, {"n": 1}, {"n": 2}]
+        await ws.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_node_alone_restarted_starts_a_new_epoch_and_old_positions_get_resync(make_worker):
+    worker = make_worker(HISTORY)
+    topic = "contest_session.14"
+    register(worker.internal_port, topic, require_token=True)
+
+    async def before_restart():
+        ws, _ = await ws_resume(worker, topic)
+        publish(worker, topic, '"one"')
+        pushed = json.loads(await recv(ws))
+        await ws.close()
+        return pushed["offset"]
+
+    old = asyncio.run(before_restart())
+    worker.stop()
+    again = make_worker(HISTORY)
+    register(again.internal_port, topic, require_token=True)
+
+    async def after_restart():
+        ws, ok = await ws_resume(again, topic, since=old)
+        assert ok["recovered"] is False and ok["offset"].split("-")[0] != old.split("-")[0], ok
+        assert offset_of(ok["offset"]) == 0
+        await ws.close()
+
+    asyncio.run(after_restart())
+
+
+def test_a_replay_larger_than_half_the_send_queue_is_a_resync_not_a_close(make_worker):
+    worker = make_worker(HISTORY + "send_queue_frames: 10\n")
+    topic = "contest_session.15"
+    register(worker.internal_port, topic, require_token=True)
+
+    async def scenario():
+        ws, ok = await ws_resume(worker, topic)
+        start = ok["offset"]
+        await ws.close()
+        publish_many(worker, topic, range(6))  # more than 10 / 2
+        ws, ok = await ws_resume(worker, topic, since=start)
+        assert ok["recovered"] is False and offset_of(ok["offset"]) == 6, ok
+        publish(worker, topic, '"live"')
+        assert json.loads(await recv(ws))["payload"] == "live"
+        await ws.close()
+        # Five fit.
+        ws, ok = await ws_resume(worker, topic, since=start.split("-")[0] + "-2")
+        assert ok["recovered"] is True, ok
+        assert [json.loads(await recv(ws))["payload"] for _ in range(5)] == [{"n": 2}, {"n": 3}, {"n": 4}, {"n": 5}, "live"]
+        await ws.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_lost_subscription_to_redis_ends_the_records_so_no_resume_spans_it(history_cluster):
+    (node,) = history_cluster.start(count=1)
+    topic = "contest_session.16"
+    register(node.internal_port, topic, require_token=True)
+
+    async def scenario():
+        ws, _ = await ws_resume(node, topic)
+        publish(node, topic, '"one"')
+        first = json.loads(await recv(ws))
+        await ws.close()
+        # Redis ends the node's subscription; the node makes it again.
+        subprocess.run([REDIS_CLI, "-p", str(history_cluster.redis.port), "CLIENT", "KILL", "TYPE", "pubsub"],
+                       check=True, capture_output=True, timeout=TIMEOUT)
+        history_cluster.wait_until_subscribed(1)
+        listener, _ = await ws_resume(node, topic)
+        publish(node, topic, '"two"')
+        assert json.loads(await recv(listener))["payload"] == "two"
+        await listener.close()
+        ws, ok = await ws_resume(node, topic, since=first["offset"])
+        assert ok["recovered"] is False, ok
         await ws.close()
 
     asyncio.run(scenario())

@@ -41,6 +41,7 @@ export function subscribe(options) {
   let transport = settings.transports[0];
   let current = null; // { close() } of the open connection
   let timer = null;
+  let stable = null; // the backoff starts over only once a connection has lasted
 
   const base = settings.url.replace(/\/+$/, "");
   const query = (extra) => {
@@ -55,6 +56,7 @@ export function subscribe(options) {
 
   function retry(reason) {
     current = null;
+    clearTimeout(stable);
     if (closed) return;
     attempt += 1;
     // Full jitter over an exponential ceiling: a restart's thousands of clients spread out.
@@ -67,7 +69,10 @@ export function subscribe(options) {
   // `recovered`: true or false after a resume over WebSocket; null when unknown (SSE, which
   // tells only the negative, as a resync event) or when there was nothing to resume from.
   function opened(recovered) {
-    attempt = 0;
+    // A server that accepts and then closes at once (draining, refusing) must not be retried
+    // at the shortest delay forever: the count of failures is kept until the link has lasted.
+    clearTimeout(stable);
+    stable = setTimeout(() => { attempt = 0; }, 5000);
     notify("onState", "open", { transport, recovered });
   }
 
@@ -104,7 +109,8 @@ export function subscribe(options) {
       if (message.type === "auth_ok") {
         websocketFailures = 0;
         const resync = message.recovered === false;
-        if (message.offset && (resync || !position)) position = message.offset;
+        if (resync) position = message.offset ?? null;
+        else if (message.offset && !position) position = message.offset;
         opened(message.recovered ?? null);
         if (resync) notify("onResync");
       } else if (message.type === "push") {
@@ -135,6 +141,9 @@ export function subscribe(options) {
       try { payload = JSON.parse(event.data); } catch { payload = event.data; }
       deliver(payload, event.lastEventId || null);
     });
+    source.addEventListener("position", (event) => {
+      position = event.lastEventId || position;
+    });
     source.addEventListener("resync", (event) => {
       position = event.lastEventId || null;
       notify("onResync");
@@ -144,7 +153,11 @@ export function subscribe(options) {
       retry("auth_expired");
     });
     source.onerror = () => {
-      if (source.readyState === EventSource.CLOSED) retry("sse closed");
+      if (source.readyState !== EventSource.CLOSED) return; // it reconnects by itself
+      // Both failing (a restart, a network change): WebSocket is worth another try.
+      transport = settings.transports[0];
+      websocketFailures = 0;
+      retry("sse closed");
     };
   }
 

@@ -45,13 +45,22 @@ public final class LoopFanOut: SubscriberSink, @unchecked Sendable {
         encoding.historyRule = rule
         let encoded = encoding
         let retained = encoded.keeping(formats.retainedMask)
+        // Through every loop's queue, this one's too: the caller serialises these calls (the
+        // bus hands out positions under a lock, or from its one loop), so each queue gets the
+        // topic's messages in position order, which a direct delivery here could overtake.
         for shard in shards {
-            if shard.loop.inLoop {
-                shard.deliver(encoded, retaining: retained)
-            } else {
-                let target = LoopBound(shard)
-                shard.loop.execute { _ in target.value.deliver(encoded, retaining: retained) }
-            }
+            let target = LoopBound(shard)
+            shard.loop.execute { _ in target.value.deliver(encoded, retaining: retained) }
+        }
+    }
+
+    /// Messages may have been missed (the cluster link's subscription was lost): every loop
+    /// ends its records, so no resume is answered across the hole.
+    public func historyInterrupted() {
+        guard !history.isEmpty else { return }
+        for shard in shards {
+            let target = LoopBound(shard)
+            shard.loop.execute { _ in target.value.historyInterrupted() }
         }
     }
 

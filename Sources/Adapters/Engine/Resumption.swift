@@ -16,7 +16,9 @@ public enum Resumption {
 extension SubscriberShard {
     /// - Parameter since: the position the client sent (`Last-Event-ID`, `since`), unparsed;
     ///   nil when it sent none.
-    public func resume(_ topic: TopicName, since: [UInt8]?) -> Resumption {
+    /// - Parameter room: frames and bytes the replay may take; a larger one is a resync (it
+    ///   would close the socket as too slow, and the same resume would follow).
+    public func resume(_ topic: TopicName, since: [UInt8]?, room: (frames: Int, bytes: Int) = (.max, .max)) -> Resumption {
         guard let since else { return .fresh(current: currentPosition(of: topic)) }
         guard let position = StreamPosition.parse(since) else {
             loop.metrics.resumesResync &+= 1
@@ -24,6 +26,10 @@ extension SubscriberShard {
         }
         switch replay(topic, since: position) {
         case .recovered(let missed):
+            if missed.count > room.frames || missed.reduce(0, { $0 + $1.byteCount / 2 }) > room.bytes {
+                loop.metrics.resumesResync &+= 1
+                return .resync(current: currentPosition(of: topic))
+            }
             loop.metrics.resumesRecovered &+= 1
             loop.metrics.messagesReplayed &+= missed.count
             return .recovered(current: currentPosition(of: topic) ?? position, missed: missed)

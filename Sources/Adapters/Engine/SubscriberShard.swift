@@ -117,16 +117,21 @@ public final class SubscriberShard: Drainable {
     // MARK: - History (on this loop)
 
     /// A history topic's event: recorded (or, without a position, the record of its topic
-    /// ends), then delivered; a repeat of a position already delivered is dropped.
+    /// ends), then delivered.
     func deliver(_ event: EncodedEvent, retaining retained: EncodedEvent) {
         if let rule = event.historyRule {
             if let position = event.position {
-                guard history.record(retained, bytes: retained.byteCount, at: position, of: event.topic, rule: rule, now: loop.now) else { return }
+                history.record(retained, bytes: retained.byteCount, at: position, of: event.topic, rule: rule, now: loop.now)
             } else {
                 history.lose(event.topic)
             }
         }
         deliver(event)
+    }
+
+    /// See `LoopFanOut.historyInterrupted`.
+    func historyInterrupted() {
+        history.loseAll()
     }
 
     /// The latest position of `topic` delivered on this loop, nil when it has none.

@@ -72,6 +72,9 @@ public final class Connection: Flushable {
     }
 
     /// Frames waiting to be written.
+    /// What its queue may hold before it counts as too slow.
+    public var queueLimit: (frames: Int, bytes: Int) { (limits.maxFrames, limits.maxBytes) }
+
     public var queuedFrames: Int { queue.frameCount + (tls?.plaintext.frameCount ?? 0) }
     public var queuedBytes: Int { queue.byteCount + (tls?.plaintext.byteCount ?? 0) }
 

@@ -7,4 +7,11 @@ public import Domain
 /// every subscriber (docs/architecture.md "Runtime model").
 public protocol SubscriberSink: Sendable {
     func deliver(_ event: PublishedEvent)
+    /// Messages may have been missed (the link they come by was lost): positions seen so far
+    /// no longer vouch for what follows.
+    func historyInterrupted()
+}
+
+extension SubscriberSink {
+    public func historyInterrupted() {}
 }

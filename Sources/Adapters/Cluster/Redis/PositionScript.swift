@@ -7,17 +7,22 @@ public import Domain
 /// increments it, and publishes the envelope with `"position":"<epoch>-<offset>"` in the same
 /// step, so the order of positions is the order every node receives them in.
 ///
-/// The epoch is the first publisher's random candidate, kept while the hash lives. The hash
-/// lives a day after the topic's last message: a Redis restart without persistence, or a day
-/// of quiet, starts a new epoch, and positions from before are answered with `resync`.
+/// The epoch is the first publisher's random candidate, kept while the hash lives and while
+/// the same Redis process (`run_id`) serves it. A Redis restart (with or without persistence:
+/// a counter restored from disk may be behind what was published) or a failover to a replica
+/// starts a new epoch, and so does a day without messages; positions from before are answered
+/// with `resync`.
 enum PositionScript {
     static let keyLifetimeMilliseconds = 24 * 3600 * 1000
 
     static let source = Array("""
-        local epoch = redis.call('HGET', KEYS[1], 'epoch')
-        if not epoch then
+        pcall(redis.replicate_commands)
+        local run = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)') or ''
+        local state = redis.call('HMGET', KEYS[1], 'epoch', 'run')
+        local epoch = state[1]
+        if not epoch or state[2] ~= run then
           epoch = ARGV[1]
-          redis.call('HSET', KEYS[1], 'epoch', epoch)
+          redis.call('HSET', KEYS[1], 'epoch', epoch, 'run', run, 'offset', 0)
         end
         local offset = redis.call('HINCRBY', KEYS[1], 'offset', 1)
         redis.call('PEXPIRE', KEYS[1], ARGV[5])

@@ -30,6 +30,8 @@ public final class RedisClusterBus: ClusterBus, NodeMessenger, @unchecked Sendab
     // Confined to `loop`, except `listener`, set before start.
     private var listener: (any NodeMessageListener)?
     private var clusterSubscribed = false
+    /// The events channel's subscription is confirmed: history messages come back by it.
+    private var eventsSubscribed = false
     private var messengerUp = false
     // Confined to `loop`.
     private var publisher: RedisConnection!
@@ -129,6 +131,9 @@ public final class RedisClusterBus: ClusterBus, NodeMessenger, @unchecked Sendab
         }
         subscriber.onLost = { [weak self] in
             guard let self else { return }
+            // What was published while unsubscribed never comes: no resume may span it.
+            if eventsSubscribed { sink.historyInterrupted() }
+            eventsSubscribed = false
             nodes.store(0, ordering: .relaxed)
             aliveSubscribedAt = nil
             heartbeats.reset()
@@ -198,18 +203,24 @@ public final class RedisClusterBus: ClusterBus, NodeMessenger, @unchecked Sendab
             let full = bus.publisher.unansweredCommands >= bus.queueLimits.commands
                 || bus.publisher.unansweredBytes + head.count + tail.count > bus.queueLimits.bytes
             let epoch = Array(StreamPosition.epochText(.random(in: 1...UInt64.max)).utf8)
+            // Without a confirmed subscription the message would not come back here: this
+            // node's subscribers get it at once, without a position.
+            if !bus.eventsSubscribed { bus.sink.deliver(event) }
+            let echoed = bus.eventsSubscribed
             let sent = bus.publisher.state == .ready && !full
                 && bus.publisher.command(PositionScript.command(key: key, channel: bus.channel, candidateEpoch: epoch, head: head, tail: tail)) { [weak bus] reply in
                     guard let bus else { return }
                     if reply == nil || reply?.isError == true {
                         if case .error(let text)? = reply { bus.logger.warning("position script failed", metadata: ["error": "\(text)"]) }
                         bus.countNotFannedOut(reason: "redis connection lost")
-                        bus.sink.deliver(event)
+                        // A link lost before the answer may have run it: then the echo comes
+                        // too, and local subscribers get the message twice rather than never.
+                        if echoed { bus.sink.deliver(event) }
                     }
                 }
             if !sent {
                 bus.countNotFannedOut(reason: full ? "redis queue full" : "redis unavailable")
-                bus.sink.deliver(event)
+                if echoed { bus.sink.deliver(event) }
             }
         }
     }
@@ -288,6 +299,7 @@ public final class RedisClusterBus: ClusterBus, NodeMessenger, @unchecked Sendab
             guard let self, let reply else { return }
             guard case .array(let parts) = reply, parts.count == 3, parts[0].string == "message", case .string(let data) = parts[2] else {
                 if case .array(let parts) = reply, parts.first?.string == "subscribe" {
+                    self.eventsSubscribed = true
                     self.logger.info("redis subscribed", metadata: ["channel": "\(String(decoding: self.channel, as: UTF8.self))"])
                     self.refreshNodeCount()
                 }

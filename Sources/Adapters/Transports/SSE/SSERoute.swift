@@ -32,7 +32,8 @@ final class SSERoute: RouteHandler, TopicRoute {
         let stream = SSEStream(connection: connection, topic: topic, clientIP: clientIP, route: self)
         switch context.shard.authenticate(stream, message: .auth(token: Self.token(of: head))) {
         case .success(let subscription):
-            stream.resumption = context.shard.resume(topic, since: Self.lastEventID(of: head))
+            let limit = connection.queueLimit
+            stream.resumption = context.shard.resume(topic, since: Self.lastEventID(of: head), room: (limit.frames / 2, limit.bytes / 2))
             context.shard.admit(stream)
             streams[ObjectIdentifier(stream)] = stream
             context.logger.debug("client subscribed", metadata: [

@@ -63,10 +63,12 @@ struct SSEFrames: Sendable {
         return text + "\r\n"
     }
 
-    /// `id:` alone: sets the browser's last event ID without an event, so a stream that saw no
-    /// push yet still resumes from where it started.
+    /// `event: position` with its `id:`: sets the browser's last event ID, so a stream that saw
+    /// no push yet still resumes from where it started, and tells a page that tracks positions
+    /// itself (`EventSource` exposes the id only with an event). Pages that listen to `push`
+    /// alone never see it.
     func position(_ current: StreamPosition) -> EncodedFrame {
-        EncodedFrame("id: \(current)\n\n")
+        EncodedFrame("id: \(current)\nevent: position\ndata: {\"type\":\"position\",\"offset\":\"\(current)\"}\n\n")
     }
 
     /// `event: resync`: the missed pushes cannot be replayed, so the page refetches. Its `id:`

@@ -57,7 +57,8 @@ final class SubscriberSession: Subscriber, WebSocketEndpoint {
         case .success(let subscription):
             state = .subscribed(subscription)
             // Subscribed and answered in one turn: the missed pushes go before any live one.
-            switch route.shard.resume(topic, since: since) {
+            let limit = connection.queueLimit
+            switch route.shard.resume(topic, since: since, room: (limit.frames / 2, limit.bytes / 2)) {
             case .fresh(nil):
                 socket.send(route.frames.authOK)
             case .fresh(let current?):
