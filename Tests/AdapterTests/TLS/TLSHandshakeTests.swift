@@ -55,7 +55,24 @@ final class TLSTestClient {
         ssl = SSL_new(context)
         SSL_set1_host(ssl, "localhost")
         SSL_set_fd(ssl, socket.descriptor)
-        guard SSL_connect(ssl) == 1 else { throw TLSLoadError(culprit: .openssl, description: TLSCredentials.lastError()) }
+        let result = Self.retryingInterrupts(ssl) { SSL_connect($0) }
+        guard result == 1 else {
+            let code = SSL_get_error(ssl, result)
+            throw TLSLoadError(culprit: .openssl, description: "SSL_connect: error \(code), errno \(errno), \(TLSCredentials.lastError())")
+        }
+    }
+
+    /// Runs a blocking OpenSSL call again when a signal interrupted its read or write: a test
+    /// thread can get one (the task-work notice of an io_uring ring it once drove, or the
+    /// sanitizers' own), and OpenSSL then reports a retry, not a failure.
+    static func retryingInterrupts(_ ssl: OpaquePointer, _ call: (OpaquePointer) -> Int32) -> Int32 {
+        while true {
+            let result = call(ssl)
+            guard result <= 0 else { return result }
+            let code = SSL_get_error(ssl, result)
+            let interrupted = code == SSL_ERROR_WANT_READ || code == SSL_ERROR_WANT_WRITE || (code == SSL_ERROR_SYSCALL && errno == EINTR)
+            guard interrupted else { return result }
+        }
     }
 
     deinit {
@@ -65,11 +82,11 @@ final class TLSTestClient {
 
     /// Sends `request` and reads until `marker` has arrived.
     func exchange(_ request: String, through marker: String) -> String {
-        _ = Array(request.utf8).withUnsafeBytes { SSL_write(ssl, $0.baseAddress, Int32($0.count)) }
+        _ = Array(request.utf8).withUnsafeBytes { bytes in Self.retryingInterrupts(ssl) { SSL_write($0, bytes.baseAddress, Int32(bytes.count)) } }
         var answer: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
         while !String(decoding: answer, as: UTF8.self).contains(marker) {
-            let count = SSL_read(ssl, &buffer, Int32(buffer.count))
+            let count = buffer.withUnsafeMutableBytes { bytes in Self.retryingInterrupts(ssl) { SSL_read($0, bytes.baseAddress, Int32(bytes.count)) } }
             guard count > 0 else { break }
             answer += buffer[0..<Int(count)]
         }
