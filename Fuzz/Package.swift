@@ -18,5 +18,6 @@ let package = Package(
         .executableTarget(name: "FuzzRosterEntry", dependencies: ["FuzzSupport", .product(name: "WorkerCore", package: "wavelog-worker")]),
         .executableTarget(name: "FuzzReplicaMessage", dependencies: ["FuzzSupport", .product(name: "WorkerCore", package: "wavelog-worker")]),
         .executableTarget(name: "FuzzStreamPosition", dependencies: ["FuzzSupport", .product(name: "WorkerCore", package: "wavelog-worker")]),
+        .executableTarget(name: "FuzzPublishBody", dependencies: ["FuzzSupport", .product(name: "WorkerCore", package: "wavelog-worker")]),
     ]
 )

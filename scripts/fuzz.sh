@@ -6,7 +6,7 @@ cd "$(dirname "$0")/../Fuzz"
 seconds=${FUZZ_SECONDS:-60}
 runtime=$(ls -d "$(dirname "$(command -v swift)")"/../lib/clang/*/lib/linux/libclang_rt.fuzzer_no_main-x86_64.a | head -1)
 export SWIFT_BACKTRACE=enable=no
-for target in ${FUZZ_TARGETS:-FuzzHTTPParser FuzzJSONReader FuzzWebSocketDecoder FuzzDeflateOffer FuzzPusherMessage FuzzPusherRequest FuzzRosterEntry FuzzReplicaMessage FuzzStreamPosition}; do
+for target in ${FUZZ_TARGETS:-FuzzHTTPParser FuzzJSONReader FuzzWebSocketDecoder FuzzDeflateOffer FuzzPusherMessage FuzzPusherRequest FuzzRosterEntry FuzzReplicaMessage FuzzStreamPosition FuzzPublishBody}; do
   [ -d "Sources/$target" ] || continue
   corpus=corpus/$(echo "$target" | sed -e 's/^Fuzz//' -e 's/Parser$//' -e 's/Reader$//' -e 's/Decoder$//' | tr '[:upper:]' '[:lower:]')
   swift build --product "$target" --scratch-path ../.build-fuzz \

@@ -32,6 +32,8 @@ public enum TokenRejection: String, Error, Sendable, Equatable {
     case expired = "token_expired"
     case wrongTopic = "wrong_topic"
     case unbound = "unbound"
+    /// A refresh carried a valid token of another user.
+    case otherUser = "other_user"
 }
 
 /// The claims of a token whose signature matched and whose rules passed.

@@ -64,6 +64,19 @@ public struct SubscriptionIndex<Subscriber: Hashable> {
         return true
     }
 
+    /// Moves the token expiry of a subscribed `subscriber` to `expires`; false when it is not
+    /// subscribed. The old heap entry goes stale (the expiry check skips entries that no longer
+    /// match), so a refresh costs one insertion and leaves the topic's array alone.
+    @inlinable @discardableResult
+    public mutating func renew(_ subscriber: Subscriber, expires: UnixTime) -> Bool {
+        guard let current = subscriptions[subscriber] else { return false }
+        guard current.expires != expires else { return true }
+        subscriptions[subscriber] = Subscription(topic: current.topic, userID: current.userID, expires: expires, position: current.position)
+        if current.expires != .never { staleExpiries += 1 }
+        if expires != .never { expiries.insert(subscriber, at: expires) }
+        return true
+    }
+
     /// Removes `subscriber` and returns what it was subscribed to.
     @inlinable @discardableResult
     public mutating func unsubscribe(_ subscriber: Subscriber) -> Subscription? {

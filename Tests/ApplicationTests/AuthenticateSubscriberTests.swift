@@ -110,4 +110,36 @@ struct AuthenticateSubscriberTests {
         #expect(index.subscribers(of: topic) == [3])
         #expect(fixture.statistics.snapshot().socketCount == 1)
     }
+
+    @Test func aRefreshMovesTheExpiryAndTheOldOneNoLongerEndsTheSocket() throws {
+        let fixture = registered()
+        var index = SubscriptionIndex<Int>()
+        let first = fixture.token("user_id=7;topic=session.42;expires=1800000010")
+        _ = fixture.broker.authenticateSubscriber(1, topic: topic, message: .auth(token: first), into: &index)
+        let later = fixture.token("user_id=7;topic=session.42;expires=1800000100")
+        let refreshed = fixture.broker.authenticateSubscriber.refresh(1, message: .auth(token: later), in: &index)
+        #expect(try refreshed.get().expires == UnixTime(seconds: 1_800_000_100))
+        fixture.clock.advance(by: .seconds(50))
+        #expect(fixture.broker.expireTokens(in: &index).isEmpty)
+        fixture.clock.advance(by: .seconds(60))
+        #expect(fixture.broker.expireTokens(in: &index) == [1])
+        #expect(fixture.statistics.snapshot().socketCount == 0)
+    }
+
+    @Test(arguments: [
+        ("user_id=7;topic=session.43;expires=1800000100", AuthFailure.unauthorized(.wrongTopic)),
+        ("user_id=7;topic=session.42;expires=1799999999", .unauthorized(.expired)),
+        ("user_id=8;topic=session.42;expires=1800000100", .unauthorized(.otherUser)),
+    ])
+    func aRefusedRefreshKeepsTheOldExpiry(_ claims: String, _ failure: AuthFailure) {
+        let fixture = registered()
+        var index = SubscriptionIndex<Int>()
+        let first = fixture.token("user_id=7;topic=session.42;expires=1800000010")
+        _ = fixture.broker.authenticateSubscriber(1, topic: topic, message: .auth(token: first), into: &index)
+        #expect(fixture.broker.authenticateSubscriber.refresh(1, message: .auth(token: fixture.token(claims)), in: &index) == .failure(failure))
+        #expect(fixture.broker.authenticateSubscriber.refresh(1, message: .auth(token: "garbage"), in: &index) == .failure(.unauthorized(.malformed)))
+        #expect(index.subscription(of: 1)?.expires == UnixTime(seconds: 1_800_000_010))
+        fixture.clock.advance(by: .seconds(11))
+        #expect(fixture.broker.expireTokens(in: &index) == [1])
+    }
 }

@@ -327,9 +327,10 @@ def test_oversized_messages_close_1009_and_other_frames_are_ignored(worker):
         ws = await subscribe(worker, "session.42", token_for("session.42", user_id=1))
         await ws.send(b"\x00\xffbinary garbage")
         await ws.send("not json at all")
-        await ws.send('{"type":"auth","token":"again"}')
+        await ws.send('{"type":"auth","token":"again"}')  # a refresh, refused; the socket stays
         await ws.send('{"type":"status"}')  # only answered on worker.status
         await ws.send("y" * 4096)  # exactly 4 KiB is allowed
+        assert await recv(ws) == UNAUTHORIZED
         await asyncio.to_thread(publish, worker, "session.42", "1")
         still_open = await recv(ws)
         await ws.send("y" * 4097)

@@ -81,6 +81,16 @@ public final class SubscriberShard: Drainable {
         return result
     }
 
+    /// A subscribed socket's new token (see `AuthenticateSubscriber.refresh`); counted either way.
+    public func refresh(_ subscriber: Subscriber, message: AuthMessage) -> Result<Subscription, AuthFailure> {
+        let result = broker.authenticateSubscriber.refresh(subscriber, message: message, in: &index)
+        switch result {
+        case .success: loop.metrics.tokenRefreshes &+= 1
+        case .failure: loop.metrics.tokenRefreshesRefused &+= 1
+        }
+        return result
+    }
+
     /// Subscribes `subscriber` to its topic without a token: for transports that authorise on
     /// their own (a Pusher channel signature). Not in the Wavelog statistics; `remove` ends it.
     public func subscribeAuthorised(_ subscriber: Subscriber) {

@@ -25,6 +25,11 @@ public final class LoopMetrics {
     public internal(set) var resumesRecovered = 0
     public internal(set) var resumesResync = 0
     public internal(set) var messagesReplayed = 0
+    /// In-band token refreshes that moved an expiry, and those refused.
+    public internal(set) var tokenRefreshes = 0
+    public internal(set) var tokenRefreshesRefused = 0
+    /// Unsent pushes of latest-value topics replaced by a newer one instead of queued behind it.
+    public internal(set) var pushesReplaced = 0
 
     public init() {}
 
@@ -39,7 +44,8 @@ public final class LoopMetrics {
             publishes: publishes, deliveries: deliveries, bytesReceived: bytesReceived, bytesSent: bytesSent,
             closes: closes, authFailures: authFailures, refusals: refusals, tlsHandshakes: tlsHandshakes,
             tlsHandshakeFailures: tlsHandshakeFailures, resumesRecovered: resumesRecovered, resumesResync: resumesResync,
-            messagesReplayed: messagesReplayed)
+            messagesReplayed: messagesReplayed, tokenRefreshes: tokenRefreshes, tokenRefreshesRefused: tokenRefreshesRefused,
+            pushesReplaced: pushesReplaced)
     }
 
     struct Snapshot: Sendable {
@@ -55,6 +61,9 @@ public final class LoopMetrics {
         var resumesRecovered = 0
         var resumesResync = 0
         var messagesReplayed = 0
+        var tokenRefreshes = 0
+        var tokenRefreshesRefused = 0
+        var pushesReplaced = 0
 
         static func + (lhs: Snapshot, rhs: Snapshot) -> Snapshot {
             Snapshot(
@@ -66,7 +75,9 @@ public final class LoopMetrics {
                 tlsHandshakes: lhs.tlsHandshakes + rhs.tlsHandshakes,
                 tlsHandshakeFailures: lhs.tlsHandshakeFailures.merging(rhs.tlsHandshakeFailures, uniquingKeysWith: +),
                 resumesRecovered: lhs.resumesRecovered + rhs.resumesRecovered, resumesResync: lhs.resumesResync + rhs.resumesResync,
-                messagesReplayed: lhs.messagesReplayed + rhs.messagesReplayed)
+                messagesReplayed: lhs.messagesReplayed + rhs.messagesReplayed,
+                tokenRefreshes: lhs.tokenRefreshes + rhs.tokenRefreshes, tokenRefreshesRefused: lhs.tokenRefreshesRefused + rhs.tokenRefreshesRefused,
+                pushesReplaced: lhs.pushesReplaced + rhs.pushesReplaced)
         }
     }
 }

@@ -49,7 +49,7 @@ public final class InternalAPIResponder: HTTPResponder {
     }
 
     private enum Route {
-        case register, unregister, publish, status, ready
+        case register, unregister, publish, batch, status, ready
     }
 
     public func respond(to request: HTTPRequest, from connection: Connection) -> HTTPResponderAction {
@@ -58,6 +58,8 @@ public final class InternalAPIResponder: HTTPResponder {
         let route: Route
         if head.pathIs("/internal/publish") || head.pathIs("/internal/push") {
             route = .publish
+        } else if head.pathIs("/internal/batch") {
+            route = .batch
         } else if head.pathIs("/internal/register") {
             route = .register
         } else if head.pathIs("/internal/unregister") {
@@ -111,7 +113,8 @@ public final class InternalAPIResponder: HTTPResponder {
                 }
             }
         case .unregister: answer = unregister(request.body).map { PlainAnswers.frame($0, keepAlive: keepAlive) } ?? canned.ok.frame(keepAlive: keepAlive)
-        case .publish: answer = publish(request.body, counting: connection.loop.metrics).map { PlainAnswers.frame($0, keepAlive: keepAlive) } ?? canned.ok.frame(keepAlive: keepAlive)
+        case .publish: answer = publish(request.body, counting: connection.loop.metrics, keepAlive: keepAlive)
+        case .batch: answer = publishBatch(request.body, counting: connection.loop.metrics, keepAlive: keepAlive)
         case .ready:
             // Extension for load balancers: 503 while the cluster link is down.
             let connected = broker.reportStatus.clusterLinkUp ?? true
@@ -169,25 +172,58 @@ public final class InternalAPIResponder: HTTPResponder {
         }
     }
 
-    /// nil when published; otherwise the refusal.
-    private func publish(_ body: [UInt8], counting metrics: LoopMetrics) -> PlainAnswer? {
-        body.withUnsafeBufferPointer { buffer in
-            let topic: TopicName
-            let payload: JSONPayload
-            switch PublishBody.read(buffer) {
-            case .success(let read): (topic, payload) = read
-            case .failure(let refusal): return answer(for: refusal)
-            }
+    /// `200` when published to every topic; otherwise the refusal.
+    private func publish(_ body: [UInt8], counting metrics: LoopMetrics, keepAlive: Bool) -> EncodedFrame {
+        let read = body.withUnsafeBufferPointer { PublishBody.readTargets($0) }
+        switch read {
+        case .failure(let refusal):
+            return PlainAnswers.frame(answer(for: refusal), keepAlive: keepAlive)
+        case .success((.one(let topic), let payload)):
             do throws(PublishError) {
                 try broker.publishEvent(topic: topic, payload: payload)
                 metrics.publishes &+= 1
-                return nil
+                return canned.ok.frame(keepAlive: keepAlive)
             } catch {
                 switch error {
-                case .topicNotRegistered: return .topicNotRegistered
+                case .topicNotRegistered: return PlainAnswers.frame(.topicNotRegistered, keepAlive: keepAlive)
                 }
             }
+        case .success((.many(let topics), let payload)):
+            return publishAll(topics.map { ($0, payload) }, counting: metrics, keepAlive: keepAlive)
         }
+    }
+
+    /// `POST /internal/batch`: every element checked first, then each published in order.
+    private func publishBatch(_ body: [UInt8], counting metrics: LoopMetrics, keepAlive: Bool) -> EncodedFrame {
+        let read = body.withUnsafeBufferPointer { BatchBody.read($0) }
+        switch read {
+        case .success(let messages):
+            return publishAll(messages, counting: metrics, keepAlive: keepAlive)
+        case .failure(let failure):
+            let plain = answer(for: failure.refusal)
+            guard let index = failure.index else { return PlainAnswers.frame(plain, keepAlive: keepAlive) }
+            // Which element, so the backend can find it in a list of a hundred.
+            let json = #"{"error":\#(JSONWriter.quoted(plain.text)),"index":\#(index)}"#
+            return HTTPResponse.encode(plain.status, contentType: "application/json", body: Array(json.utf8), keepAlive: keepAlive)
+        }
+    }
+
+    /// Publishes each message whose topic is registered; `200`, or `404` with the unknown
+    /// topics in JSON (the known ones went out all the same).
+    private func publishAll(_ messages: [(topic: TopicName, payload: JSONPayload)], counting metrics: LoopMetrics, keepAlive: Bool) -> EncodedFrame {
+        var unknown: [TopicName] = []
+        for (topic, payload) in messages {
+            do throws(PublishError) {
+                try broker.publishEvent(topic: topic, payload: payload)
+                metrics.publishes &+= 1
+            } catch {
+                unknown.append(topic)
+            }
+        }
+        guard !unknown.isEmpty else { return canned.ok.frame(keepAlive: keepAlive) }
+        let list = unknown.map { JSONWriter.quoted($0.value) }.joined(separator: ",")
+        let json = #"{"error":"topic not registered","unknown_topics":[\#(list)],"published":\#(messages.count - unknown.count)}"#
+        return HTTPResponse.encode(.notFound, contentType: "application/json", body: Array(json.utf8), keepAlive: keepAlive)
     }
 
     private func readTopic(_ object: JSONObjectFields) -> Result<TopicName, AnswerError> {
@@ -199,6 +235,7 @@ public final class InternalAPIResponder: HTTPResponder {
         case .badRequest: .badRequest
         case .missingTopic: .missingTopic
         case .missingPayload: .missingPayload
+        case .tooManyTopics: .tooManyTopics
         }
     }
 }

@@ -109,6 +109,14 @@ public final class MetricsRegistry: @unchecked Sendable {
             "wavelog_resumes_total", "Subscribers that named a position, by outcome (recovered, or resync: told to refetch).",
             labels: [("outcome", "resync")], Double(loopTotals.resumesResync))
         text.counter("wavelog_messages_replayed_total", "Missed messages written to resuming subscribers.", Double(loopTotals.messagesReplayed))
+        for (outcome, count) in [("ok", loopTotals.tokenRefreshes), ("refused", loopTotals.tokenRefreshesRefused)] {
+            text.counter(
+                "wavelog_token_refreshes_total", "In-band token refreshes of subscribed WebSockets, by outcome.",
+                labels: [("outcome", outcome)], Double(count))
+        }
+        text.counter(
+            "wavelog_pushes_replaced_total", "Unsent pushes of latest-value topics replaced by a newer one (a slow reader kept, not closed).",
+            Double(loopTotals.pushesReplaced))
         if tlsPorts {
             text.counter("wavelog_tls_handshakes_total", "TLS handshakes that finished, both ports.", Double(loopTotals.tlsHandshakes))
             // Every reason is shown from the start, so a rate() over it has a zero to begin from.

@@ -93,6 +93,30 @@ public struct AuthenticateSubscriber: Sendable {
         return .success(subscription)
     }
 
+    /// An in-band refresh from a subscribed socket: a valid token for the same topic and the
+    /// same user moves its expiry; anything else is refused and the old expiry stays. On a
+    /// topic that needs no token there is no expiry to move, and any auth message is accepted.
+    @inlinable
+    public func refresh<Subscriber: Hashable>(
+        _ subscriber: Subscriber, message: AuthMessage, in index: inout SubscriptionIndex<Subscriber>
+    ) -> Result<Subscription, AuthFailure> {
+        guard let current = index.subscription(of: subscriber) else { return .failure(.topicNotRegistered) }
+        guard case .auth(let token) = message else { return .failure(.authRequired) }
+        guard let meta = topics.lookup(current.topic, now: clock.monotonic) else { return .failure(.topicNotRegistered) }
+        guard meta.requireToken else { return .success(Subscription(topic: current.topic, userID: current.userID, expires: current.expires)) }
+        guard let token, !token.isEmpty else { return .failure(.authRequired) }
+        switch verify(token, for: current.topic) {
+        case .success(let claims):
+            // The statistics count the socket under its user: another user's token is a new
+            // subscription, not a refresh.
+            guard claims.userID == current.userID else { return .failure(.unauthorized(.otherUser)) }
+            index.renew(subscriber, expires: claims.expires)
+            return .success(Subscription(topic: current.topic, userID: claims.userID, expires: claims.expires))
+        case .failure(let rejection):
+            return .failure(.unauthorized(rejection))
+        }
+    }
+
     /// docs/protocol.md "Tokens": the signature first, in constant time; nothing in `H` is
     /// trusted before.
     public func verify(_ token: String, for topic: TopicName) -> Result<Claims, TokenRejection> {

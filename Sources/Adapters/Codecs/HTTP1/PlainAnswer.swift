@@ -6,12 +6,12 @@ public enum PlainAnswer: Int, CaseIterable, Sendable, Error {
     case badRequest, missingTopic, missingPayload, authRequired, unauthorized, forbidden, notFound,
         topicNotRegistered, methodNotAllowed, requestTimeout, payloadTooLarge, upgradeRequired,
         headersTooLarge, shuttingDown, redisUnavailable, redisNotConnected, versionNotSupported, ready,
-        serverFull, tooManyConnections, tooManyRequests
+        serverFull, tooManyConnections, tooManyRequests, tooManyTopics
 
     /// The table: status and body text of each answer.
     public var status: HTTPStatus {
         switch self {
-        case .badRequest, .missingTopic, .missingPayload: .badRequest
+        case .badRequest, .missingTopic, .missingPayload, .tooManyTopics: .badRequest
         case .authRequired, .unauthorized: .unauthorized
         case .forbidden: .forbidden
         case .notFound, .topicNotRegistered: .notFound
@@ -50,6 +50,7 @@ public enum PlainAnswer: Int, CaseIterable, Sendable, Error {
         case .serverFull: "server full"
         case .tooManyConnections: "too many connections"
         case .tooManyRequests: "too many requests"
+        case .tooManyTopics: "too many topics"
         }
     }
 

@@ -46,7 +46,12 @@ final class SubscriberSession: Subscriber, WebSocketEndpoint {
             let (auth, since) = AuthMessageReader.readWithSince(message)
             authenticate(auth, since: since, on: socket)
         case .subscribed:
-            if topic == .workerStatus && StatusRequestReader.isStatusRequest(message) { answerStatus(on: socket) }
+            if topic == .workerStatus && StatusRequestReader.isStatusRequest(message) {
+                answerStatus(on: socket)
+            } else {
+                let auth = AuthMessageReader.read(message)
+                if case .auth = auth { refresh(auth, on: socket) }
+            }
         case .ended:
             break
         }
@@ -78,6 +83,18 @@ final class SubscriberSession: Subscriber, WebSocketEndpoint {
             let frame = failure == .authRequired ? route.frames.authRequired : route.frames.unauthorized
             route.logger.info("client unauthorized", metadata: ["ip": "\(clientIP)", "topic": "\(topic.value)", "reason": "\(failure.reason)"])
             socket.close(code: CloseCode.policyViolation, preface: [frame], closeFrame: route.frames.closePolicy)
+        }
+    }
+
+    /// A new token on a subscribed socket: a later expiry, or a refusal that keeps the old one
+    /// (the socket stays open; the page may try again before its token runs out).
+    private func refresh(_ message: AuthMessage, on socket: WebSocketConnection) {
+        switch route.shard.refresh(self, message: message) {
+        case .success:
+            route.shard.send(route.frames.authOK, to: self)
+        case .failure(let failure):
+            route.logger.info("client token refresh refused", metadata: ["ip": "\(clientIP)", "topic": "\(topic.value)", "reason": "\(failure.reason)"])
+            route.shard.send(route.frames.unauthorized, to: self)
         }
     }
 
