@@ -28,7 +28,7 @@ enum Wiring {
         let clock = SystemClock()
         let statistics = InMemorySubscriptionStatistics()
         let formats = WireFormats()
-        let fanOut = LoopFanOut(formats: formats, history: config.history)
+        let fanOut = LoopFanOut(formats: formats, history: config.history, rules: config.topicRules, clock: clock)
         let group: EventLoopGroup
         let poller: PollerKind
         do {
@@ -169,6 +169,16 @@ enum Wiring {
             registry.tlsPorts = !tlsServers.isEmpty
             for transport in transports { registry.describe(transport) }
             if let webhooks { registry.describe { webhooks.samples } }
+            if !config.topicRules.isEmpty {
+                registry.describe {
+                    [TransportGauge(
+                        name: "wavelog_publishes_coalesced_total", help: "Publishes of coalescing topics that a later one of the same window replaced.",
+                        labels: [], value: Double(fanOut.coalescedPublishes), isCounter: true),
+                     TransportGauge(
+                        name: "wavelog_coalescing_topics", help: "Topics in a coalescing burst now (one timer each until the burst ends).",
+                        labels: [], value: Double(fanOut.openCoalescingWindows))]
+                }
+            }
             for loop in group.loops {
                 registry.attach(loop)
                 let shard = SubscriberShard(loop: loop, broker: broker, counters: counters, logger: logger, historyLimits: config.historyLimits, completeHistory: completeHistory)
@@ -184,7 +194,8 @@ enum Wiring {
                 let internalRoutes = Router()
                 for transport in transports { transport.installInternal(in: context, router: internalRoutes) }
                 let internalTransport = HTTPTransport(responder: InternalAPIResponder(
-                    broker: broker, secret: config.workerSecret, registry: registry, routes: internalRoutes, logger: logger))
+                    broker: broker, secret: config.workerSecret, registry: registry, routes: internalRoutes, rules: config.topicRules,
+                    shard: shard, logger: logger))
                 let internalListener = try Listener(
                     address: internalAddress, key: "internal_bind/internal_port", loop: loop, transport: internalTransport,
                     budget: internalBudget, queueLimits: queueLimits, refusals: refusals, tls: internalTLS, logger: logger)
@@ -194,9 +205,9 @@ enum Wiring {
                 // Port 0 picks a free port once; the other loops share it through SO_REUSEPORT.
                 internalAddress = internalListener.address
                 publicAddress = publicListener.address
-                node.add(
-                    loop: loop, listeners: [internalListener, publicListener],
-                    drainables: [internalTransport, publicTransport, shard] + drainables)
+                node.add(LoopParts(
+                    loop: loop, publicListeners: [publicListener], internalListeners: [internalListener], shard: shard,
+                    publicDrainables: [publicTransport] + drainables, internalDrainables: [internalTransport]))
             }
             node.budget = budget
             var startup: Logger.Metadata = [
@@ -228,8 +239,10 @@ enum Wiring {
             // A reload request: certificates renewed on disk (certbot's deploy hook sends it).
             for server in tlsServers { server.reload(logging: logger) }
         }
-        logger.info("shutting down", metadata: ["signal": "\(signal)", "connections": "\(node.budget?.current ?? 0)"])
-        node.drain(deadline: config.drainTimeout, logger: logger)
+        logger.info("shutting down", metadata: [
+            "signal": "\(signal)", "connections": "\(node.budget?.current ?? 0)", "drain_period": "\(GoDuration.formatExact(config.drainPeriod))",
+        ])
+        node.drain(period: config.drainPeriod, deadline: config.drainTimeout, logger: logger)
         for service in services.reversed() { service.shutdown() }
         group.stopAndJoin()
         RedisRelayFiles.remove()

@@ -8,7 +8,10 @@ public final class TestSocket {
     /// Connects to `host:port` (or `[::1]:port` when `ipv6`); receives time out after `timeoutSeconds`.
     public init(port: Int, host: String = "127.0.0.1", ipv6: Bool = false, timeoutSeconds: Int = 10) throws {
         descriptor = socket(ipv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { throw TestSocketError.failed("socket", errno) }
+        guard descriptor >= 0 else {
+            isClosed = true
+            throw TestSocketError.failed("socket", errno)
+        }
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -36,7 +39,9 @@ public final class TestSocket {
             getsockopt(descriptor, SOL_SOCKET, SO_ERROR, &error, &length)
         }
         guard error == 0 else {
-            close(descriptor)
+            // A class whose init throws once every property is set still runs its deinit: it
+            // closes the descriptor, once. Closing here as well closed the number a second
+            // time, by then a parallel test's new io_uring ring (io_uring_setup: EBADF).
             throw TestSocketError.failed("connect", error)
         }
     }

@@ -14,7 +14,7 @@ enum ConfigKeys {
         "max_connections_per_ip", "handshake_rate_per_ip", "handshake_burst_per_ip", "trusted_proxies",
         "pusher_apps", "pusher_activity_timeout", "pusher_cache_ttl", "redis_timeout", "redis_queue_bytes", "redis_queue_commands",
         "io_backend", "topic_webhooks", "webhook_delay", "webhook_batch_window", "webhook_batch_size", "webhook_queue_batches",
-        "webhook_ca_file", "history", "history_topic_max_bytes", "history_max_bytes",
+        "webhook_ca_file", "history", "history_topic_max_bytes", "history_max_bytes", "topic_rules", "drain_period",
     ] + TLSKeys.known
 
     static func decode(_ values: [String: ConfigValue], cores: Int) throws(ConfigError) -> WorkerConfig {
@@ -102,6 +102,13 @@ enum ConfigKeys {
             case "topic_webhooks":
                 config.topicWebhooks = try WebhooksKey.decode(value.node, environmentVariable: value.environmentVariable, key, names: WebhookEvent.topicNames)
             case "history": config.history = try HistoryKey.decode(value, key)
+            case "topic_rules": config.topicRules = try TopicRulesKey.decode(value, key)
+            case "drain_period":
+                // Zero is meaningful here: every socket closed at once, as before pacing.
+                guard case .scalar(let text, _, _) = value.node, let period = GoDuration.parse(text), period >= .zero, period <= .seconds(600) else {
+                    throw error(value, key, "expected a duration from 0 to 10m like 10s, or 0 to close every socket at once")
+                }
+                config.drainPeriod = period
             case "history_topic_max_bytes": config.historyLimits.topicBytes = try integer(value, key, in: 1024...(1 << 30))
             case "history_max_bytes": config.historyLimits.totalBytes = try integer(value, key, in: 1024...(1 << 40))
             case "webhook_delay": config.webhookDelay = try duration(value, key)

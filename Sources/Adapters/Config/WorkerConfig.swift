@@ -51,6 +51,8 @@ public struct WorkerConfig: Sendable {
     public var pusherCacheTTL: Duration = .seconds(1800)
     /// Topics that keep their last messages for subscribers that resume (`history`).
     public var history = HistoryRules()
+    /// How topics' pushes are shaped: coalesced bursts, latest-value topics (`topic_rules`).
+    public var topicRules = TopicRules()
     /// Bytes of retained messages per topic (`history_topic_max_bytes`) and per node (`history_max_bytes`).
     public var historyLimits = HistoryLimits()
     /// Where the Wavelog topics' occupied and vacated events go, signed with the worker secret.
@@ -79,6 +81,9 @@ public struct WorkerConfig: Sendable {
     public var pingInterval: Duration = .seconds(30)
     public var idleTimeout: Duration = .seconds(60)
     public var drainTimeout: Duration = .seconds(10)
+    /// On SIGTERM, the span over which open sockets are closed in random order (`drain_period`);
+    /// zero closes them all at once.
+    public var drainPeriod: Duration = .seconds(10)
     /// The browser transports on the public port, by name.
     public var transports: [String] = WorkerConfig.transportNames
     /// Every transport this build has, in their default order.

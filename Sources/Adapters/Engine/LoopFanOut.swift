@@ -1,6 +1,7 @@
 // The subscriber sink: encodes each event once per wire format in use and hands it to every loop.
 public import Application
 public import Domain
+internal import Synchronization
 
 /// Delivers events to the subscriber shards of every loop (docs/architecture.md "Runtime model").
 ///
@@ -13,11 +14,27 @@ public final class LoopFanOut: SubscriberSink, @unchecked Sendable {
     private var shards: [SubscriberShard] = []
     private let formats: WireFormats
     private let history: HistoryRules
+    private let rules: TopicRules
+    private let clock: any Clock
+    /// The bursts in progress. A lock taken once per publish of a coalescing topic only (the
+    /// bus delivers from the publishing loop, or from the Redis loop), never per subscriber.
+    private let windows = Mutex(CoalescingWindows<PublishedEvent>())
 
-    public init(formats: WireFormats, history: HistoryRules = HistoryRules()) {
+    /// - Parameters:
+    ///   - rules: coalescing and latest-value topics; their windows run on the first loop's timers.
+    ///   - clock: reads the time of a publish for the windows.
+    public init(formats: WireFormats, history: HistoryRules = HistoryRules(), rules: TopicRules = TopicRules(), clock: any Clock = SystemClock()) {
         self.formats = formats
         self.history = history
+        self.rules = rules
+        self.clock = clock
     }
+
+    /// Publishes that a later one of the same coalescing window replaced; any thread.
+    public var coalescedPublishes: Int { windows.withLock { $0.folded } }
+
+    /// Topics in a coalescing burst now (each holds one timer until its window closes); any thread.
+    public var openCoalescingWindows: Int { windows.withLock { $0.openCount } }
 
     /// Adds a loop's shard. Call before the loops start.
     public func attach(_ shard: SubscriberShard) {
@@ -25,24 +42,66 @@ public final class LoopFanOut: SubscriberSink, @unchecked Sendable {
     }
 
     public func deliver(_ event: PublishedEvent) {
+        // One branch for a node without rules; the delivery path below is the same for all.
+        guard !rules.isEmpty, let rule = rules.rule(for: event.topic) else {
+            deliverNow(event, latestOnly: false)
+            return
+        }
+        guard let window = rule.coalesce else {
+            deliverNow(event, latestOnly: rule.latestOnly)
+            return
+        }
+        let admission = windows.withLock { $0.publish(event, to: event.topic, window: window, now: clock.monotonic) }
+        if case .deliver(let first, _) = admission {
+            deliverNow(first, latestOnly: rule.latestOnly)
+            armWindowEnd(of: event.topic, after: window, rule: rule)
+        }
+    }
+
+    /// The trailing edge of `topic`'s window: its pending publish goes out and the next
+    /// window starts, or the window closes and the topic costs nothing until its next burst.
+    private func armWindowEnd(of topic: TopicName, after delay: Duration, rule: TopicRule) {
+        guard let timers = shards.first?.loop else { return }
+        let window = rule.coalesce ?? delay
+        let fire: @Sendable (EventLoop) -> Void = { [self] loop in
+            loop.schedule(after: delay) { [self] _ in
+                switch windows.withLock({ $0.windowEnded(topic, window: window, now: clock.monotonic) }) {
+                case .deliver(let pending, _):
+                    deliverNow(pending, latestOnly: rule.latestOnly)
+                    armWindowEnd(of: topic, after: window, rule: rule)
+                case .early:
+                    // The loop's timer and the clock disagree by less than a tick.
+                    armWindowEnd(of: topic, after: .milliseconds(1), rule: rule)
+                case .closed:
+                    break
+                }
+            }
+        }
+        if timers.inLoop { fire(timers) } else { timers.execute(fire) }
+    }
+
+    private func deliverNow(_ event: PublishedEvent, latestOnly: Bool) {
         var needed: UInt64 = 0
         for shard in shards { needed |= shard.formatsInUse }
         let rule = history.isEmpty ? nil : history.rule(for: event.topic)
         if let rule {
             // Every loop keeps the history, subscribers or not: a resume may come to any of them.
-            deliverWithHistory(event, rule: rule, needed: needed)
+            deliverWithHistory(event, rule: rule, needed: needed, latestOnly: latestOnly)
             return
         }
         guard needed != 0 else { return }  // Nobody listens: no encoding either.
-        let encoded = formats.encode(event, needed: needed)
+        var encoding = formats.encode(event, needed: needed)
+        encoding.latestOnly = latestOnly
+        let encoded = encoding
         for shard in shards where shard.formatsInUse != 0 {
             hand(encoded, to: shard)
         }
     }
 
-    private func deliverWithHistory(_ event: PublishedEvent, rule: HistoryRule, needed: UInt64) {
+    private func deliverWithHistory(_ event: PublishedEvent, rule: HistoryRule, needed: UInt64, latestOnly: Bool) {
         var encoding = formats.encode(event, needed: event.position == nil ? needed : needed | formats.retainedMask)
         encoding.historyRule = rule
+        encoding.latestOnly = latestOnly
         let encoded = encoding
         let retained = encoded.keeping(formats.retainedMask)
         // Through every loop's queue, this one's too: the caller serialises these calls (the

@@ -15,6 +15,9 @@ open class Subscriber: Hashable {
     public let topic: TopicName
     /// The client's address for logs (from `X-Forwarded-For` / `X-Real-IP` when present).
     public let clientIP: String
+    /// Which queued frame holds its newest unsent push of a latest-value topic
+    /// (`Connection.sendLatest`); meaningless until the first.
+    public var latestSlot: UInt64 = .max
 
     public init(connection: Connection, format: WireFormat, topic: TopicName, clientIP: String) {
         self.connection = connection
@@ -44,6 +47,12 @@ open class Subscriber: Hashable {
     /// Shutdown has begun: end gracefully.
     open func goAway() {
         connection.closeAfterFlush()
+    }
+
+    /// Its turn in a paced drain: end so that the client reconnects (to another node) now.
+    /// The same as `goAway` unless the transport has a word for "restart" (WebSocket's 1012).
+    open func restart() {
+        goAway()
     }
 
     public static func == (lhs: Subscriber, rhs: Subscriber) -> Bool { lhs === rhs }

@@ -161,6 +161,10 @@ public final class SubscriberShard: Drainable {
     public func deliver(_ event: EncodedEvent) {
         let subscribers = index.subscribers(of: event.topic)
         loop.metrics.deliveries &+= subscribers.count  // one addition per publish, not per delivery
+        if event.latestOnly {
+            deliverLatest(event, to: subscribers)
+            return
+        }
         if let excludedSocket = event.excludedSocket {
             // Found once per loop and publish; then an identity check, never a lookup per subscriber.
             let excluded = socketDirectory?.connection(forSocket: excludedSocket)
@@ -174,6 +178,22 @@ public final class SubscriberShard: Drainable {
             guard let frame = event.frame(for: subscriber.format) else { continue }
             if !subscriber.connection.send(frame) { closeSlow(subscriber) }
         }
+    }
+
+    /// A latest-value topic: a subscriber that has not started receiving its previous push gets
+    /// this one in its place instead of behind it, so a slow reader is kept with the newest
+    /// value rather than closed. Only a queue full of other frames still closes it.
+    private func deliverLatest(_ event: EncodedEvent, to subscribers: [Subscriber]) {
+        var replaced = 0
+        for subscriber in subscribers {
+            guard let frame = event.frame(for: subscriber.format) else { continue }
+            switch subscriber.connection.sendLatest(frame, slot: &subscriber.latestSlot) {
+            case .queued: break
+            case .replaced: replaced &+= 1
+            case .full: closeSlow(subscriber)
+            }
+        }
+        loop.metrics.pushesReplaced &+= replaced
     }
 
     /// Writes `frame` to one subscriber with the slow-consumer rule; false when it was closed.
@@ -215,14 +235,52 @@ public final class SubscriberShard: Drainable {
 
     public func drain() {
         draining = true
-        for subscriber in Array(members.values) {
-            // Out of the index first: a stream that ends by flushing must not keep taking pushes.
-            if let ended = broker.disconnect(subscriber, from: &index) {
-                adjust(subscriber.format, by: -1)
-                left(ended.topic)
-            }
-            subscriber.goAway()
+        for subscriber in Array(members.values) { end(subscriber, restarting: false) }
+    }
+
+    /// How often a paced drain closes its next slice of connections.
+    static let drainTick: Duration = .milliseconds(50)
+    /// The connections a paced drain has yet to close, in random order (closed from the end).
+    private var drainQueue: [Subscriber] = []
+
+    /// Closes every connection of this loop spread evenly over `period`, in random order, so
+    /// that their reconnects spread over it too instead of arriving in the same second; the
+    /// ones not closed yet keep getting their pushes. Zero is `drain()`: all at once.
+    public func drain(over period: Duration) {
+        guard period > .zero else {
+            drain()
+            return
         }
+        draining = true
+        drainQueue = Array(members.values).shuffled()
+        closeNextSlice(ticksLeft: max(1, Int(period / Self.drainTick)))
+    }
+
+    /// Closes, now, what a paced drain has not closed yet (the operator asked again).
+    public func hurryDrain() {
+        closeNextSlice(ticksLeft: 1)
+    }
+
+    private func closeNextSlice(ticksLeft: Int) {
+        // What is left, shared over the ticks that are left: the last tick takes the rest.
+        var count = (drainQueue.count + ticksLeft - 1) / ticksLeft
+        while count > 0, let subscriber = drainQueue.popLast() {
+            count -= 1
+            // One that left meanwhile is gone from the members; closing it again would be a no-op anyway.
+            guard members[ObjectIdentifier(subscriber)] != nil else { continue }
+            end(subscriber, restarting: true)
+        }
+        guard !drainQueue.isEmpty else { return }
+        loop.schedule(after: Self.drainTick) { [weak self] _ in self?.closeNextSlice(ticksLeft: max(1, ticksLeft - 1)) }
+    }
+
+    private func end(_ subscriber: Subscriber, restarting: Bool) {
+        // Out of the index first: a stream that ends by flushing must not keep taking pushes.
+        if let ended = broker.disconnect(subscriber, from: &index) {
+            adjust(subscriber.format, by: -1)
+            left(ended.topic)
+        }
+        if restarting { subscriber.restart() } else { subscriber.goAway() }
     }
 
     public func closeAll() {

@@ -88,6 +88,8 @@ public struct EncodedEvent: Sendable {
     /// The history rule of its topic, when it has one: each loop records the event (or, without
     /// a position, ends its record of the topic).
     public internal(set) var historyRule: HistoryRule?
+    /// Its topic keeps only its newest unsent push per subscriber (`latest_only`).
+    public internal(set) var latestOnly = false
 
     public init(topic: TopicName, frames: [EncodedFrame?], excludedSocket: String? = nil, position: StreamPosition? = nil) {
         self.topic = topic

@@ -96,6 +96,33 @@ public final class Connection: Flushable {
         return true
     }
 
+    /// What `sendLatest` did.
+    public enum LatestSend {
+        /// Queued behind the rest; `slot` names it now.
+        case queued
+        /// Put in the place of the unsent frame `slot` named.
+        case replaced
+        /// The queue is full (or the connection closing): the caller decides, as for `send`.
+        case full
+    }
+
+    /// Queues `frame` as the newest value of a latest-value topic: it replaces the frame `slot`
+    /// names while that one has not started going out, so at most one such push waits.
+    public func sendLatest(_ frame: EncodedFrame, slot: inout UInt64) -> LatestSend {
+        guard state == .open || state == .closingAfterFlush else { return .full }
+        if let tls {
+            if tls.plaintext.replace(slot, with: frame) { return .replaced }
+            guard tls.plaintext.append(frame, limits: limits) else { return .full }
+            slot = tls.plaintext.lastNumber
+        } else {
+            if queue.replace(slot, with: frame, keepingFirst: loop.socketIO.framesInFlight(self)) { return .replaced }
+            guard queue.append(frame, limits: limits) else { return .full }
+            slot = queue.lastNumber
+        }
+        scheduleFlush()
+        return .queued
+    }
+
     /// Drops queued frames that have not started going out (see `WriteQueue.removeUnstarted`);
     /// those a send in flight reads count as started.
     public func discardUnstartedFrames() {

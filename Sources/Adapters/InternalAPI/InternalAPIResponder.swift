@@ -26,6 +26,11 @@ public final class InternalAPIResponder: HTTPResponder {
             HTTPResponse.encode(.ok, contentType: "text/plain; charset=utf-8", body: Array("ok".utf8), keepAlive: $0)
         }
         let readyzHead = CannedResponse { HTTPResponse.headOnly(.ok, contentType: "text/plain; charset=utf-8", bodyLength: 2, keepAlive: $0) }
+        let shuttingDownHead = CannedResponse {
+            HTTPResponse.headOnly(
+                .serviceUnavailable, contentType: "text/plain; charset=utf-8", bodyLength: PlainAnswer.shuttingDown.text.utf8.count + 1,
+                keepAlive: $0)
+        }
         let notConnectedHead = CannedResponse {
             HTTPResponse.headOnly(
                 .serviceUnavailable, contentType: "text/plain; charset=utf-8", bodyLength: PlainAnswer.redisNotConnected.text.utf8.count + 1,
@@ -34,13 +39,24 @@ public final class InternalAPIResponder: HTTPResponder {
     }
 
     private let registry: MetricsRegistry?
+    private let rules: TopicRules
+    private let shard: SubscriberShard?
+    /// Shutting down: the node takes no new subscriber, so a load balancer must stop sending them.
+    private var draining: Bool { shard?.draining == true }
     /// Routes the transports add to the internal port; anything else is 404.
     public let routes: Router?
 
     /// - Parameters:
     ///   - registry: answers `GET /metrics`; nil leaves the route out.
-    public init(broker: Broker, secret: SharedSecret, registry: MetricsRegistry? = nil, routes: Router? = nil, logger: Logger) {
+    ///   - rules: shown per registered topic in `/internal/status` with the topic lists.
+    ///   - shard: its loop's subscribers; while they drain, the readiness probes answer 503.
+    public init(
+        broker: Broker, secret: SharedSecret, registry: MetricsRegistry? = nil, routes: Router? = nil, rules: TopicRules = TopicRules(),
+        shard: SubscriberShard? = nil, logger: Logger
+    ) {
         self.routes = routes
+        self.shard = shard
+        self.rules = rules
         self.broker = broker
         self.secret = secret
         self.registry = registry
@@ -70,6 +86,10 @@ public final class InternalAPIResponder: HTTPResponder {
             route = .ready
         } else if head.pathIs("/readyz") {
             // Upstream 0.3.0's readiness probe: any method, no secret (Kubernetes sends none).
+            if draining {
+                guard head.method == .head else { return PlainAnswers.respond(.shuttingDown, keepAlive: keepAlive) }
+                return .respond(canned.shuttingDownHead.frame(keepAlive: keepAlive), keepAlive: keepAlive)
+            }
             let ready = broker.reportStatus.clusterLinkUp ?? true
             if head.method == .head {
                 return .respond((ready ? canned.readyzHead : canned.notConnectedHead).frame(keepAlive: keepAlive), keepAlive: keepAlive)
@@ -118,10 +138,13 @@ public final class InternalAPIResponder: HTTPResponder {
         case .ready:
             // Extension for load balancers: 503 while the cluster link is down.
             let connected = broker.reportStatus.clusterLinkUp ?? true
-            answer = PlainAnswers.frame(connected ? .ready : .redisUnavailable, keepAlive: keepAlive)
+            answer = PlainAnswers.frame(draining ? .shuttingDown : connected ? .ready : .redisUnavailable, keepAlive: keepAlive)
         case .status:
             let lists = request.head.queryValue("topics").map { $0 != "0" && $0 != "false" } ?? true
-            let body = StatusJSON.encode(broker.reportStatus(includeTopicLists: lists), extensions: registry?.statusMembers ?? [])
+            let report = broker.reportStatus(includeTopicLists: lists)
+            var extensions = registry?.statusMembers ?? []
+            if let topics = report.registeredTopics, !rules.isEmpty { extensions.append(StatusJSON.topicRules(rules, of: topics)) }
+            let body = StatusJSON.encode(report, extensions: extensions)
             answer = HTTPResponse.encode(.ok, contentType: "application/json", body: body, keepAlive: keepAlive)
         }
         return .respond(answer, keepAlive: keepAlive)

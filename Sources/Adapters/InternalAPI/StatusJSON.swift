@@ -22,6 +22,20 @@ public enum StatusJSON {
         return Array(json.utf8)
     }
 
+    /// The extension member `"topic_rules"`: each registered topic a rule applies to, with the
+    /// rule as configured (the first that matches).
+    public static func topicRules(_ rules: TopicRules, of topics: [TopicName]) -> String {
+        var members: [String] = []
+        for topic in topics {
+            guard let rule = rules.rule(for: topic) else { continue }
+            var fields = [#""topics":"# + JSONWriter.quoted(rule.pattern.text)]
+            if rule.latestOnly { fields.append(#""latest_only":true"#) }
+            if let window = rule.coalesce { fields.append(#""coalesce":"# + JSONWriter.quoted(GoDuration.formatExact(window))) }
+            members.append(JSONWriter.quoted(topic.value) + ":{" + fields.joined(separator: ",") + "}")
+        }
+        return #""topic_rules":{"# + members.joined(separator: ",") + "}"
+    }
+
     private static func list(_ topics: [TopicName]) -> String {
         "[" + topics.map { JSONWriter.quoted($0.value) }.joined(separator: ",") + "]"
     }

@@ -37,6 +37,15 @@ public enum ProcessSignals {
         }
     }
 
+    /// Waits up to `duration` for another SIGTERM or SIGINT: true when one came (an operator
+    /// who does not want to wait for the drain). A SIGHUP meanwhile is taken and ignored.
+    public static func awaitTermination(for duration: Duration) -> Bool {
+        var set = waited
+        var timeout = timespec(tv_sec: Int(duration.components.seconds), tv_nsec: Int(duration.components.attoseconds / 1_000_000_000))
+        let received = sigtimedwait(&set, nil, &timeout)
+        return received == SIGTERM || received == SIGINT
+    }
+
     /// Sleeps the calling (non-loop) thread.
     public static func sleep(_ duration: Duration) {
         var request = timespec(tv_sec: Int(duration.components.seconds), tv_nsec: Int(duration.components.attoseconds / 1_000_000_000))

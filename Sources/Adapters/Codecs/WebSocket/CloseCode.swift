@@ -10,6 +10,7 @@ public enum CloseCode {
     public static let policyViolation: UInt16 = 1008
     public static let messageTooBig: UInt16 = 1009
     public static let internalError: UInt16 = 1011
+    public static let serviceRestart: UInt16 = 1012
     public static let tryAgainLater: UInt16 = 1013
 
     /// RFC 6455 §7.4.1–7.4.2 and the IANA registry: the codes a peer may put in a close frame.

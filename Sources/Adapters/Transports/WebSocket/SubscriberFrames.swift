@@ -11,6 +11,7 @@ public struct SubscriberFrames: Sendable {
     public let authExpired = WebSocketFrameEncoder.text(#"{"type":"error","code":"auth_expired","message":"token expired"}"#)
     public let closePolicy = WebSocketFrameEncoder.close(code: CloseCode.policyViolation)
     public let closeGoingAway = WebSocketFrameEncoder.close(code: CloseCode.goingAway, reason: "server shutting down")
+    public let closeRestart = WebSocketFrameEncoder.close(code: CloseCode.serviceRestart, reason: "server restarting")
     public let closeSlow = WebSocketFrameEncoder.close(code: CloseCode.tryAgainLater, reason: "too slow")
 
     public init() {}

@@ -125,6 +125,10 @@ final class SubscriberSession: Subscriber, WebSocketEndpoint {
         socket?.close(code: CloseCode.goingAway, closeFrame: route.frames.closeGoingAway)
     }
 
+    override func restart() {
+        socket?.close(code: CloseCode.serviceRestart, closeFrame: route.frames.closeRestart)
+    }
+
     func closed(_ socket: WebSocketConnection) {
         state = .ended
         self.socket = nil
