@@ -142,4 +142,15 @@ struct AuthenticateSubscriberTests {
         fixture.clock.advance(by: .seconds(11))
         #expect(fixture.broker.expireTokens(in: &index) == [1])
     }
+
+    @Test func aRefreshOnATopicNowRegisteredWithoutATokenEndsTheExpiry() {
+        let fixture = registered()
+        var index = SubscriptionIndex<Int>()
+        let first = fixture.token("user_id=7;topic=session.42;expires=1800000010")
+        _ = fixture.broker.authenticateSubscriber(1, topic: topic, message: .auth(token: first), into: &index)
+        fixture.broker.registerTopic(topic, meta: TopicMeta(requireToken: false))
+        #expect((try? fixture.broker.authenticateSubscriber.refresh(1, message: .auth(token: nil), in: &index).get())?.expires == .never)
+        fixture.clock.advance(by: .seconds(60))
+        #expect(fixture.broker.expireTokens(in: &index).isEmpty)
+    }
 }

@@ -5,7 +5,7 @@ import json
 import struct
 
 from conftest import register, request
-from helpers import (AUTH_OK, Publisher, RawWebSocket, auth_message, kernel_send_buffer_max, metrics, nothing_more, publish,
+from helpers import (AUTH_OK, Publisher, RawWebSocket, auth_message, kernel_send_buffer_max, metrics, nothing_more, open_ws, publish,
                      push, recv, subscribe, token_for, wait_for, wait_for_log)
 
 RULES = ('topic_rules:\n'
@@ -50,6 +50,9 @@ def test_a_burst_of_ten_publishes_is_two_pushes(make_worker):
 def test_bursts_at_the_edges_of_a_window(make_worker):
     worker = make_worker(RULES)
     register(worker.internal_port, "contest_session.2")
+    # Nobody reads it yet: nothing is folded and no window opens.
+    batch(worker, "contest_session.2", [0, 0])
+    assert metrics(worker)[("wavelog_coalescing_topics", ())] == 0
 
     async def scenario():
         ws = await subscribe(worker, "contest_session.2")
@@ -89,6 +92,23 @@ def test_a_rule_without_options_exempts_its_topics_and_status_shows_each_rule(ma
     }
     status, _, body = request(worker.internal_port, "GET", "/internal/status?topics=0")
     assert "topic_rules" not in json.loads(body)
+
+
+def test_a_topic_with_history_pushes_every_message_even_under_a_coalescing_rule(make_worker):
+    worker = make_worker(RULES + 'history:\n  - {topics: "contest_session.kept", size: 10, ttl: 5m}\n')
+    assert "coalesce does not apply to topics that also match a history rule" in worker.read_log()
+    register(worker.internal_port, "contest_session.kept")
+
+    async def scenario():
+        ws = await open_ws(worker, "contest_session.kept")
+        await ws.send(auth_message(token_for("contest_session.kept")))
+        assert json.loads(await recv(ws))["type"] == "auth_ok"
+        batch(worker, "contest_session.kept", [1, 2, 3])
+        got = [json.loads(await recv(ws)) for _ in range(3)]
+        assert [message["payload"] for message in got] == [1, 2, 3] and all("offset" in message for message in got)
+        await ws.close()
+
+    asyncio.run(scenario())
 
 
 def drain_frames(stuck):

@@ -84,6 +84,9 @@ public enum YAMLConfigLoader {
         if let app = try PusherAppsKey.singleApp(from: environment) { values[PusherAppsKey.key] = app }
         warnings += try SecretFile.resolve(&values)
         let config = try ConfigKeys.decode(values, cores: cores)
+        if !config.history.isEmpty, config.topicRules.rules.contains(where: { $0.coalesce != nil }) {
+            warnings.append("config: topic_rules: coalesce does not apply to topics that also match a history rule (each of their messages is pushed)")
+        }
         return LoadedConfig(config: config, warnings: warnings)
     }
 

@@ -47,10 +47,14 @@ public final class LoopFanOut: SubscriberSink, @unchecked Sendable {
             deliverNow(event, latestOnly: false)
             return
         }
-        guard let window = rule.coalesce else {
+        // A topic with history pushes every message: a resume replays exactly what was pushed,
+        // and a message folded away would leave a hole in the record (docs/adr/0024).
+        guard let window = rule.coalesce, history.rule(for: event.topic) == nil else {
             deliverNow(event, latestOnly: rule.latestOnly)
             return
         }
+        // Nobody here reads the topic: nothing to fold, and no window or timer for it.
+        guard shards.contains(where: { $0.formatsInUse != 0 }) else { return }
         let admission = windows.withLock { $0.publish(event, to: event.topic, window: window, now: clock.monotonic) }
         if case .deliver(let first, _) = admission {
             deliverNow(first, latestOnly: rule.latestOnly)
@@ -65,7 +69,10 @@ public final class LoopFanOut: SubscriberSink, @unchecked Sendable {
         let window = rule.coalesce ?? delay
         let fire: @Sendable (EventLoop) -> Void = { [self] loop in
             loop.schedule(after: delay) { [self] _ in
-                switch windows.withLock({ $0.windowEnded(topic, window: window, now: clock.monotonic) }) {
+                // The loop's timers read its turn's time, a little behind the clock: a tick of
+                // tolerance keeps a timer that fired on time from counting as early.
+                let now = clock.monotonic.advanced(by: .milliseconds(1))
+                switch windows.withLock({ $0.windowEnded(topic, window: window, now: now) }) {
                 case .deliver(let pending, _):
                     deliverNow(pending, latestOnly: rule.latestOnly)
                     armWindowEnd(of: topic, after: window, rule: rule)

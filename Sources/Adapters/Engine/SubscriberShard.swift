@@ -240,8 +240,10 @@ public final class SubscriberShard: Drainable {
 
     /// How often a paced drain closes its next slice of connections.
     static let drainTick: Duration = .milliseconds(50)
-    /// The connections a paced drain has yet to close, in random order (closed from the end).
+    /// The connections a paced drain has yet to close, in random order (closed from the end),
+    /// how many it started with, and its ticks.
     private var drainQueue: [Subscriber] = []
+    private var drainPace = PacedRelease(total: 0, ticks: 1)
 
     /// Closes every connection of this loop spread evenly over `period`, in random order, so
     /// that their reconnects spread over it too instead of arriving in the same second; the
@@ -253,25 +255,25 @@ public final class SubscriberShard: Drainable {
         }
         draining = true
         drainQueue = Array(members.values).shuffled()
-        closeNextSlice(ticksLeft: max(1, Int(period / Self.drainTick)))
+        drainPace = PacedRelease(total: drainQueue.count, ticks: Int(period / Self.drainTick))
+        closeSlice(tick: 1)
     }
 
     /// Closes, now, what a paced drain has not closed yet (the operator asked again).
     public func hurryDrain() {
-        closeNextSlice(ticksLeft: 1)
+        closeSlice(tick: drainPace.ticks)
     }
 
-    private func closeNextSlice(ticksLeft: Int) {
-        // What is left, shared over the ticks that are left: the last tick takes the rest.
-        var count = (drainQueue.count + ticksLeft - 1) / ticksLeft
-        while count > 0, let subscriber = drainQueue.popLast() {
-            count -= 1
-            // One that left meanwhile is gone from the members; closing it again would be a no-op anyway.
+    /// By tick k of n, k/n of the connections are closed (see `PacedRelease`).
+    private func closeSlice(tick: Int) {
+        let due = drainPace.due(afterTick: tick)
+        while drainPace.total - drainQueue.count < due, let subscriber = drainQueue.popLast() {
+            // One that left meanwhile is gone from the members; it counts as closed.
             guard members[ObjectIdentifier(subscriber)] != nil else { continue }
             end(subscriber, restarting: true)
         }
         guard !drainQueue.isEmpty else { return }
-        loop.schedule(after: Self.drainTick) { [weak self] _ in self?.closeNextSlice(ticksLeft: max(1, ticksLeft - 1)) }
+        loop.schedule(after: Self.drainTick) { [weak self] _ in self?.closeSlice(tick: tick + 1) }
     }
 
     private func end(_ subscriber: Subscriber, restarting: Bool) {

@@ -109,7 +109,8 @@ public final class Connection: Flushable {
     /// Queues `frame` as the newest value of a latest-value topic: it replaces the frame `slot`
     /// names while that one has not started going out, so at most one such push waits.
     public func sendLatest(_ frame: EncodedFrame, slot: inout UInt64) -> LatestSend {
-        guard state == .open || state == .closingAfterFlush else { return .full }
+        // Closing, its queue may end in a close frame, which must never be replaced.
+        guard state == .open else { return .full }
         if let tls {
             if tls.plaintext.replace(slot, with: frame) { return .replaced }
             guard tls.plaintext.append(frame, limits: limits) else { return .full }

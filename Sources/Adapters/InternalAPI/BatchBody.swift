@@ -17,7 +17,8 @@ public struct BatchRefusal: Error, Sendable, Equatable {
 /// request, so the backend never has to work out which half went out.
 public enum BatchBody {
     public static func read(_ body: UnsafeBufferPointer<UInt8>) -> Result<[(topic: TopicName, payload: JSONPayload)], BatchRefusal> {
-        guard let elements = try? JSONReader.arrayElements(body) else { return .failure(BatchRefusal(refusal: .badRequest, index: nil)) }
+        // One level more than a publish body: each element is one.
+        guard let elements = try? JSONReader.arrayElements(body, maxDepth: JSONReader.defaultMaxDepth + 1) else { return .failure(BatchRefusal(refusal: .badRequest, index: nil)) }
         guard !elements.isEmpty else { return .failure(BatchRefusal(refusal: .missingTopic, index: nil)) }
         guard elements.count <= PublishBody.maxTopics else { return .failure(BatchRefusal(refusal: .tooManyTopics, index: nil)) }
         var messages: [(topic: TopicName, payload: JSONPayload)] = []

@@ -259,6 +259,7 @@ public final class InternalAPIResponder: HTTPResponder {
         case .missingTopic: .missingTopic
         case .missingPayload: .missingPayload
         case .tooManyTopics: .tooManyTopics
+        case .tooLarge: .payloadTooLarge
         }
     }
 }

@@ -5,6 +5,8 @@ public import Domain
 /// Why a body was refused (docs/protocol.md "Internal API"); the responder answers each with its text.
 public enum BodyRefusal: Error, Sendable, Equatable {
     case badRequest, missingTopic, missingPayload, tooManyTopics
+    /// The payload times the topics passes `PublishBody.maxFannedOutBytes`.
+    case tooLarge
 }
 
 /// Where one publish goes: the Go worker's one `topic`, or the extension's `topics` list.
@@ -19,6 +21,9 @@ public enum PublishBody {
     /// The most topics one request may name (`topics`, or the elements of a batch): one
     /// request's work on the loop stays small.
     public static let maxTopics = 100
+    /// The most payload bytes one request may fan out over its topics: each topic's copy is
+    /// encoded and, in a cluster, sent to Redis, whose queue is bounded too.
+    public static let maxFannedOutBytes = 4 << 20
 
     public static func read(_ body: UnsafeBufferPointer<UInt8>) -> Result<(topic: TopicName, payload: JSONPayload), BodyRefusal> {
         switch readTargets(body) {
@@ -47,6 +52,9 @@ public enum PublishBody {
         }
         // `"payload": null` is a value and is forwarded; only a missing payload is an error.
         guard let payloadField = object["payload"] else { return .failure(.missingPayload) }
+        if case .many(let topics) = targets, topics.count * payloadField.valueRange.count > maxFannedOutBytes {
+            return .failure(.tooLarge)
+        }
         return .success((targets, JSONPayload(validatedBytes: object.rawValue(payloadField))))
     }
 

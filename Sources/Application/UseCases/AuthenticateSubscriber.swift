@@ -103,7 +103,11 @@ public struct AuthenticateSubscriber: Sendable {
         guard let current = index.subscription(of: subscriber) else { return .failure(.topicNotRegistered) }
         guard case .auth(let token) = message else { return .failure(.authRequired) }
         guard let meta = topics.lookup(current.topic, now: clock.monotonic) else { return .failure(.topicNotRegistered) }
-        guard meta.requireToken else { return .success(Subscription(topic: current.topic, userID: current.userID, expires: current.expires)) }
+        guard meta.requireToken else {
+            // Registered again without a token meanwhile: nothing expires any more.
+            index.renew(subscriber, expires: .never)
+            return .success(Subscription(topic: current.topic, userID: current.userID, expires: .never))
+        }
         guard let token, !token.isEmpty else { return .failure(.authRequired) }
         switch verify(token, for: current.topic) {
         case .success(let claims):

@@ -36,6 +36,14 @@ import Testing
         #expect((try? targets(#"{"topics":[\#(enough)],"payload":1}"#).get()) == .many((1...100).map { TopicName("t\($0)")! }))
     }
 
+    @Test func onePayloadForManyTopicsIsBoundedInTotal() {
+        let payload = "\"" + String(repeating: "x", count: PublishBody.maxFannedOutBytes / 50) + "\""
+        let fifty = (1...50).map { "\"t\($0)\"" }.joined(separator: ",")
+        #expect(targets(#"{"topics":[\#(fifty)],"payload":\#(payload)}"#) == .failure(.tooLarge))
+        let forty = (1...40).map { "\"t\($0)\"" }.joined(separator: ",")
+        #expect(targets(#"{"topics":[\#(forty)],"payload":\#(payload)}"#) != .failure(.tooLarge))
+    }
+
     @Test func aBatchKeepsEachPayloadByteForByte() {
         #expect((try? batch(#"[{"topic":"a","payload":{"x": 1}},{"topic":"b","payload":null}]"#).get()) == ["a={\"x\": 1}", "b=null"])
     }
