@@ -15,9 +15,9 @@ open class Subscriber: Hashable {
     public let topic: TopicName
     /// The client's address for logs (from `X-Forwarded-For` / `X-Real-IP` when present).
     public let clientIP: String
-    /// Which queued frame holds its newest unsent push of a latest-value topic
-    /// (`Connection.sendLatest`); meaningless until the first.
-    public var latestSlot: UInt64 = .max
+    /// Its last push of a latest-value topic (`Connection.sendLatest`), replaced by the next
+    /// while it has not started going out. Holding it keeps one shared frame alive.
+    public var latestPush: EncodedFrame?
 
     public init(connection: Connection, format: WireFormat, topic: TopicName, clientIP: String) {
         self.connection = connection

@@ -187,7 +187,7 @@ public final class SubscriberShard: Drainable {
         var replaced = 0
         for subscriber in subscribers {
             guard let frame = event.frame(for: subscriber.format) else { continue }
-            switch subscriber.connection.sendLatest(frame, slot: &subscriber.latestSlot) {
+            switch subscriber.connection.sendLatest(frame, replacing: &subscriber.latestPush) {
             case .queued: break
             case .replaced: replaced &+= 1
             case .full: closeSlow(subscriber)

@@ -98,27 +98,27 @@ public final class Connection: Flushable {
 
     /// What `sendLatest` did.
     public enum LatestSend {
-        /// Queued behind the rest; `slot` names it now.
+        /// Queued behind the rest.
         case queued
-        /// Put in the place of the unsent frame `slot` named.
+        /// Put in the place of the previous push, which had not started going out.
         case replaced
         /// The queue is full (or the connection closing): the caller decides, as for `send`.
         case full
     }
 
-    /// Queues `frame` as the newest value of a latest-value topic: it replaces the frame `slot`
-    /// names while that one has not started going out, so at most one such push waits.
-    public func sendLatest(_ frame: EncodedFrame, slot: inout UInt64) -> LatestSend {
-        // Closing, its queue may end in a close frame, which must never be replaced.
+    /// Queues `frame` as the newest value of a latest-value topic: it takes the place of
+    /// `previous` (the last push queued for that topic) while that one has not started going
+    /// out, so at most one such push waits. `previous` becomes `frame` either way.
+    public func sendLatest(_ frame: EncodedFrame, replacing previous: inout EncodedFrame?) -> LatestSend {
+        // Closing, its queue ends in a close frame: nothing more goes in.
         guard state == .open else { return .full }
+        defer { previous = frame }
         if let tls {
-            if tls.plaintext.replace(slot, with: frame) { return .replaced }
+            if let old = previous, tls.plaintext.replace(old, with: frame) { return .replaced }
             guard tls.plaintext.append(frame, limits: limits) else { return .full }
-            slot = tls.plaintext.lastNumber
         } else {
-            if queue.replace(slot, with: frame, keepingFirst: loop.socketIO.framesInFlight(self)) { return .replaced }
+            if let old = previous, queue.replace(old, with: frame, keepingFirst: loop.socketIO.framesInFlight(self)) { return .replaced }
             guard queue.append(frame, limits: limits) else { return .full }
-            slot = queue.lastNumber
         }
         scheduleFlush()
         return .queued

@@ -1,4 +1,4 @@
-// The write queue's numbering and replacement, which latest-value topics rely on.
+// The write queue's replacement of an unsent frame, which latest-value topics rely on.
 @testable import Adapters
 import Testing
 
@@ -9,18 +9,20 @@ import Testing
         return vectors[..<filled].map { String(decoding: UnsafeRawBufferPointer(start: $0.base, count: $0.length), as: UTF8.self) }.joined(separator: "|")
     }
 
-    private func add(_ text: String, to queue: inout WriteQueue) -> UInt64 {
-        let queued = queue.append(EncodedFrame(text), limits: .unlimited)
+    @discardableResult
+    private func add(_ text: String, to queue: inout WriteQueue) -> EncodedFrame {
+        let frame = EncodedFrame(text)
+        let queued = queue.append(frame, limits: .unlimited)
         precondition(queued)
-        return queue.lastNumber
+        return frame
     }
 
     @Test func anUnsentFrameIsReplacedInItsPlace() {
         var queue = WriteQueue()
-        _ = add("a", to: &queue)
-        let slot = add("b", to: &queue)
-        _ = add("c", to: &queue)
-        let replaced = queue.replace(slot, with: EncodedFrame("BB"), keepingFirst: 0)
+        add("a", to: &queue)
+        let b = add("b", to: &queue)
+        add("c", to: &queue)
+        let replaced = queue.replace(b, with: EncodedFrame("BB"), keepingFirst: 0)
         #expect(replaced)
         #expect(text(queue) == "a|BB|c")
         #expect(queue.byteCount == 4 && queue.frameCount == 3)
@@ -33,6 +35,8 @@ import Testing
         // A send in flight reads the first two frames.
         var replaced = queue.replace(next, with: EncodedFrame("x"), keepingFirst: 2)
         #expect(!replaced)
+        replaced = queue.replace(head, with: EncodedFrame("x"), keepingFirst: 1)
+        #expect(!replaced)
         queue.consume(2)  // half the head is written
         replaced = queue.replace(head, with: EncodedFrame("x"))
         #expect(!replaced)
@@ -40,22 +44,27 @@ import Testing
         #expect(replaced && text(queue) == "ad|NEXT")
         queue.consume(2 + 4)
         #expect(queue.isEmpty)
-        // Numbers of frames gone are never replaced, and new frames get new ones.
+        // A frame gone is never found again.
         replaced = queue.replace(next, with: EncodedFrame("late"))
-        #expect(!replaced)
-        #expect(add("new", to: &queue) == next + 1)
-        replaced = queue.replace(.max, with: EncodedFrame("none"))
-        #expect(!replaced)
+        #expect(!replaced && queue.isEmpty)
     }
 
-    @Test func numbersFollowTheFrontAfterADeepBacklog() {
+    @Test func anUnstartedHeadIsReplaced() {
         var queue = WriteQueue()
-        for n in 0..<3000 { _ = add("\(n % 10)", to: &queue) }
+        let only = add("only", to: &queue)
+        let replaced = queue.replace(only, with: EncodedFrame("newest"))
+        #expect(replaced && text(queue) == "newest" && queue.byteCount == 6)
+    }
+
+    @Test func theFrameIsFoundBehindADeepBacklog() {
+        var queue = WriteQueue()
+        for n in 0..<2999 { add("\(n % 10)", to: &queue) }
+        let last = add("L", to: &queue)
         queue.consume(2500)  // compacts the spill array on the way
-        var replaced = queue.replace(2500, with: EncodedFrame("A"))
-        #expect(replaced && text(queue).hasPrefix("A|1|2|"))
-        replaced = queue.replace(2999, with: EncodedFrame("Z"))
+        var replaced = queue.replace(last, with: EncodedFrame("Z"))
         queue.consume(499)
         #expect(replaced && text(queue) == "Z")
+        replaced = queue.replace(EncodedFrame("Z"), with: EncodedFrame("Y"))
+        #expect(!replaced)  // equal bytes, another frame
     }
 }
