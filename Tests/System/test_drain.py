@@ -32,13 +32,26 @@ async def close_time(ws, timeout):
         return time.monotonic(), received.code if received else None, pushes
 
 
+async def close_and_come_back(ws, timeout, other, topic):
+    """As Wavelog's pages do: on a close, wait 1 s and reconnect (here to the other node).
+    Returns (close time, close code, pushes before it, time the new socket was subscribed)."""
+    closed_at, code, pushes = await close_time(ws, timeout)
+    await asyncio.sleep(1)  # the client's own retry delay, part of the scenario
+    again = await subscribe(other, topic)
+    back_at = time.monotonic()
+    await again.close()
+    return closed_at, code, pushes, back_at
+
+
 def test_a_paced_drain_spreads_1012_closes_over_the_period_and_keeps_serving_the_rest(make_worker):
     worker = make_worker("drain_period: 3s\ndrain_timeout: 10s\n")
+    other = make_worker()
     register(worker.internal_port, "drain.1")
+    register(other.internal_port, "drain.1")
 
     async def scenario():
         sockets = await open_all(worker, "drain.1", CLIENTS)
-        watchers = [asyncio.create_task(close_time(ws, TIMEOUT + 10)) for ws in sockets]
+        watchers = [asyncio.create_task(close_and_come_back(ws, TIMEOUT + 10, other, "drain.1")) for ws in sockets]
         started = time.monotonic()
         worker.process.send_signal(signal.SIGTERM)
         await asyncio.to_thread(wait_for_log, worker, r'msg="shutting down"')
@@ -52,14 +65,17 @@ def test_a_paced_drain_spreads_1012_closes_over_the_period_and_keeps_serving_the
 
     started, ends = asyncio.run(scenario())
     assert worker.process.wait(timeout=TIMEOUT) == 0
-    assert {code for _, code, _ in ends} == {1012}
-    times = sorted(at - started for at, _, _ in ends)
-    # Spread over the period, not in one burst: the last close comes well after the first.
-    assert times[-1] - times[0] > 1.5, (times[0], times[-1])
+    assert {code for _, code, _, _ in ends} == {1012}
+    # Spread over the period, not in one burst: the last close, and the last reconnect to the
+    # other node, come well after the first.
+    closes = sorted(at - started for at, _, _, _ in ends)
+    reconnects = sorted(back - started for _, _, _, back in ends)
+    assert closes[-1] - closes[0] > 1.5, (closes[0], closes[-1])
+    assert reconnects[-1] - reconnects[0] > 1.5 and len(reconnects) == CLIENTS, (reconnects[0], reconnects[-1])
     # Those still open when the publish came got it; those closed earlier did not.
-    got = [pushes == [push('"while draining"')] for _, _, pushes in ends]
+    got = [pushes == [push('"while draining"')] for _, _, pushes, _ in ends]
     assert 0 < sum(got) < CLIENTS
-    assert all(pushes in ([], [push('"while draining"')]) for _, _, pushes in ends)
+    assert all(pushes in ([], [push('"while draining"')]) for _, _, pushes, _ in ends)
 
 
 def test_a_second_sigterm_closes_the_rest_at_once(make_worker):

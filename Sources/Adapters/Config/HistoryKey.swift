@@ -2,53 +2,30 @@
 public import Domain
 
 enum HistoryKey {
+    static let shape = "{topics, size, ttl}"
+
     /// A list of `{topics, size, ttl}`; from the environment, comma-separated
     /// `<pattern>:<size>:<ttl>` entries (a pattern with a comma needs the file).
     static func decode(_ value: ConfigValue, _ path: String) throws(ConfigError) -> HistoryRules {
-        let variable = value.environmentVariable
-        var rules: [HistoryRule] = []
-        switch value.node {
-        case .scalar(let text, _, let mark):
-            let entries = text.split(separator: ",").map { String($0.trimmingSpaces()) }.filter { !$0.isEmpty }
-            for (position, entry) in entries.enumerated() {
-                let parts = entry.split(separator: ":", omittingEmptySubsequences: false)
-                guard parts.count >= 3 else {
-                    throw ConfigError(
-                        key: "\(path)[\(position)]", message: "expected <topics>:<size>:<ttl>, got \"\(Sanitize.forLog(entry))\"", mark: mark,
-                        environmentVariable: variable)
-                }
-                let pattern = parts.dropLast(2).joined(separator: ":")
-                rules.append(
-                    try rule(pattern: pattern, size: String(parts[parts.count - 2]), ttl: String(parts[parts.count - 1]), "\(path)[\(position)]", mark, variable))
-            }
-        case .sequence(let items, _):
-            for (position, item) in items.enumerated() {
-                rules.append(try rule(item, "\(path)[\(position)]", variable))
-            }
-        case .mapping(_, let mark):
-            throw ConfigError(key: path, message: "expected a list of rules, each {topics, size, ttl}", mark: mark, environmentVariable: variable)
-        }
-        return HistoryRules(rules)
+        HistoryRules(try RuleListKey.decode(value, path, shape: shape, entry: entry, item: item))
     }
 
-    private static func rule(_ node: YAMLNode, _ path: String, _ variable: String?) throws(ConfigError) -> HistoryRule {
-        guard case .mapping(let pairs, let mark) = node else {
-            throw ConfigError(key: path, message: "expected a mapping {topics, size, ttl}", mark: node.mark, environmentVariable: variable)
+    private static func entry(_ text: String, _ path: String, _ mark: SourceMark, _ variable: String?) throws(ConfigError) -> HistoryRule {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count >= 3 else {
+            throw ConfigError(
+                key: path, message: "expected <topics>:<size>:<ttl>, got \"\(Sanitize.forLog(text))\"", mark: mark, environmentVariable: variable)
         }
-        var fields: [String: (String, SourceMark)] = [:]
-        for pair in pairs {
-            guard ["topics", "size", "ttl"].contains(pair.key) else {
-                throw ConfigError(key: "\(path).\(pair.key)", message: "unknown setting", mark: pair.value.mark, environmentVariable: variable)
-            }
-            guard case .scalar(let text, _, let valueMark) = pair.value else {
-                throw ConfigError(key: "\(path).\(pair.key)", message: "expected a single value", mark: pair.value.mark, environmentVariable: variable)
-            }
-            fields[pair.key] = (text, valueMark)
-        }
+        let pattern = parts.dropLast(2).joined(separator: ":")
+        return try rule(pattern: pattern, size: String(parts[parts.count - 2]), ttl: String(parts[parts.count - 1]), path, mark, variable)
+    }
+
+    private static func item(_ node: YAMLNode, _ path: String, _ variable: String?) throws(ConfigError) -> HistoryRule {
+        let (fields, mark) = try RuleListKey.fields(of: node, path, shape: shape, known: ["topics", "size", "ttl"], variable)
         for key in ["topics", "size", "ttl"] where fields[key] == nil {
             throw ConfigError(key: "\(path).\(key)", message: "required", mark: mark, environmentVariable: variable)
         }
-        return try rule(pattern: fields["topics"]!.0, size: fields["size"]!.0, ttl: fields["ttl"]!.0, path, mark, variable)
+        return try rule(pattern: fields["topics"]!, size: fields["size"]!, ttl: fields["ttl"]!, path, mark, variable)
     }
 
     private static func rule(

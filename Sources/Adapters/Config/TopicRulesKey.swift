@@ -4,54 +4,33 @@ public import Domain
 enum TopicRulesKey {
     static let fields = ["topics", "latest_only", "coalesce"]
 
+    static let shape = "{topics, latest_only, coalesce}"
+
     /// A list of `{topics, latest_only, coalesce}`; from the environment, comma-separated
     /// `<pattern>:<option>[:<option>]` entries with the options `latest_only` and
     /// `coalesce=<duration>` (`radio.*:latest_only,contest_session.*:coalesce=250ms`).
     static func decode(_ value: ConfigValue, _ path: String) throws(ConfigError) -> TopicRules {
-        let variable = value.environmentVariable
-        var rules: [TopicRule] = []
-        switch value.node {
-        case .scalar(let text, _, let mark):
-            let entries = text.split(separator: ",").map { String($0.trimmingSpaces()) }.filter { !$0.isEmpty }
-            for (position, entry) in entries.enumerated() {
-                var parts = entry.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
-                var options: [String: String] = [:]
-                while parts.count > 1, let last = parts.last, last == "latest_only" || last.hasPrefix("coalesce=") {
-                    if last == "latest_only" { options["latest_only"] = "true" } else { options["coalesce"] = String(last.dropFirst("coalesce=".count)) }
-                    parts.removeLast()
-                }
-                guard !options.isEmpty else {
-                    throw ConfigError(
-                        key: "\(path)[\(position)]", message: "expected <topics>:latest_only or <topics>:coalesce=<duration>, got \"\(Sanitize.forLog(entry))\"",
-                        mark: mark, environmentVariable: variable)
-                }
-                options["topics"] = parts.joined(separator: ":")
-                rules.append(try rule(options, "\(path)[\(position)]", mark, variable))
-            }
-        case .sequence(let items, _):
-            for (position, item) in items.enumerated() {
-                rules.append(try rule(item, "\(path)[\(position)]", variable))
-            }
-        case .mapping(_, let mark):
-            throw ConfigError(key: path, message: "expected a list of rules, each {topics, latest_only, coalesce}", mark: mark, environmentVariable: variable)
-        }
-        return TopicRules(rules)
+        TopicRules(try RuleListKey.decode(value, path, shape: shape, entry: entry, item: item))
     }
 
-    private static func rule(_ node: YAMLNode, _ path: String, _ variable: String?) throws(ConfigError) -> TopicRule {
-        guard case .mapping(let pairs, let mark) = node else {
-            throw ConfigError(key: path, message: "expected a mapping {topics, latest_only, coalesce}", mark: node.mark, environmentVariable: variable)
+    private static func entry(_ text: String, _ path: String, _ mark: SourceMark, _ variable: String?) throws(ConfigError) -> TopicRule {
+        var parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        var options: [String: String] = [:]
+        while parts.count > 1, let last = parts.last, last == "latest_only" || last.hasPrefix("coalesce=") {
+            if last == "latest_only" { options["latest_only"] = "true" } else { options["coalesce"] = String(last.dropFirst("coalesce=".count)) }
+            parts.removeLast()
         }
-        var fields: [String: String] = [:]
-        for pair in pairs {
-            guard Self.fields.contains(pair.key) else {
-                throw ConfigError(key: "\(path).\(pair.key)", message: "unknown setting", mark: pair.value.mark, environmentVariable: variable)
-            }
-            guard case .scalar(let text, _, _) = pair.value else {
-                throw ConfigError(key: "\(path).\(pair.key)", message: "expected a single value", mark: pair.value.mark, environmentVariable: variable)
-            }
-            fields[pair.key] = text
+        guard !options.isEmpty else {
+            throw ConfigError(
+                key: path, message: "expected <topics>:latest_only or <topics>:coalesce=<duration>, got \"\(Sanitize.forLog(text))\"",
+                mark: mark, environmentVariable: variable)
         }
+        options["topics"] = parts.joined(separator: ":")
+        return try rule(options, path, mark, variable)
+    }
+
+    private static func item(_ node: YAMLNode, _ path: String, _ variable: String?) throws(ConfigError) -> TopicRule {
+        let (fields, mark) = try RuleListKey.fields(of: node, path, shape: shape, known: Self.fields, variable)
         return try rule(fields, path, mark, variable)
     }
 
