@@ -142,25 +142,29 @@ enum AuthMessageReader {
     /// The message and the raw `since` value: its string's bytes, empty bytes for a value that
     /// is not a string (so it is answered `recovered:false`), nil when absent.
     static func readWithSince(_ message: WebSocketEvent) -> (AuthMessage, [UInt8]?) {
-        let auth = read(message)
-        guard auth != .other, case .text(let bytes) = message else { return (auth, nil) }
-        let since = bytes.withUnsafeBufferPointer { buffer -> [UInt8]? in
-            guard let object = try? JSONObjectFields(buffer, maxDepth: 8), let field = object["since"] else { return nil }
-            guard let text = object.string(field) else { return [] }
-            return Array(text.utf8.prefix(StreamPosition.maxTextLength + 1))
+        guard case .text(let bytes) = message else { return (.other, nil) }
+        // One parse gives the token and the position.
+        return bytes.withUnsafeBufferPointer { buffer -> (AuthMessage, [UInt8]?) in
+            guard let object = try? JSONObjectFields(buffer, maxDepth: 8) else { return (.other, nil) }
+            let auth = read(object)
+            guard auth != .other, let field = object["since"] else { return (auth, nil) }
+            guard let text = object.string(field) else { return (auth, []) }
+            return (auth, Array(text.utf8.prefix(StreamPosition.maxTextLength + 1)))
         }
-        return (auth, since)
     }
 
     static func read(_ message: WebSocketEvent) -> AuthMessage {
         guard case .text(let bytes) = message else { return .other }
         return bytes.withUnsafeBufferPointer { buffer -> AuthMessage in
-            guard let object = try? JSONObjectFields(buffer, maxDepth: 8),
-                let type = object["type"], object.string(type) == "auth"
-            else { return .other }
-            guard let token = object["token"] else { return .auth(token: nil) }
-            return .auth(token: object.string(token))
+            guard let object = try? JSONObjectFields(buffer, maxDepth: 8) else { return .other }
+            return read(object)
         }
+    }
+
+    private static func read(_ object: JSONObjectFields) -> AuthMessage {
+        guard let type = object["type"], object.string(type) == "auth" else { return .other }
+        guard let token = object["token"] else { return .auth(token: nil) }
+        return .auth(token: object.string(token))
     }
 }
 
