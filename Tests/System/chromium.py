@@ -96,3 +96,22 @@ def page_server(page):
         server.shutdown()
         server.server_close()
         thread.join(TIMEOUT)
+
+
+def page_value(driver, name):
+    """`window.<name>` of the page."""
+    return driver.execute_script(f"return window.{name};")
+
+
+def wait_until(driver, condition, what, names=(), timeout=TIMEOUT):
+    """Waits (bounded) for `condition()`; on a timeout fails with the page's `names` and console."""
+    import json
+    import pytest
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    try:
+        WebDriverWait(driver, timeout, poll_frequency=0.05).until(lambda d: condition())
+    except TimeoutException:
+        state = {name: page_value(driver, name) for name in names}
+        pytest.fail(f"page never got {what}: {json.dumps(state, ensure_ascii=False)[:2000]}; console: {driver.get_log('browser')}")
