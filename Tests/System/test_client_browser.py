@@ -9,6 +9,7 @@ import json
 import pytest
 
 import chromium
+from chromium import page_value
 from conftest import register
 from helpers import publish, token_for, wait_for_status
 from netfaults import CuttableProxy
@@ -63,19 +64,8 @@ def browser():
         yield driver
 
 
-def page_value(driver, name):
-    return driver.execute_script(f"return window.{name};")
-
-
 def wait_until(driver, condition, what, timeout=TIMEOUT):
-    from selenium.common.exceptions import TimeoutException
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    try:
-        WebDriverWait(driver, timeout, poll_frequency=0.05).until(lambda d: condition())
-    except TimeoutException:
-        state = {name: page_value(driver, name) for name in ("received", "states", "resyncs", "opened", "errors")}
-        pytest.fail(f"page never got {what}: {json.dumps(state)[:3000]}; console: {driver.get_log('browser')}")
+    chromium.wait_until(driver, condition, what, ("received", "states", "resyncs", "opened", "errors"), timeout)
 
 
 def opens(driver):

@@ -7,7 +7,7 @@ import signal
 import time
 
 from conftest import SECRET, register, request
-from helpers import TIMEOUT, publish, push, recv, subscribe, wait_for_log
+from helpers import TIMEOUT, publish, push, subscribe, wait_for_log
 
 CLIENTS = 1000
 
@@ -87,7 +87,7 @@ def test_a_second_sigterm_closes_the_rest_at_once(make_worker):
         watchers = [asyncio.create_task(close_time(ws, 30)) for ws in sockets]
         worker.process.send_signal(signal.SIGTERM)
         # The first slice of a 60 s drain closes one socket or two; wait for the first.
-        done, _ = await asyncio.wait(watchers, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(watchers, return_when=asyncio.FIRST_COMPLETED)
         worker.process.send_signal(signal.SIGTERM)
         return await asyncio.gather(*watchers)
 

@@ -5,13 +5,13 @@ request is cross-origin and only arrives if the worker sends Access-Control-Allo
 Chromium is kept off every network but the loopback: an unresolvable-host rule and a proxy that
 is a closed loopback port, with its background services switched off. Every wait is a bounded
 WebDriverWait on the page's state or an awaited worker event."""
-import json
 import time
 from urllib.parse import quote
 
 import pytest
 
 import chromium
+from chromium import page_value
 from conftest import register
 from helpers import AUTH_EXPIRED, mint, publish, token_for, wait_for_status
 
@@ -57,19 +57,8 @@ def sse_url(instance, topic, token):
     return f"http://127.0.0.1:{instance.ws_port}/sse?topic={quote(topic, safe='')}&token={quote(token, safe='')}"
 
 
-def page_value(driver, name):
-    return driver.execute_script(f"return window.{name};")
-
-
 def wait_until(driver, condition, timeout=TIMEOUT, what=""):
-    from selenium.common.exceptions import TimeoutException
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    try:
-        WebDriverWait(driver, timeout, poll_frequency=0.05).until(lambda d: condition())
-    except TimeoutException:
-        state = {name: page_value(driver, name) for name in ("opened", "errors", "state", "received", "expired")}
-        pytest.fail(f"page never got {what}: {json.dumps(state, ensure_ascii=False)[:2000]}; console: {driver.get_log('browser')}")
+    chromium.wait_until(driver, condition, what, ("opened", "errors", "state", "received", "expired"), timeout)
 
 
 PAYLOADS = [

@@ -5,7 +5,7 @@ import json
 import struct
 
 from conftest import register, request
-from helpers import (AUTH_OK, Publisher, RawWebSocket, auth_message, kernel_send_buffer_max, metrics, nothing_more, open_ws, publish,
+from helpers import (AUTH_OK, Publisher, RawWebSocket, auth_message, kernel_send_buffer_max, metrics, open_ws, publish,
                      push, recv, subscribe, token_for, wait_for, wait_for_log)
 
 RULES = ('topic_rules:\n'
