@@ -110,7 +110,8 @@ public final class LoopFanOut: SubscriberSink, @unchecked Sendable {
         encoding.historyRule = rule
         encoding.latestOnly = latestOnly
         let encoded = encoding
-        let retained = encoded.keeping(formats.retainedMask)
+        // Without a position nothing is recorded (the record of its topic ends): no copy to keep.
+        let retained = event.position == nil ? encoded : encoded.keeping(formats.retainedMask)
         // Through every loop's queue, this one's too: the caller serialises these calls (the
         // bus hands out positions under a lock, or from its one loop), so each queue gets the
         // topic's messages in position order, which a direct delivery here could overtake.

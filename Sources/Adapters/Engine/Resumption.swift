@@ -18,7 +18,11 @@ extension SubscriberShard {
     ///   nil when it sent none.
     /// - Parameter room: frames and bytes the replay may take; a larger one is a resync (it
     ///   would close the socket as too slow, and the same resume would follow).
-    public func resume(_ topic: TopicName, since: [UInt8]?, room: (frames: Int, bytes: Int) = (.max, .max)) -> Resumption {
+    /// - Parameter format: the format the replay will be written in (`sendMissed`), whose
+    ///   frames count against `room.bytes`.
+    public func resume(
+        _ topic: TopicName, since: [UInt8]?, room: (frames: Int, bytes: Int) = (.max, .max), in format: WireFormat
+    ) -> Resumption {
         guard let since else { return .fresh(current: currentPosition(of: topic)) }
         guard let position = StreamPosition.parse(since) else {
             loop.metrics.resumesResync &+= 1
@@ -26,7 +30,7 @@ extension SubscriberShard {
         }
         switch replay(topic, since: position) {
         case .recovered(let missed):
-            if missed.count > room.frames || missed.reduce(0, { $0 + $1.byteCount / 2 }) > room.bytes {
+            if missed.count > room.frames || missed.reduce(0, { $0 + ($1.frame(for: format)?.count ?? 0) }) > room.bytes {
                 loop.metrics.resumesResync &+= 1
                 return .resync(current: currentPosition(of: topic))
             }

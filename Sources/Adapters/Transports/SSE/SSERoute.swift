@@ -33,7 +33,8 @@ final class SSERoute: RouteHandler, TopicRoute {
         switch context.shard.authenticate(stream, message: .auth(token: Self.token(of: head))) {
         case .success(let subscription):
             let limit = connection.queueLimit
-            stream.resumption = context.shard.resume(topic, since: Self.lastEventID(of: head), room: (limit.frames / 2, limit.bytes / 2))
+            stream.resumption = context.shard.resume(
+                topic, since: Self.lastEventID(of: head), room: (limit.frames / 2, limit.bytes / 2), in: stream.format)
             context.shard.admit(stream)
             streams[ObjectIdentifier(stream)] = stream
             context.logger.debug("client subscribed", metadata: [

@@ -63,7 +63,7 @@ final class SubscriberSession: Subscriber, WebSocketEndpoint {
             state = .subscribed(subscription)
             // Subscribed and answered in one turn: the missed pushes go before any live one.
             let limit = connection.queueLimit
-            switch route.shard.resume(topic, since: since, room: (limit.frames / 2, limit.bytes / 2)) {
+            switch route.shard.resume(topic, since: since, room: (limit.frames / 2, limit.bytes / 2), in: route.format) {
             case .fresh(nil):
                 socket.send(route.frames.authOK)
             case .fresh(let current?):
