@@ -179,3 +179,20 @@ def register(port, topic, require_token=None):
     meta = "" if require_token is None else f',"meta":{{"require_token":{"true" if require_token else "false"}}}'
     status, _, body = request(port, "POST", "/internal/register", f'{{"topic":"{topic}"{meta}}}')
     assert status == 200, body
+
+
+# --- browser tests (Chromium) --------------------------------------------------------------------
+
+@pytest.fixture
+def page_origin(request):
+    """The test module's PAGE on its own loopback port; its origin."""
+    import chromium
+    with chromium.page_server(request.module.PAGE) as origin:
+        yield origin
+
+
+@pytest.fixture
+def browser():
+    import chromium
+    with chromium.chromium() as driver:
+        yield driver

@@ -52,18 +52,6 @@ window.startEventSource = (url) => {
 """.encode()
 
 
-@pytest.fixture
-def page_origin():
-    with chromium.page_server(PAGE) as origin:
-        yield origin
-
-
-@pytest.fixture
-def browser():
-    with chromium.chromium() as driver:
-        yield driver
-
-
 def wait_until(driver, condition, what, timeout=TIMEOUT):
     chromium.wait_until(driver, condition, what, ("received", "states", "resyncs", "opened", "errors"), timeout)
 

